@@ -1,0 +1,1 @@
+"""The `sentimentops` command line."""

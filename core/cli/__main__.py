@@ -1,0 +1,3 @@
+from sentimentops.core.cli.main import app
+
+app(prog_name="sentimentops")

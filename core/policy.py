@@ -1,0 +1,90 @@
+"""Policy decisions from OPA, asked through opa-python-client.
+
+`PolicyEngine` is the one interface the rest of the code depends on; `OpaPolicyEngine` is the
+real implementation (an OPA server, embedded by `up` or a sidecar in scale-out)."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+import aiohttp
+from opa_client import AsyncOpaClient
+from opa_client.errors import ConnectionsError
+from pydantic import BaseModel
+
+from sentimentops.core.errors import ServiceUnavailable
+
+TOOLS_PACKAGE = "sentimentops.tools"
+
+
+class Principal(BaseModel):
+    subject: str
+    kind: str = "human"  # "human" | "agent"
+    roles: list[str]
+    tenant: str
+
+
+class PolicyDecision(BaseModel):
+    allow: bool
+    needs_approval: bool
+    reasons: list[str]
+
+    @property
+    def outcome(self) -> str:
+        if not self.allow:
+            return "denied"
+        return "needs_approval" if self.needs_approval else "allowed"
+
+
+class PolicyEngine(Protocol):
+    async def decide_tool_call(
+        self, *, principal: Principal, tenant: str, tool: str, params: dict[str, Any]
+    ) -> PolicyDecision: ...
+
+    async def healthy(self) -> bool: ...
+
+
+class OpaPolicyEngine:
+    """Asks `data.sentimentops.tools.decision` on an OPA server."""
+
+    def __init__(self, url: str, *, timeout: float = 3.0) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"OPA URL must be http(s)://host:port, got {url!r}")
+        self._url = url
+        self._host = parts.hostname
+        self._port = parts.port or (443 if parts.scheme == "https" else 80)
+        self._ssl = parts.scheme == "https"
+        self._timeout = timeout
+
+    def _client(self) -> AsyncOpaClient:
+        return AsyncOpaClient(
+            host=self._host, port=self._port, ssl=self._ssl, timeout=self._timeout, retries=1
+        )
+
+    async def decide_tool_call(
+        self, *, principal: Principal, tenant: str, tool: str, params: dict[str, Any]
+    ) -> PolicyDecision:
+        payload = {
+            "principal": principal.model_dump(),
+            "tenant": tenant,
+            "tool": tool,
+            "params": params,
+        }
+        try:
+            async with self._client() as client:
+                response = await client.query_rule(
+                    input_data=payload, package_path=TOOLS_PACKAGE, rule_name="decision"
+                )
+        except (aiohttp.ClientError, ConnectionsError, TimeoutError, OSError) as exc:
+            raise ServiceUnavailable(f"OPA at {self._url} did not answer: {exc}") from exc
+        if "result" not in response:
+            # An undefined result means the policy package is not loaded: fail closed, loudly.
+            raise ServiceUnavailable(f"OPA at {self._url} has no {TOOLS_PACKAGE}.decision rule")
+        return PolicyDecision.model_validate(response["result"])
+
+    async def healthy(self) -> bool:
+        async with self._client() as client:
+            healthy: bool = await client.check_health()
+            return healthy

@@ -1,0 +1,69 @@
+"""The spine end to end: a Temporal workflow (real dev server) runs an activity that asks the
+real OPA server and records the answer in the audit log (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio.client import Client
+
+from sentimentops.core.audit import service as audit
+from sentimentops.core.policy import OpaPolicyEngine, Principal
+from sentimentops.workflows.policy_check import PolicyCheckWorkflow
+from sentimentops.workflows.schemas import ToolCallRequest
+from sentimentops.workflows.worker import build_worker
+
+
+async def _run(
+    client: Client, opa_url: str, sessions: sessionmaker[Session], request: ToolCallRequest
+) -> tuple[str, object]:
+    queue = f"test-{uuid.uuid4().hex[:8]}"
+    workflow_id = f"policy-check-{uuid.uuid4().hex[:8]}"
+    worker = build_worker(
+        client, task_queue=queue, policy=OpaPolicyEngine(opa_url), sessions=sessions
+    )
+    async with worker:
+        result = await client.execute_workflow(
+            PolicyCheckWorkflow.run, request, id=workflow_id, task_queue=queue
+        )
+    return workflow_id, result
+
+
+async def test_allowed_call_is_audited(
+    temporal_client: Client, opa_url: str, sessions: sessionmaker[Session], session: Session
+) -> None:
+    request = ToolCallRequest(
+        principal=Principal(subject="alice", roles=["ml_engineer"], tenant="acme"),
+        tenant="acme",
+        tool="train_model",
+        params={"family": "tfidf_lr"},
+    )
+    workflow_id, result = await _run(temporal_client, opa_url, sessions, request)
+    assert result.decision.outcome == "allowed"  # type: ignore[attr-defined]
+    [event] = audit.recent(session, limit=1)
+    assert event.seq == result.audit_seq  # type: ignore[attr-defined]
+    assert (event.actor, event.tenant, event.action, event.outcome) == (
+        "alice", "acme", "policy.check:train_model", "allowed",
+    )  # fmt: skip
+    assert event.resource == f"workflow/{workflow_id}"
+    assert event.details["params"] == {"family": "tfidf_lr"}
+    assert audit.verify_chain(session).ok
+    description = await temporal_client.get_workflow_handle(workflow_id).describe()
+    assert description.status is not None
+    assert description.status.name == "COMPLETED"
+
+
+async def test_denied_call_is_audited_as_denied(
+    temporal_client: Client, opa_url: str, sessions: sessionmaker[Session], session: Session
+) -> None:
+    request = ToolCallRequest(
+        principal=Principal(subject="mallory", kind="agent", roles=["viewer"], tenant="acme"),
+        tenant="acme",
+        tool="rollback_model",
+    )
+    _, result = await _run(temporal_client, opa_url, sessions, request)
+    assert result.decision.outcome == "denied"  # type: ignore[attr-defined]
+    [event] = audit.recent(session, limit=1)
+    assert (event.actor, event.outcome) == ("mallory", "denied")
+    assert event.details["reasons"] == ["no role of mallory may call rollback_model"]
