@@ -51,7 +51,15 @@ def test_dotenv_file_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     assert Settings().api_port == 9123
 
 
-def test_unknown_dotenv_keys_are_rejected(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_other_programs_dotenv_keys_are_ignored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / ".env").write_text("OTHER_APP_TOKEN=1\nSENTIMENTOPS_API_PORT=9124\n")
+    monkeypatch.chdir(tmp_path)
+    assert Settings().api_port == 9124
+
+
+def test_misspelt_dotenv_keys_are_rejected(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / ".env").write_text("SENTIMENTOPS_API_PROT=9123\n")
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ValidationError, match="api_prot"):

@@ -34,7 +34,7 @@ def _table(settings: Settings, services: list[supervisor.RunningService]) -> Tab
     table.add_column("log")
     for s in services:
         state = "[green]running[/]" if supervisor.is_alive(s) else "[red]stopped[/]"
-        table.add_row(s.name, state, s.url, str(s.pid), s.log)
+        table.add_row(s.name, state, s.url, str(s.pid), Path(s.log).name)
     if not settings.embedded_temporal:
         table.add_row("temporal", "external", settings.resolved_temporal_address, "-", "-")
     if not settings.embedded_opa:
@@ -98,6 +98,7 @@ def up(
         fail(f"the end-to-end check failed, platform stopped: {exc}")
 
     console.print(_table(settings, services))
+    console.print(f"logs: {settings.log_dir}")
     link = workflow_ui_url(settings, workflow_id) or workflow_id
     console.print(
         f"end-to-end check: workflow {workflow_id} completed, policy said "
@@ -136,5 +137,6 @@ def status(data_dir: DataDirOpt = None) -> None:
         console.print("not running (start it with `sentimentops up`)")
         raise typer.Exit(3)
     console.print(_table(settings, services))
+    console.print(f"logs: {settings.log_dir}")
     if supervisor.first_dead(services) is not None:
         raise typer.Exit(1)
