@@ -31,6 +31,9 @@ class Settings(BaseSettings):
         env_prefix="SENTIMENTOPS_",
         env_file=".env",
         env_file_encoding="utf-8",
+        # Other programs' keys in a shared .env are ignored; a SENTIMENTOPS_ key that matches
+        # no field (a typo) is an error instead of a silently ignored setting.
+        dotenv_filtering="match_prefix",
         extra="forbid",
     )
 
