@@ -1,0 +1,127 @@
+"""Dynamic micro-batching.
+
+Requests queue up while the model is busy and are scored together on the next pass, so batches
+grow with load and a request on an idle service is scored at once (no fixed wait on the hot
+path). Under load an optional bounded wait (`max_wait_ms`) lets a batch fill further. Within a
+pass, texts are sorted by length and cut into sub-batches, so padding stays small.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from sentimentops.inference.runtime.base import FloatArray
+
+ScoreFn = Callable[[Sequence[str]], FloatArray]
+
+
+@dataclass
+class _Pending:
+    texts: list[str]
+    future: asyncio.Future[FloatArray]
+    enqueued: float = field(default_factory=time.perf_counter)
+
+
+class BatcherClosed(Exception):
+    pass
+
+
+class MicroBatcher:
+    """One per loaded model; the model runs on a single dedicated thread."""
+
+    def __init__(
+        self,
+        score: ScoreFn,
+        *,
+        max_batch: int = 32,
+        max_wait_ms: float = 2.0,
+        on_batch: Callable[[int], None] = lambda _size: None,
+    ) -> None:
+        self._score = score
+        self._max_batch = max_batch
+        self._max_wait = max_wait_ms / 1000
+        self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scorer")
+        self._task: asyncio.Task[None] | None = None
+        self._closed = False
+        self._on_batch = on_batch
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def score(self, texts: list[str]) -> FloatArray:
+        if self._closed:
+            raise BatcherClosed("model is being unloaded")
+        self.start()
+        future: asyncio.Future[FloatArray] = asyncio.get_running_loop().create_future()
+        await self._queue.put(_Pending(texts, future))
+        return await future
+
+    async def close(self) -> None:
+        """Stop taking work, finish what is queued, release the thread."""
+        self._closed = True
+        if self._task is not None:
+            await self._queue.join()
+            self._task.cancel()
+        self._executor.shutdown(wait=True)
+
+    async def _collect(self) -> list[_Pending]:
+        first = await self._queue.get()
+        batch, size = [first], len(first.texts)
+        while size < self._max_batch and not self._queue.empty():
+            item = self._queue.get_nowait()
+            batch.append(item)
+            size += len(item.texts)
+        if len(batch) > 1 and size < self._max_batch and self._max_wait > 0:
+            # Several requests arrived together: we are under load, so a short bounded wait
+            # buys a fuller batch for a small latency cost.
+            deadline = time.perf_counter() + self._max_wait
+            while size < self._max_batch and (remaining := deadline - time.perf_counter()) > 0:
+                try:
+                    item = await asyncio.wait_for(self._queue.get(), timeout=remaining)
+                except TimeoutError:
+                    break
+                batch.append(item)
+                size += len(item.texts)
+        return batch
+
+    def _score_grouped(self, texts: list[str]) -> FloatArray:
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        parts: list[FloatArray] = []
+        for start in range(0, len(order), self._max_batch):
+            chunk = order[start : start + self._max_batch]
+            parts.append(self._score([texts[i] for i in chunk]))
+        scored = np.concatenate(parts, axis=0)
+        result = np.empty_like(scored)
+        result[order] = scored
+        return result
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            batch = await self._collect()
+            texts = [t for item in batch for t in item.texts]
+            self._on_batch(len(texts))
+            try:
+                probs = await loop.run_in_executor(self._executor, self._score_grouped, texts)
+            except Exception as exc:  # noqa: BLE001 - delivered to every waiting request
+                for item in batch:
+                    if not item.future.done():
+                        item.future.set_exception(exc)
+            else:
+                offset = 0
+                for item in batch:
+                    n = len(item.texts)
+                    if not item.future.done():
+                        item.future.set_result(probs[offset : offset + n])
+                    offset += n
+            finally:
+                for _ in batch:
+                    self._queue.task_done()

@@ -1,0 +1,172 @@
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sentimentops.inference.artifacts import load_scorer
+from sentimentops.inference.batching import MicroBatcher
+from sentimentops.inference.runtime.base import FloatArray
+from sentimentops.inference.slots import ModelSlots, ServingModel, SmokeTestFailed
+from tests.inference.factories import make_onnx_artifact
+
+
+class SlowEcho:
+    """Scores a text as its length, slowly, recording each call's batch."""
+
+    labels = ("short", "long")
+
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+        self.lock = threading.Lock()
+
+    def predict_proba(self, texts: Sequence[str]) -> FloatArray:
+        with self.lock:
+            self.calls.append(list(texts))
+        time.sleep(0.02)
+        p = np.array([min(len(t), 100) / 100 for t in texts], dtype=np.float64)
+        return np.stack([1 - p, p], axis=1)
+
+    def explain(self, text: str, *, max_tokens: int) -> list[tuple[str, float]]:
+        return []
+
+
+async def test_concurrent_requests_share_batches_and_get_their_own_results() -> None:
+    model = SlowEcho()
+    sizes: list[int] = []
+    batcher = MicroBatcher(model.predict_proba, max_batch=64, max_wait_ms=5, on_batch=sizes.append)
+    texts = [f"{'x' * i}" for i in range(1, 41)]
+    results = await asyncio.gather(*(batcher.score([t]) for t in texts))
+    for text, probs in zip(texts, results, strict=True):
+        assert probs.shape == (1, 2)
+        assert probs[0, 1] == pytest.approx(len(text) / 100)
+    assert len(model.calls) < len(texts)  # batched, not one call per request
+    assert max(sizes) > 1
+    await batcher.close()
+
+
+async def test_idle_request_is_scored_immediately() -> None:
+    model = SlowEcho()
+    batcher = MicroBatcher(model.predict_proba, max_batch=32, max_wait_ms=500)
+    started = time.perf_counter()
+    await batcher.score(["alone"])
+    assert time.perf_counter() - started < 0.4  # did not wait for max_wait_ms
+    await batcher.close()
+
+
+async def test_batches_are_grouped_by_length() -> None:
+    model = SlowEcho()
+    batcher = MicroBatcher(model.predict_proba, max_batch=4)
+    texts = ["a" * n for n in (50, 1, 40, 2, 30, 3, 20, 4)]
+    probs = await batcher.score(texts)
+    assert np.allclose(probs[:, 1], [len(t) / 100 for t in texts])
+    assert [len(c) for c in model.calls] == [4, 4]
+    assert sorted(len(t) for t in model.calls[0]) == [1, 2, 3, 4]
+    await batcher.close()
+
+
+async def test_scoring_errors_reach_every_waiting_request() -> None:
+    def broken(texts: Sequence[str]) -> FloatArray:
+        raise RuntimeError("model exploded")
+
+    batcher = MicroBatcher(broken)
+    results = await asyncio.gather(
+        batcher.score(["a"]), batcher.score(["b"]), return_exceptions=True
+    )
+    assert all(isinstance(r, RuntimeError) for r in results)
+    await batcher.close()
+
+
+def _serving(directory: Path, version: str, alias: str = "production") -> ServingModel:
+    scorer = load_scorer(directory)
+    return ServingModel(
+        task="sentiment",
+        name="sentiment",
+        version=version,
+        alias=alias,
+        scorer=scorer,
+        batcher=MicroBatcher(scorer.predict_proba),
+    )
+
+
+async def test_ten_swaps_under_load_drop_nothing(tmp_path: Path) -> None:
+    artifacts = [make_onnx_artifact(tmp_path / f"v{i}", strength=1.0 + i) for i in range(11)]
+    slots = ModelSlots()
+    await slots.install(_serving(artifacts[0], "1"))
+    answered: list[str] = []
+    failures: list[BaseException] = []
+    stop = asyncio.Event()
+
+    async def client(n: int) -> None:
+        i = 0
+        while not stop.is_set():
+            model = slots.route("sentiment", tenant="t", request_key=f"{n}-{i}")
+            assert model is not None
+            try:
+                async with model.lease() as leased:
+                    probs = await leased.batcher.score(["a wonderful film"])
+                    assert probs.shape == (1, 2)
+                    answered.append(leased.version)
+            except BaseException as exc:  # noqa: BLE001 - counted below
+                failures.append(exc)
+            i += 1
+
+    clients = [asyncio.create_task(client(n)) for n in range(8)]
+    for version in range(2, 12):
+        await asyncio.sleep(0.03)
+        await slots.install(_serving(artifacts[version - 1], str(version)))
+    await asyncio.sleep(0.03)
+    stop.set()
+    await asyncio.gather(*clients)
+    await slots.close()
+    assert failures == []
+    assert len(answered) > 50
+    assert set(answered) >= {"1", "11"}  # every response named the version that answered
+
+
+async def test_corrupt_model_is_refused_and_old_one_keeps_serving(tmp_path: Path) -> None:
+    slots = ModelSlots()
+    await slots.install(_serving(make_onnx_artifact(tmp_path / "good"), "1"))
+    bad_dir = make_onnx_artifact(tmp_path / "bad")
+    (bad_dir / "model.onnx").write_bytes(b"\x00garbage")
+    with pytest.raises(Exception):  # noqa: B017, PT011 - ORT raises its own error types
+        _serving(bad_dir, "2")
+
+    class Wrong(SlowEcho):
+        def predict_proba(self, texts: Sequence[str]) -> FloatArray:
+            return np.full((len(texts), 2), 0.9)
+
+    wrong = Wrong()
+    with pytest.raises(SmokeTestFailed, match="not probabilities"):
+        await slots.install(
+            ServingModel("sentiment", "sentiment", "3", "production", wrong,
+                         MicroBatcher(wrong.predict_proba))
+        )  # fmt: skip
+    current = slots.get("sentiment", "production")
+    assert current is not None
+    assert current.version == "1"
+    await slots.close()
+
+
+async def test_canary_share_routes_a_stable_fraction_to_staging(tmp_path: Path) -> None:
+    slots = ModelSlots()
+    await slots.install(_serving(make_onnx_artifact(tmp_path / "p"), "1"))
+    await slots.install(_serving(make_onnx_artifact(tmp_path / "s"), "2", alias="staging"))
+    slots.set_canary(0.25, tenant="acme")
+    picks = [
+        slots.route("sentiment", tenant="acme", request_key=str(i)).version  # type: ignore[union-attr]
+        for i in range(2000)
+    ]
+    assert 0.2 < picks.count("2") / len(picks) < 0.3
+    assert all(
+        slots.route("sentiment", tenant="other", request_key=str(i)).version == "1"  # type: ignore[union-attr]
+        for i in range(200)
+    )
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        slots.set_canary(1.5)
+    await slots.close()
