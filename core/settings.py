@@ -7,8 +7,9 @@ import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -22,6 +23,48 @@ MIN_SECRET_LENGTH = 32
 def _default_data_dir() -> Path:
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "sentimentops"
+
+
+# Symmetric algorithms are never accepted from an external issuer: the "key" would be public
+# JWKS material, and "none" is no signature at all.
+ASYMMETRIC_JWT_ALGORITHMS = frozenset(
+    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+)
+
+
+class OidcIssuer(BaseModel):
+    """One external OpenID Connect provider whose access/ID tokens are accepted."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # Must equal the `iss` claim and the discovery document's `issuer` exactly.
+    issuer: str
+    audience: str
+    algorithms: tuple[str, ...] = ("RS256", "ES256")
+    # Claim names that carry our tenant slug and role names (nested claims with dots: "a.b").
+    tenant_claim: str = "tenant"
+    roles_claim: str = "roles"
+    # A provider cannot grant platform_admin unless the operator says so explicitly.
+    allow_platform_admin: bool = False
+    jwks_cache_seconds: int = Field(default=300, ge=10, le=86_400)
+
+    @field_validator("algorithms")
+    @classmethod
+    def _asymmetric_only(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [a for a in value if a not in ASYMMETRIC_JWT_ALGORITHMS]
+        if bad or not value:
+            raise ValueError(f"only asymmetric JWT algorithms are allowed, not {bad or 'none'}")
+        return value
+
+    @field_validator("issuer")
+    @classmethod
+    def _https_issuer(cls, value: str) -> str:
+        # Plain HTTP only on loopback (a provider on the same host, or a test stand-in).
+        parsed = urlsplit(value)
+        loopback = parsed.hostname in ("127.0.0.1", "localhost", "::1")
+        if parsed.scheme != "https" and not (parsed.scheme == "http" and loopback):
+            raise ValueError(f"OIDC issuer must be an https URL: {value}")
+        return value
 
 
 class Settings(BaseSettings):
@@ -67,6 +110,58 @@ class Settings(BaseSettings):
     api_port: int = Field(default=8000, ge=1, le=65535)
     max_request_bytes: int = Field(default=1_048_576, ge=1024)
 
+    # Scoring service. Models come from the MLflow registry by alias (production, staging) and
+    # are re-checked every model_poll_seconds; a new version is loaded beside the old one.
+    serving_tasks: list[Literal["sentiment", "sarcasm"]] = Field(
+        default_factory=lambda: ["sentiment", "sarcasm"]  # type: ignore[arg-type]
+    )
+    model_poll_seconds: float = Field(default=5.0, ge=0.5, le=3600)
+    max_batch_texts: int = Field(default=256, ge=1, le=1024)
+    max_text_chars: int = Field(default=20_000, ge=100, le=100_000)
+    explain_max_texts: int = Field(default=8, ge=1, le=64)
+    explain_max_tokens: int = Field(default=48, ge=4, le=256)
+    # Micro-batching: a pass scores at most batch_max_size texts; under load a pass may wait up
+    # to batch_max_wait_ms for more (an idle service never waits).
+    batch_max_size: int = Field(default=32, ge=1, le=512)
+    batch_max_wait_ms: float = Field(default=2.0, ge=0, le=100)
+    # ONNX Runtime intra-op threads per model (None: the number of cores, at most 4).
+    ort_threads: int | None = Field(default=None, ge=1, le=64)
+    # WebSocket stream: browsers must come from one of these origins; programs send no Origin.
+    ws_allowed_origins: list[str] = Field(default_factory=list)
+    ws_max_in_flight: int = Field(default=32, ge=1, le=1024)
+    ws_max_messages: int = Field(default=100_000, ge=1)
+    ws_max_message_bytes: int = Field(default=131_072, ge=1024)
+
+    # Identity. First-party access tokens are ES256 JWTs signed with a key kept in the database
+    # (encrypted with a key derived from secret_key). Short lifetimes bound the damage of a leaked
+    # token, since JWTs cannot be revoked before they expire.
+    token_ttl_seconds: int = Field(default=900, ge=60, le=86_400)
+    token_issuer: str = "sentimentops"  # noqa: S105 - a name, not a secret
+    token_audience: str = "sentimentops-api"  # noqa: S105 - a name, not a secret
+    # Clock skew tolerated on exp/nbf/iat, for tokens of external identity providers too.
+    token_leeway_seconds: int = Field(default=30, ge=0, le=300)
+    # The current signing key is replaced when it is older than this; the previous one stays in
+    # the JWKS (and verifies) until the next rotation, so it must exceed token_ttl_seconds.
+    signing_key_rotation_days: int = Field(default=30, ge=1, le=365)
+    # External OIDC identity providers whose tokens we accept (JSON list in the environment);
+    # an empty list means "first-party tokens and API keys only".
+    oidc_issuers: list[OidcIssuer] = Field(default_factory=list)
+    # First-run bootstrap: an operator-chosen one-time secret that lets POST /api/v1/auth/bootstrap
+    # create the first platform admin. Unset (the default) means only a token printed by
+    # `sentimentops admin bootstrap` works. Ignored once a platform admin exists.
+    bootstrap_token: SecretStr | None = None
+    bootstrap_token_ttl_seconds: int = Field(default=3600, ge=60, le=7 * 86_400)
+    # Per-tenant token bucket on authenticated requests (Redis-backed when redis_url is set, so
+    # that every API replica shares one budget). A tenant row may override both numbers.
+    rate_limit_per_second: float = Field(default=50.0, gt=0)
+    rate_limit_burst: int = Field(default=100, ge=1)
+
+    # Bundled reference datasets (datasets/PROVENANCE.md); read-only, verified by scripts/setup.
+    datasets_dir: Path = REPO_ROOT / "datasets"
+    # MLflow tracking and model registry: a SQLite store and local artifacts under
+    # data_dir/mlflow unless a tracking URI (an MLflow server) is given.
+    mlflow_tracking_uri: str | None = None
+
     # Where scripts/setup puts the Go-built tools (temporal, opa); PATH is searched after it.
     tools_dir: Path = REPO_ROOT / ".tools" / "bin"
 
@@ -84,6 +179,14 @@ class Settings(BaseSettings):
                 raise ValueError(
                     f"SENTIMENTOPS_SECRET_KEY must be at least {MIN_SECRET_LENGTH} characters"
                 )
+        if self.bootstrap_token is not None and (
+            len(self.bootstrap_token.get_secret_value()) < MIN_SECRET_LENGTH
+        ):
+            raise ValueError(
+                f"SENTIMENTOPS_BOOTSTRAP_TOKEN must be at least {MIN_SECRET_LENGTH} characters"
+            )
+        if self.signing_key_rotation_days * 86_400 <= self.token_ttl_seconds:
+            raise ValueError("signing_key_rotation_days must exceed token_ttl_seconds")
         return self
 
     # Derived values: computed, never configured twice.
@@ -115,6 +218,14 @@ class Settings(BaseSettings):
     def api_url(self) -> str:
         host = "127.0.0.1" if self.api_host in ("0.0.0.0", "::") else self.api_host  # noqa: S104
         return f"http://{host}:{self.api_port}"
+
+    @property
+    def mlflow_dir(self) -> Path:
+        return self.data_dir / "mlflow"
+
+    @property
+    def resolved_mlflow_tracking_uri(self) -> str:
+        return self.mlflow_tracking_uri or f"sqlite:///{self.mlflow_dir / 'mlflow.db'}"
 
     @property
     def run_dir(self) -> Path:

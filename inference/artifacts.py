@@ -32,4 +32,9 @@ def load_scorer(directory: Path, *, threads: int | None = None) -> Scorer:
     fmt = str(read_manifest(directory)["format"])
     if fmt == onnx_transformer.FORMAT:
         return onnx_transformer.OnnxTransformer(directory, threads=threads)
+    if fmt.startswith("sentimentops.tfidf_lr/"):
+        from sentimentops.inference.runtime.linear import LinearModel
+
+        linear: Scorer = LinearModel.load(directory)
+        return linear
     raise InvalidInput(f"unknown serving artifact format {fmt!r}")

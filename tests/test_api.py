@@ -4,7 +4,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fastapi.routing import APIRoute
+from fastapi import FastAPI
+from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 
 from sentimentops.core import db
@@ -15,7 +16,8 @@ from sentimentops.core.settings import Settings
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path, max_request_bytes=2048, _env_file=None)  # type: ignore[call-arg]
+    # No scoring tasks: these tests are about the platform routes, not model loading.
+    return Settings(data_dir=tmp_path, max_request_bytes=2048, serving_tasks=[], _env_file=None)  # type: ignore[call-arg]
 
 
 @pytest.fixture
@@ -67,13 +69,23 @@ def test_oversized_body_is_413(client: TestClient) -> None:
     assert response.json()["error"] == "PayloadTooLarge"
 
 
+def api_routes(app: FastAPI) -> Iterator[tuple[str, set[str], set[object]]]:
+    """(path, methods, dependency callables) of every API route, included routers flattened.
+
+    FastAPI (0.16x) keeps included routers as lazy `_IncludedRouter` entries in `app.routes`;
+    only `iter_route_contexts` yields the effective routes with the router-level dependencies.
+    """
+    for context in iter_route_contexts(app.routes):
+        if not isinstance(context.original_route, APIRoute):
+            continue  # FastAPI's own docs routes
+        calls = {dep.call for dep in context.dependant.dependencies}
+        yield str(context.path), set(context.methods or ()), calls
+
+
 def test_every_route_has_an_authorization_decision(settings: Settings) -> None:
     app = create_app(settings)
-    missing = []
-    for route in app.routes:
-        if not isinstance(route, APIRoute):
-            continue  # FastAPI's own docs routes
-        calls = {dep.call for dep in route.dependant.dependencies}
-        if not calls & AUTHZ_DEPENDENCIES:
-            missing.append(route.path)
+    routes = list(api_routes(app))
+    # Guards against the walk itself going blind (it once saw no routes at all).
+    assert len(routes) >= 10
+    missing = [path for path, _methods, calls in routes if not calls & AUTHZ_DEPENDENCIES]
     assert missing == []

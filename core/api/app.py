@@ -13,18 +13,44 @@ from sentimentops.core.api import health
 from sentimentops.core.api.errors import install_error_handlers
 from sentimentops.core.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from sentimentops.core.db import make_engine, make_session_factory
+from sentimentops.core.identity import router as identity_router
+from sentimentops.core.identity.oidc import OidcVerifier
+from sentimentops.core.identity.ratelimit import RateLimiter, make_rate_limiter
+from sentimentops.core.metrics import Metrics
 from sentimentops.core.settings import Settings, get_settings
+from sentimentops.inference import router as inference_router
+from sentimentops.inference.registry import ModelSource
+from sentimentops.inference.wiring import build_scoring, build_watcher
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    rate_limiter: RateLimiter | None = None,
+    model_source: ModelSource | None = None,
+) -> FastAPI:
     settings = settings or get_settings()
     engine = make_engine(settings.resolved_database_url)
+    sessions = make_session_factory(engine)
+    limiter = rate_limiter or make_rate_limiter(settings.redis_url)
+    oidc = OidcVerifier(settings.oidc_issuers) if settings.oidc_issuers else None
+    metrics = Metrics()
+    scoring = build_scoring(settings, sessions, metrics)
+    watcher = build_watcher(settings, scoring, sessions, model_source)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        scoring.prediction_log.start()
+        watcher.start(settings.model_poll_seconds)
         yield
         # Readiness flips first so that a load balancer stops sending before we close.
         app.state.draining = True
+        await watcher.stop()
+        await scoring.slots.close()
+        await scoring.prediction_log.close()
+        limiter.close()
+        if oidc is not None:
+            oidc.close()
         engine.dispose()
 
     app = FastAPI(
@@ -35,10 +61,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
-    app.state.sessions = make_session_factory(engine)
+    app.state.sessions = sessions
     app.state.draining = False
+    app.state.rate_limiter = limiter
+    app.state.oidc = oidc
+    app.state.metrics = metrics
+    app.state.scoring = scoring
+    app.state.model_watcher = watcher
     install_error_handlers(app)
     app.include_router(health.router)
+    app.include_router(identity_router.public_router)
+    app.include_router(identity_router.router)
+    app.include_router(inference_router.router)
+    app.include_router(inference_router.stream_router)
     # Added last = outermost: every response, a 413 included, carries a request id.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)
     app.add_middleware(RequestContextMiddleware)

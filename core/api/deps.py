@@ -1,8 +1,9 @@
 """`Annotated` dependency aliases used by handlers, and the authorization markers.
 
-Every route must carry exactly one authorization decision: `public_route` (a commented, explicit
-exception) or an authenticated principal (added with the identity work). The route-coverage test
-(tests/test_api_authz_coverage.py) fails when a route has neither."""
+Every route must carry an authorization decision: `public_route` (a commented, explicit
+exception) or `get_principal` (an authenticated, rate-limited principal). Routers attach one of
+them to the whole group (`dependencies=[AUTHENTICATED]` or `[PUBLIC]`); the route-coverage test
+(tests/test_api.py) fails when a route has neither."""
 
 from __future__ import annotations
 
@@ -10,9 +11,23 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader, HTTPBearer
 from sqlalchemy.orm import Session
 
+from sentimentops.core.audit import service as audit
+from sentimentops.core.errors import TooManyRequests, Unauthorized
+from sentimentops.core.identity import authn
+from sentimentops.core.identity.principal import Principal
+from sentimentops.core.identity.ratelimit import RateLimiter, retry_after_header
+from sentimentops.core.logging import get_logger
 from sentimentops.core.settings import Settings
+
+log = get_logger("sentimentops.auth")
+
+# Declared for the OpenAPI document (so clients and schemathesis know the schemes); parsing and
+# all checks happen in get_principal, which turns every failure into one uniform 401.
+_bearer = HTTPBearer(auto_error=False, description="JWT access token or API key")
+_api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key")
 
 
 def get_app_settings(request: Request) -> Settings:
@@ -25,12 +40,67 @@ def get_session(request: Request) -> Iterator[Session]:
         yield session
 
 
+def get_rate_limiter(request: Request) -> RateLimiter:
+    limiter: RateLimiter = request.app.state.rate_limiter
+    return limiter
+
+
 def public_route() -> None:
     """Authorization decision "public": the route reveals nothing tenant- or user-specific."""
 
 
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 SessionDep = Annotated[Session, Depends(get_session)]
-PUBLIC = Depends(public_route)
 
-AUTHZ_DEPENDENCIES = frozenset({public_route})
+
+def get_principal(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    _bearer_scheme: Annotated[object, Depends(_bearer)],
+    api_key: Annotated[str | None, Depends(_api_key)],
+) -> Principal:
+    """Authorization decision "authenticated": the caller's principal, after its tenant's rate
+    limit. Handlers then apply a named policy (core.identity.policies) on their first line."""
+    try:
+        credential = authn.credential_from_headers(request.headers.get("authorization"), api_key)
+        principal, tenant = authn.authenticate(
+            session, credential=credential, settings=settings, oidc=request.app.state.oidc
+        )
+    except Unauthorized as exc:
+        session.rollback()
+        audit.record(
+            session,
+            actor="anonymous",
+            tenant="-",
+            action="auth.authenticate",
+            resource=f"{request.method} {request.url.path}",
+            outcome="denied",
+            details={"reason": str(exc)},
+        )
+        session.commit()
+        raise
+    # Commits the throttled API-key last_used_at update, if any.
+    session.commit()
+    limiter: RateLimiter = request.app.state.rate_limiter
+    decision = limiter.acquire(
+        f"tenant:{tenant.id}",
+        rate=tenant.rate_limit_per_second or settings.rate_limit_per_second,
+        burst=tenant.rate_limit_burst or settings.rate_limit_burst,
+    )
+    # Throttling is not audited: under a flood that would turn every refused request into a
+    # serialized write. Quota rejections are counted by the metrics instead.
+    if not decision.allowed:
+        raise TooManyRequests(
+            f"rate limit of tenant {tenant.slug} exceeded",
+            retry_after=retry_after_header(decision),
+        )
+    request.state.principal = principal
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+PUBLIC = Depends(public_route)
+AUTHENTICATED = Depends(get_principal)
+
+AUTHZ_DEPENDENCIES = frozenset({public_route, get_principal})

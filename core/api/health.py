@@ -48,6 +48,11 @@ def readyz(request: Request, session: SessionDep) -> JSONResponse:
         checks["database"] = True
     except Exception:  # noqa: BLE001 - any failure means "not ready", reported, not raised
         checks["database"] = False
+    # Every task the service is configured for must have a model loaded (503 until then).
+    slots = request.app.state.scoring.slots
+    for task in request.app.state.settings.serving_tasks:
+        loaded = slots.get(task, "production") or slots.get(task, "staging")
+        checks[f"model:{task}"] = loaded is not None
     checks["accepting_traffic"] = not request.app.state.draining
     ready = all(checks.values())
     body = Readiness(status="ready" if ready else "not_ready", checks=checks)

@@ -8,8 +8,9 @@ import typer
 import uvicorn
 
 from sentimentops import __version__
-from sentimentops.core.cli import audit, db, doctor, platform
+from sentimentops.core.cli import admin, audit, db, doctor, platform
 from sentimentops.core.cli.common import console, load_settings
+from sentimentops.training import cli as training_cli
 
 app = typer.Typer(
     name="sentimentops",
@@ -21,8 +22,10 @@ app.command()(platform.up)
 app.command()(platform.down)
 app.command()(platform.status)
 app.command()(doctor.doctor)
+app.add_typer(admin.app, name="admin")
 app.add_typer(audit.app, name="audit")
 app.add_typer(db.app, name="db")
+app.command()(training_cli.train)
 
 
 @app.command()

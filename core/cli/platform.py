@@ -13,6 +13,7 @@ import typer
 from rich.table import Table
 
 from sentimentops.core import db
+from sentimentops.core.cli.admin import first_run_bootstrap_token
 from sentimentops.core.cli.common import console, err_console, fail, load_settings
 from sentimentops.core.services import supervisor
 from sentimentops.core.services.specs import ToolMissing, platform_services
@@ -40,6 +41,16 @@ def _table(settings: Settings, services: list[supervisor.RunningService]) -> Tab
     if not settings.embedded_opa:
         table.add_row("opa", "external", settings.resolved_opa_url, "-", "-")
     return table
+
+
+def _ensure_models(settings: Settings) -> None:
+    """A fresh install trains and deploys its first (linear) models before the API starts."""
+    # Imported here: training pulls in pandas, scikit-learn and MLflow, which the other
+    # commands do not need.
+    from sentimentops.training.bootstrap import ensure_serving_models
+
+    console.print("checking the serving models …")
+    ensure_serving_models(settings, on_step=lambda message: console.print(f"  {message}"))
 
 
 def up(
@@ -73,6 +84,7 @@ def up(
     console.print(f"data directory: {settings.data_dir}")
     console.print("migrating the database …")
     db.upgrade(settings.resolved_database_url)
+    _ensure_models(settings)
 
     stop_requested = False
 
@@ -104,6 +116,15 @@ def up(
         f"end-to-end check: workflow {workflow_id} completed, policy said "
         f"[bold]{result.decision.outcome}[/] (audit row {result.audit_seq})\n  {link}"
     )
+    token = first_run_bootstrap_token(settings)
+    if token is not None:
+        console.print(
+            "first run: no platform admin exists yet. Create one with this one-time bootstrap "
+            f"token (valid {settings.bootstrap_token_ttl_seconds // 60} minutes):\n"
+            f"  curl -X POST {settings.api_url}/api/v1/auth/bootstrap "
+            f"-H 'content-type: application/json' -d '{{\"bootstrap_token\": \"{token}\"}}'\n"
+            "  (see docs/identity.md; `sentimentops admin bootstrap` prints a new token)"
+        )
     if detach:
         console.print("running in the background; `sentimentops down` stops it")
         return

@@ -1,0 +1,16 @@
+"""Named authorization policies of the scoring service."""
+
+from __future__ import annotations
+
+from sentimentops.core.identity.policies import require_role
+from sentimentops.core.identity.principal import Principal, Role
+
+
+def can_score(principal: Principal) -> None:
+    """Scoring is the product: any role in the tenant may call it (quotas bound the volume)."""
+    require_role(principal, *Role)
+
+
+def can_read_metrics(principal: Principal) -> None:
+    """Metrics carry every tenant's name and volume: platform operators only."""
+    require_role(principal, Role.PLATFORM_ADMIN)

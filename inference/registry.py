@@ -1,0 +1,234 @@
+"""Where serving models come from: the MLflow registry, by alias.
+
+`ModelWatcher` polls the registry; when the version behind `production` or `staging` of a task
+changes, it downloads the artifact, loads and warms it beside the serving one, and installs it
+(see inference/slots.py). A version that fails to load or to pass the smoke test is refused,
+audited, and not retried until the alias moves again; the old version keeps serving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from sentimentops.core.audit import service as audit
+from sentimentops.core.db import transaction
+from sentimentops.core.logging import get_logger
+from sentimentops.core.metrics import Metrics
+from sentimentops.inference.artifacts import load_scorer
+from sentimentops.inference.batching import MicroBatcher
+from sentimentops.inference.slots import ALIASES, ModelSlots, ServingModel
+
+if TYPE_CHECKING:
+    from mlflow.tracking import MlflowClient
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class ResolvedVersion:
+    name: str
+    version: str
+    source: str  # artifact URI of the serving directory
+
+
+class ModelSource(Protocol):
+    def resolve(self, name: str, alias: str) -> ResolvedVersion | None: ...
+
+    def download(self, resolved: ResolvedVersion, destination: Path) -> Path: ...
+
+
+class MlflowModelSource:
+    """Reads aliases and downloads artifacts through the MLflow client (SQLite store or server).
+
+    The client is created on first use, in the watcher's thread: importing MLflow and opening
+    its store is slow and must not delay the API's start-up."""
+
+    def __init__(self, tracking_uri: str) -> None:
+        self._tracking_uri = tracking_uri
+        self._client: MlflowClient | None = None
+
+    def _registry_exists(self) -> bool:
+        # The scoring service only reads the registry; it must not create an empty SQLite store
+        # (training does that when it registers the first model).
+        if self._tracking_uri.startswith("sqlite:///"):
+            return Path(self._tracking_uri.removeprefix("sqlite:///")).is_file()
+        return True
+
+    def _get_client(self) -> MlflowClient:
+        if self._client is None:
+            from mlflow.tracking import MlflowClient
+
+            self._client = MlflowClient(tracking_uri=self._tracking_uri)
+        return self._client
+
+    def resolve(self, name: str, alias: str) -> ResolvedVersion | None:
+        if not self._registry_exists():
+            return None
+        from mlflow.exceptions import MlflowException
+
+        try:
+            version = self._get_client().get_model_version_by_alias(name, alias)
+        except MlflowException:
+            return None  # no such model or alias yet
+        if not version.source:
+            return None
+        return ResolvedVersion(name=name, version=str(version.version), source=version.source)
+
+    def download(self, resolved: ResolvedVersion, destination: Path) -> Path:
+        import mlflow.artifacts
+
+        local = mlflow.artifacts.download_artifacts(
+            artifact_uri=resolved.source, dst_path=str(destination), tracking_uri=self._tracking_uri
+        )
+        return Path(local)
+
+
+def _artifact_root(directory: Path) -> Path:
+    """The folder holding model.json: the download itself or its one subfolder."""
+    if (directory / "model.json").is_file():
+        return directory
+    candidates = [p.parent for p in directory.glob("*/model.json")]
+    if len(candidates) != 1:
+        raise FileNotFoundError(f"no single model.json under {directory}")
+    return candidates[0]
+
+
+class ModelWatcher:
+    def __init__(
+        self,
+        *,
+        source: ModelSource,
+        slots: ModelSlots,
+        tasks: list[str],
+        cache_dir: Path,
+        sessions: sessionmaker[Session],
+        metrics: Metrics,
+        batch_max_size: int = 32,
+        batch_max_wait_ms: float = 2.0,
+        ort_threads: int | None = None,
+    ) -> None:
+        self._source = source
+        self._slots = slots
+        self._tasks = tasks
+        self._cache_dir = cache_dir
+        self._sessions = sessions
+        self._metrics = metrics
+        self._batch_max_size = batch_max_size
+        self._batch_max_wait_ms = batch_max_wait_ms
+        self._ort_threads = ort_threads
+        self._refused: set[tuple[str, str, str]] = set()
+        self._task: asyncio.Task[None] | None = None
+
+    async def sync_once(self) -> list[str]:
+        """Bring every task/alias to the registry's version; returns what changed."""
+        changes = []
+        for task in self._tasks:
+            for alias in ALIASES:
+                resolved = await asyncio.to_thread(self._source.resolve, task, alias)
+                if resolved is None:
+                    continue
+                current = self._slots.get(task, alias)
+                key = (task, alias, resolved.version)
+                if (current and current.version == resolved.version) or key in self._refused:
+                    continue
+                if await self._install(task, alias, resolved):
+                    changes.append(f"{task}@{alias}={resolved.version}")
+                else:
+                    self._refused.add(key)
+        return changes
+
+    def _load(self, resolved: ResolvedVersion) -> Path:
+        target = self._cache_dir / resolved.name / resolved.version
+        if (target / "model.json").is_file():
+            return target
+        self._cache_dir.mkdir(parents=True, exist_ok=True)
+        # Download into a scratch folder and rename: a crash never leaves a half model behind.
+        scratch = Path(tempfile.mkdtemp(dir=self._cache_dir, prefix=".download-"))
+        try:
+            root = _artifact_root(self._source.download(resolved, scratch))
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(root), str(target))
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        return target
+
+    async def _install(self, task: str, alias: str, resolved: ResolvedVersion) -> bool:
+        previous = self._slots.get(task, alias)
+        try:
+            directory = await asyncio.to_thread(self._load, resolved)
+            scorer = await asyncio.to_thread(load_scorer, directory, threads=self._ort_threads)
+            version_label = f"{resolved.name}/{resolved.version}"
+            model = ServingModel(
+                task=task,
+                name=resolved.name,
+                version=resolved.version,
+                alias=alias,
+                scorer=scorer,
+                batcher=MicroBatcher(
+                    scorer.predict_proba,
+                    max_batch=self._batch_max_size,
+                    max_wait_ms=self._batch_max_wait_ms,
+                    on_batch=self._metrics.batch_size.labels(version_label).observe,
+                ),
+            )
+            await self._slots.install(model)
+        except Exception as exc:  # noqa: BLE001 - any failure refuses this version
+            log.warning("model.refused", task=task, alias=alias, version=resolved.version,
+                        error=str(exc))  # fmt: skip
+            self._audit(task, alias, resolved, "refused", {"error": str(exc)[:500]})
+            self._metrics.model_swaps.labels(task, alias, "refused").inc()
+            return False
+        if previous is not None:
+            self._metrics.model_info.remove(task, alias, previous.name, previous.version)
+        self._metrics.model_info.labels(task, alias, resolved.name, resolved.version).set(1)
+        self._metrics.model_swaps.labels(task, alias, "installed").inc()
+        self._audit(
+            task, alias, resolved, "installed",
+            {"replaced": previous.version if previous else None},
+        )  # fmt: skip
+        log.info("model.installed", task=task, alias=alias, version=resolved.version)
+        return True
+
+    def _audit(
+        self,
+        task: str,
+        alias: str,
+        resolved: ResolvedVersion,
+        outcome: str,
+        details: dict[str, object],
+    ) -> None:
+        with transaction(self._sessions) as session:
+            audit.record(
+                session,
+                actor="system:scoring-service",
+                tenant="system",
+                action=f"model.serve:{alias}",
+                resource=f"model/{task}/{resolved.name}/{resolved.version}",
+                outcome=outcome,
+                details=details,
+            )
+
+    def start(self, poll_seconds: float) -> None:
+        async def loop() -> None:
+            while True:
+                try:
+                    await self.sync_once()
+                except Exception:
+                    log.exception("model.sync_failed")
+                await asyncio.sleep(poll_seconds)
+
+        self._task = asyncio.get_running_loop().create_task(loop())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task

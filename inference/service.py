@@ -1,0 +1,143 @@
+"""Scoring: route a request to the model version that answers it, score through the batcher,
+shape predictions, and hand the prediction log its rows. Plain functions over explicit
+collaborators; the HTTP and WebSocket handlers stay thin."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+
+from sentimentops.core.errors import InvalidInput, ServiceUnavailable
+from sentimentops.core.metrics import Metrics
+from sentimentops.inference.prediction_log import PredictionLog, PredictionRow
+from sentimentops.inference.runtime.base import FloatArray
+from sentimentops.inference.schemas import ModelRef, Prediction, TokenWeight
+from sentimentops.inference.slots import ModelSlots, ServingModel
+
+
+@dataclass(frozen=True)
+class ScoringLimits:
+    max_batch_texts: int
+    max_text_chars: int
+    explain_max_texts: int
+    explain_max_tokens: int
+
+
+@dataclass(frozen=True)
+class Scoring:
+    """Everything a scoring call needs, built once per app (see inference/wiring.py)."""
+
+    slots: ModelSlots
+    prediction_log: PredictionLog
+    metrics: Metrics
+    limits: ScoringLimits
+    stores_texts: Callable[[str], bool]  # tenant id → opted in to storing texts
+
+
+def check_limits(limits: ScoringLimits, texts: list[str], *, explain: bool) -> None:
+    if len(texts) > limits.max_batch_texts:
+        raise InvalidInput(f"at most {limits.max_batch_texts} texts per request")
+    longest = max(len(t) for t in texts)
+    if longest > limits.max_text_chars:
+        raise InvalidInput(f"texts are limited to {limits.max_text_chars} characters")
+    if explain and len(texts) > limits.explain_max_texts:
+        raise InvalidInput(f"explanations are limited to {limits.explain_max_texts} texts")
+
+
+def _predictions(
+    model: ServingModel, probs: FloatArray, explanations: list[list[tuple[str, float]]] | None
+) -> list[Prediction]:
+    labels = model.scorer.labels
+    ref = ModelRef(name=model.name, version=model.version, alias=model.alias)
+    out = []
+    for i, row in enumerate(probs):
+        best = int(np.argmax(row))
+        out.append(
+            Prediction(
+                label=labels[best],
+                probability=float(row[best]),
+                scores={label: float(p) for label, p in zip(labels, row, strict=True)},
+                model=ref,
+                explanation=(
+                    [TokenWeight(token=t, weight=w) for t, w in explanations[i]]
+                    if explanations is not None
+                    else None
+                ),
+            )
+        )
+    return out
+
+
+async def score(
+    scoring: Scoring,
+    *,
+    task: str,
+    texts: list[str],
+    tenant_id: str,
+    tenant_label: str,
+    route: str,
+    explain: bool = False,
+    request_key: str | None = None,
+) -> list[Prediction]:
+    """Score `texts` for `task` on behalf of a tenant; the answer names the version used."""
+    check_limits(scoring.limits, texts, explain=explain)
+    started = time.perf_counter()
+    model = scoring.slots.route(task, tenant=tenant_id, request_key=request_key or uuid.uuid4().hex)
+    if model is None:
+        scoring.metrics.errors.labels(route, "no_model").inc()
+        raise ServiceUnavailable(f"no model is serving {task} yet")
+    async with model.lease() as leased:
+        probs = await leased.batcher.score(texts)
+        explanations = None
+        if explain:
+            max_tokens = scoring.limits.explain_max_tokens
+            explanations = [
+                await asyncio.to_thread(leased.scorer.explain, t, max_tokens=max_tokens)
+                for t in texts
+            ]
+        predictions = _predictions(leased, probs, explanations)
+    elapsed = time.perf_counter() - started
+    scoring.metrics.latency.labels(route, tenant_label, leased.label).observe(elapsed)
+    _log(scoring, leased, texts, predictions, tenant_id=tenant_id, seconds=elapsed)
+    return predictions
+
+
+def _log(
+    scoring: Scoring,
+    model: ServingModel,
+    texts: list[str],
+    predictions: list[Prediction],
+    *,
+    tenant_id: str,
+    seconds: float,
+) -> None:
+    keep_text = scoring.stores_texts(tenant_id)
+    now = datetime.now(UTC)
+    latency_ms = seconds * 1000 / len(texts)
+    rows = []
+    for text, p in zip(texts, predictions, strict=True):
+        scoring.metrics.predictions.labels(model.task, model.label, p.label).inc()
+        rows.append(
+            PredictionRow(
+                tenant_id=tenant_id,
+                created_at=now,
+                task=model.task,
+                model_name=model.name,
+                model_version=model.version,
+                model_alias=model.alias,
+                label=p.label,
+                probability=p.probability,
+                latency_ms=latency_ms,
+                text_sha256=hashlib.sha256(text.encode()).hexdigest(),
+                text_chars=len(text),
+                text=text if keep_text else None,
+            )
+        )
+    scoring.prediction_log.add(rows)

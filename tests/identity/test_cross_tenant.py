@@ -1,0 +1,152 @@
+"""Tenant isolation, generated from the OpenAPI schema: every operation with a path parameter is
+called by tenant A's most privileged tenant-level caller with tenant B's ids. Each answer must be
+a 404 (or, for platform-only operations, the same 403 a nonexistent id gets: no oracle), and
+tenant B's rows must be unchanged afterwards.
+
+A new route with a new path parameter fails here until OTHER_TENANT_VALUES says how to make
+another tenant's value for it: that is the point."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from sentimentops.core.db import Base
+from sentimentops.core.identity.principal import Role
+from tests.identity.conftest import Account, Factory
+
+pytestmark = pytest.mark.parametrize("fresh_db_url", ["sqlite", "postgresql"], indirect=True)
+
+
+@dataclass(frozen=True)
+class Victim:
+    account: Account
+    api_key_id: str
+
+
+# How to obtain tenant B's value for each path parameter name, and a value that exists nowhere.
+OTHER_TENANT_VALUES: dict[str, Callable[[Victim], str]] = {
+    "tenant_id": lambda v: v.account.tenant.id,
+    "account_id": lambda v: v.account.client_id,
+    "key_id": lambda v: v.api_key_id,
+    "role": lambda _v: Role.VIEWER.value,
+}
+NONEXISTENT: dict[str, str] = {"role": Role.VIEWER.value}
+
+
+def _example(schema: dict[str, Any], components: dict[str, Any]) -> Any:
+    """A minimal valid instance of a JSON schema, so requests reach the handler (not a 422)."""
+    if "$ref" in schema:
+        return _example(components[schema["$ref"].rsplit("/", 1)[-1]], components)
+    for key in ("anyOf", "oneOf", "allOf"):
+        if key in schema:
+            return _example(schema[key][0], components)
+    if "enum" in schema:
+        return schema["enum"][0]
+    kind = schema.get("type")
+    if kind == "object":
+        return {
+            name: _example(schema["properties"][name], components)
+            for name in schema.get("required", [])
+        }
+    if kind == "array":
+        return []
+    if kind == "integer":
+        return max(1, schema.get("minimum", 1))
+    if kind == "number":
+        return 1.0
+    if kind == "boolean":
+        return False
+    return "probe1"
+
+
+def _operations(schema: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    found = []
+    for path, methods in schema["paths"].items():
+        if "{" not in path:
+            continue
+        for method, operation in methods.items():
+            found.append((method.upper(), path, operation))
+    return found
+
+
+def _snapshot(factory: Factory, tenant_id: str) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of tenant B, in every tenant-owned table (and B's tenant row)."""
+    tables: dict[str, list[tuple[Any, ...]]] = {}
+    with factory.sessions() as session:
+        for table in Base.metadata.sorted_tables:
+            if table.name == "tenants":
+                query = select(table).where(table.c.id == tenant_id)
+            elif "tenant_id" in table.c:
+                query = select(table).where(table.c.tenant_id == tenant_id)
+            else:
+                continue
+            tables[table.name] = sorted((tuple(row) for row in session.execute(query)), key=repr)
+    return tables
+
+
+def test_tenant_a_cannot_read_or_change_tenant_b(client: TestClient, factory: Factory) -> None:
+    # Tenant B: an account with an API key.
+    b_account = factory.account("tenant-b", "b-svc", {Role.VIEWER, Role.TENANT_ADMIN})
+    b_headers = factory.headers(b_account)
+    created = client.post(
+        f"/api/v1/service-accounts/{b_account.client_id}/api-keys",
+        json={"name": "b-key"},
+        headers=b_headers,
+    )
+    assert created.status_code == 201
+    victim = Victim(b_account, created.json()["key"]["id"])
+    b_key = created.json()["api_key"]
+
+    # Tenant A: every role a tenant can hold (platform_admin legitimately spans tenants).
+    attacker = factory.account("tenant-a", "a-admin", set(Role) - {Role.PLATFORM_ADMIN})
+    a_headers = factory.headers(attacker)
+
+    schema = client.get("/openapi.json").json()
+    components = schema.get("components", {}).get("schemas", {})
+    operations = _operations(schema)
+    assert len(operations) >= 8  # the walk itself must see the id-taking routes
+    before = _snapshot(factory, b_account.tenant.id)
+
+    for method, path, operation in operations:
+        names = re.findall(r"{(\w+)}", path)
+        unknown = [n for n in names if n not in OTHER_TENANT_VALUES]
+        assert not unknown, f"{method} {path}: add {unknown} to OTHER_TENANT_VALUES"
+        theirs = path
+        nowhere = path
+        for name in names:
+            theirs = theirs.replace("{" + name + "}", OTHER_TENANT_VALUES[name](victim))
+            nowhere = nowhere.replace("{" + name + "}", NONEXISTENT.get(name, "0" * 32))
+        body = None
+        content = operation.get("requestBody", {}).get("content", {})
+        if "application/json" in content:
+            body = _example(content["application/json"]["schema"], components)
+        response = client.request(method, theirs, json=body, headers=a_headers)
+        assert response.status_code != 422, (method, path, response.text)
+        if response.status_code == 403:
+            baseline = client.request(method, nowhere, json=body, headers=a_headers)
+            assert (baseline.status_code, baseline.json()) == (403, response.json()), (
+                method,
+                path,
+            )
+        else:
+            assert response.status_code == 404, (method, path, response.status_code)
+
+    assert _snapshot(factory, b_account.tenant.id) == before
+    # B's credentials still work.
+    assert client.get("/api/v1/auth/whoami", headers={"X-API-Key": b_key}).status_code == 200
+    assert client.get("/api/v1/auth/whoami", headers=b_headers).status_code == 200
+
+
+def test_lists_show_only_the_callers_tenant(client: TestClient, factory: Factory) -> None:
+    a_admin = factory.account("tenant-a", "a-admin", {Role.TENANT_ADMIN})
+    factory.account("tenant-b", "b-secret-name", {Role.TENANT_ADMIN})
+    listing = client.get("/api/v1/service-accounts", headers=factory.headers(a_admin))
+    assert [a["name"] for a in listing.json()] == ["a-admin"]
+    assert client.get("/api/v1/api-keys", headers=factory.headers(a_admin)).json() == []

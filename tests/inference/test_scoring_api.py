@@ -1,0 +1,238 @@
+"""The scoring API end to end: real MLflow registry (SQLite store), ONNX Runtime, identity,
+database and prediction log."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from starlette.websockets import WebSocketDisconnect
+
+from sentimentops.core import db
+from sentimentops.core.api.app import create_app
+from sentimentops.core.audit.models import AuditEvent
+from sentimentops.core.identity.principal import Role
+from sentimentops.inference.models import PredictionRecord
+from tests.identity.conftest import Account, Factory, make_settings
+from tests.inference.factories import make_onnx_artifact
+from tests.inference.registry import register
+
+
+@dataclass
+class Env:
+    client: TestClient
+    factory: Factory
+    tracking_uri: str
+    tmp: Path
+    user: Account
+    headers: dict[str, str]
+
+
+def _wait_for(predicate: object, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return
+        time.sleep(0.1)
+    raise AssertionError("condition not reached")
+
+
+@pytest.fixture(scope="module")
+def registry_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An MLflow store with version 1 of both models, made once: each app copies it."""
+    root = tmp_path_factory.mktemp("registry")
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    register(uri, "sentiment", make_onnx_artifact(root / "s1"), "production")
+    register(uri, "sarcasm", make_onnx_artifact(root / "c1", task="sarcasm"), "production")
+    return root / "mlflow.db"
+
+
+@contextmanager
+def _running(tmp: Path, template: Path) -> Iterator[Env]:
+    shutil.copy(template, tmp / "mlflow.db")
+    tracking_uri = f"sqlite:///{tmp / 'mlflow.db'}"
+    db_url = f"sqlite:///{tmp / 'app.db'}"
+    db.upgrade(db_url)
+    settings = make_settings(
+        db_url, tmp, mlflow_tracking_uri=tracking_uri, model_poll_seconds=0.5,
+        max_request_bytes=65_536, rate_limit_per_second=1000.0, rate_limit_burst=1000,
+    )  # fmt: skip
+    app = create_app(settings)
+    with TestClient(app) as client:
+        factory = Factory(app.state.sessions, client)
+        user = factory.account("acme", "app", {Role.VIEWER})
+        _wait_for(lambda: client.get("/readyz").status_code == 200)
+        yield Env(client, factory, tracking_uri, tmp, user, factory.headers(user))
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory, registry_template: Path) -> Iterator[Env]:
+    """One running app for the tests that change nothing but the prediction log."""
+    with _running(tmp_path_factory.mktemp("app"), registry_template) as running:
+        yield running
+
+
+@pytest.fixture
+def own_env(tmp_path: Path, registry_template: Path) -> Iterator[Env]:
+    """An app of its own, for tests that change the registry."""
+    with _running(tmp_path, registry_template) as running:
+        yield running
+
+
+def test_single_text_names_the_version_that_answered(env: Env) -> None:
+    r = env.client.post("/api/v1/sentiment", json={"text": "a wonderful film"}, headers=env.headers)
+    assert r.status_code == 200, r.text
+    [p] = r.json()["predictions"]
+    assert p["label"] == "positive"
+    assert p["probability"] > 0.85
+    assert p["model"] == {"name": "sentiment", "version": "1", "alias": "production"}
+    assert set(p["scores"]) == {"negative", "positive"}
+
+
+def test_batch_analyze_and_explanations(env: Env) -> None:
+    r = env.client.post(
+        "/api/v1/analyze",
+        json={"texts": ["the worst book", "i love it"], "explain": True},
+        headers=env.headers,
+    )
+    assert r.status_code == 200, r.text
+    first, second = r.json()["predictions"]
+    assert first["sentiment"]["label"] == "negative"
+    assert second["sentiment"]["label"] == "positive"
+    weights = {w["token"]: w["weight"] for w in second["sentiment"]["explanation"]}
+    assert max(weights, key=weights.__getitem__) == "love"
+    assert first["sarcasm"]["model"]["name"] == "sarcasm"
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        ({"text": ""}, 422),
+        ({"text": "\u200b\x00 \u202e"}, 422),
+        ({"text": "ok", "texts": ["ok"]}, 422),
+        ({"text": "ok", "unknown": 1}, 422),
+        ({"texts": []}, 422),
+        ({"texts": ["ok"] * 2000}, 422),
+        ({"texts": ["ok"] * 300}, 422),  # over settings.max_batch_texts (256)
+        ({"text": "x" * 30_000}, 422),  # over settings.max_text_chars
+        ({"texts": ["ok"] * 9, "explain": True}, 422),  # over explain_max_texts
+        ({"text": "y" * 70_000}, 413),  # over max_request_bytes
+    ],
+)
+def test_bad_input_is_4xx_never_5xx(env: Env, body: dict[str, object], status: int) -> None:
+    r = env.client.post("/api/v1/sentiment", json=body, headers=env.headers)
+    assert r.status_code == status, r.text
+
+
+def test_lone_surrogate_is_rejected(env: Env) -> None:
+    r = env.client.post(
+        "/api/v1/sentiment",
+        content=b'{"text": "bad \\ud800 text"}',
+        headers={**env.headers, "content-type": "application/json"},
+    )
+    assert r.status_code == 422
+
+
+def test_control_characters_are_removed_before_scoring(env: Env) -> None:
+    clean = env.client.post("/api/v1/sentiment", json={"text": "awful"}, headers=env.headers)
+    dirty = env.client.post(
+        "/api/v1/sentiment", json={"text": "aw\u200bful\x07"}, headers=env.headers
+    )
+    assert dirty.json()["predictions"][0]["scores"] == clean.json()["predictions"][0]["scores"]
+
+
+def test_requires_authentication(env: Env) -> None:
+    assert env.client.post("/api/v1/sentiment", json={"text": "ok"}).status_code == 401
+
+
+def test_new_version_is_swapped_in_and_corrupt_one_refused(own_env: Env) -> None:
+    env = own_env
+    register(env.tracking_uri, "sentiment", make_onnx_artifact(env.tmp / "s2"), "production")
+
+    def version() -> str:
+        r = env.client.post("/api/v1/sentiment", json={"text": "good"}, headers=env.headers)
+        assert r.status_code == 200
+        return str(r.json()["predictions"][0]["model"]["version"])
+
+    _wait_for(lambda: version() == "2")
+    corrupt = make_onnx_artifact(env.tmp / "s3")
+    (corrupt / "model.onnx").write_bytes(b"not a model")
+    register(env.tracking_uri, "sentiment", corrupt, "production")
+    sessions = env.client.app.state.sessions  # type: ignore[attr-defined]
+
+    def refused() -> bool:
+        with sessions() as s:
+            return (
+                s.execute(
+                    select(AuditEvent).where(
+                        AuditEvent.resource == "model/sentiment/sentiment/3",
+                        AuditEvent.outcome == "refused",
+                    )
+                ).first()
+                is not None
+            )
+
+    _wait_for(refused)
+    assert version() == "2"  # the old version keeps serving
+
+
+def test_prediction_log_keeps_hashes_and_texts_only_on_opt_in(env: Env) -> None:
+    texts = ["good and logged", "bad and logged"]
+    env.client.post("/api/v1/sentiment", json={"texts": texts}, headers=env.headers)
+    sessions = env.client.app.state.sessions  # type: ignore[attr-defined]
+    hashes = [hashlib.sha256(t.encode()).hexdigest() for t in texts]
+
+    def rows() -> list[PredictionRecord]:
+        with sessions() as s:
+            query = select(PredictionRecord).where(PredictionRecord.text_sha256.in_(hashes))
+            return list(s.execute(query).scalars())
+
+    _wait_for(lambda: len(rows()) == 2)
+    logged = rows()
+    assert {r.label for r in logged} == {"positive", "negative"}
+    assert all(r.text is None and len(r.text_sha256) == 64 for r in logged)
+    assert all(r.tenant_id == env.user.tenant.id and r.model_version == "1" for r in logged)
+
+
+def test_metrics_are_for_platform_admins(env: Env) -> None:
+    env.client.post("/api/v1/sentiment", json={"text": "good"}, headers=env.headers)
+    assert env.client.get("/api/v1/metrics", headers=env.headers).status_code == 403
+    admin = env.factory.account("ops", "prometheus", {Role.PLATFORM_ADMIN})
+    r = env.client.get("/api/v1/metrics", headers=env.factory.headers(admin))
+    assert r.status_code == 200
+    assert 'sentimentops_request_seconds_count{model_version="sentiment/1"' in r.text
+    assert "sentimentops_batch_size_bucket" in r.text
+
+
+def test_stream_scores_messages_and_checks_the_handshake(env: Env) -> None:
+    with env.client.websocket_connect("/api/v1/stream", headers=env.headers) as ws:
+        ws.send_json({"id": "a", "task": "sentiment", "text": "i love this film"})
+        ws.send_json({"id": "b", "task": "sarcasm", "text": "the worst"})
+        ws.send_text("{broken")
+        answers = {m["id"]: m for m in (ws.receive_json() for _ in range(3))}
+    assert answers["a"]["prediction"]["label"] == "positive"
+    assert answers["b"]["prediction"]["model"]["name"] == "sarcasm"
+    assert answers[""]["error"].startswith("invalid message")
+
+    with (
+        pytest.raises(WebSocketDisconnect) as unauthenticated,
+        env.client.websocket_connect("/api/v1/stream") as ws,
+    ):
+        ws.receive_json()
+    assert unauthenticated.value.code == 1008
+    with (
+        pytest.raises(WebSocketDisconnect) as foreign,
+        env.client.websocket_connect(
+            "/api/v1/stream", headers={**env.headers, "origin": "https://evil.example"}
+        ) as ws,
+    ):
+        ws.receive_json()
+    assert foreign.value.code == 1008

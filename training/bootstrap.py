@@ -1,0 +1,75 @@
+"""First-run models: a fresh install must score right away.
+
+For each serving task without a `production` model, train the `tfidf_lr` family on the bundled
+reference data (unless a candidate already exists) and make that version the first
+`production` model. Later promotions go through the policy-gated lifecycle workflows; this is
+the one initial deployment, recorded in the audit log as such.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+from sentimentops.core.audit import service as audit
+from sentimentops.core.db import make_engine, make_session_factory, transaction
+from sentimentops.core.settings import Settings
+from sentimentops.training import service
+
+PRODUCTION_ALIAS = "production"
+BOOTSTRAP_FAMILY = "tfidf_lr"
+
+
+def _alias_version(client: MlflowClient, task: str, alias: str) -> str | None:
+    try:
+        return str(client.get_model_version_by_alias(task, alias).version)
+    except MlflowException:
+        return None
+
+
+def _prefixed(on_step: Callable[[str], None], task: str) -> Callable[[str], None]:
+    return lambda message: on_step(f"{task}: {message}")
+
+
+def ensure_serving_models(
+    settings: Settings, *, on_step: Callable[[str], None] = lambda _m: None
+) -> dict[str, str]:
+    """Give every serving task a production model; returns task → version for those it set."""
+    client = service.mlflow_client(settings)
+    promoted: dict[str, str] = {}
+    for task in settings.serving_tasks:
+        if _alias_version(client, task, PRODUCTION_ALIAS) is not None:
+            continue
+        version = _alias_version(client, task, service.CANDIDATE_ALIAS)
+        if version is None:
+            on_step(f"{task}: training the first model ({BOOTSTRAP_FAMILY}, about a minute)")
+            version = service.train(
+                settings=settings,
+                task=task,
+                family=BOOTSTRAP_FAMILY,
+                on_step=_prefixed(on_step, task),
+            ).version
+        client.set_registered_model_alias(task, PRODUCTION_ALIAS, version)
+        _audit(settings, task, version)
+        on_step(f"{task}: version {version} is the first production model")
+        promoted[task] = version
+    return promoted
+
+
+def _audit(settings: Settings, task: str, version: str) -> None:
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        with transaction(make_session_factory(engine)) as session:
+            audit.record(
+                session,
+                actor="system:bootstrap",
+                tenant="system",
+                action="model.promote:production",
+                resource=f"model/{task}/{task}/{version}",
+                outcome="success",
+                details={"reason": "no production model yet (first run)"},
+            )
+    finally:
+        engine.dispose()

@@ -1,0 +1,288 @@
+"""Training as one service call: data → fit → evaluate → export → one MLflow run → registered
+model version with the alias `candidate`.
+
+Everything that can fail on bad input (task, family, config, data) is checked before MLflow is
+touched, so a refused training leaves the tracking store and the registry unchanged.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import numpy as np
+import pandas as pd
+from mlflow.entities import Metric, Param
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+from sentimentops.core.errors import InvalidInput
+from sentimentops.core.settings import REPO_ROOT, Settings
+from sentimentops.training.config import (
+    FAMILIES,
+    TrainingConfig,
+    config_hash,
+    default_config_path,
+    load_config,
+)
+from sentimentops.training.evaluation import classification_metrics, evaluate
+from sentimentops.training.reference_data import (
+    LABEL_NAMES,
+    TASKS,
+    file_sha256,
+    frame_hash,
+    load_task,
+    source_files,
+)
+from sentimentops.training.tfidf_lr import TfidfLrModel
+
+CANDIDATE_ALIAS = "candidate"
+ARTIFACT_PATH = "model"
+Step = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What a training produced and where it is recorded."""
+
+    run_id: str
+    model_name: str
+    version: str
+    metrics: dict[str, float]
+    train_seconds: float
+    report: dict[str, Any]
+
+
+def mlflow_client(settings: Settings) -> MlflowClient:
+    """A client on the configured tracking store (SQLite under data_dir by default)."""
+    uri = settings.resolved_mlflow_tracking_uri
+    if settings.mlflow_tracking_uri is None:
+        settings.mlflow_dir.mkdir(parents=True, exist_ok=True)
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def _experiment_id(client: MlflowClient, settings: Settings, name: str) -> str:
+    existing = client.get_experiment_by_name(name)
+    if existing is not None:
+        return str(existing.experiment_id)
+    # With a SQLite store MLflow would put artifacts in ./mlruns of whatever the working
+    # directory is; pin them under data_dir instead. A server decides for itself.
+    location = (
+        (settings.mlflow_dir / "artifacts").resolve().as_uri()
+        if settings.mlflow_tracking_uri is None
+        else None
+    )
+    return str(client.create_experiment(name, artifact_location=location))
+
+
+def git_commit() -> str:
+    """HEAD's commit (with "-dirty" when the tree has changes), or "unknown" outside git."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"],  # noqa: S607
+            cwd=REPO_ROOT, capture_output=True, text=True, check=True, timeout=10,
+        ).stdout.strip()  # fmt: skip
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],  # noqa: S607
+            cwd=REPO_ROOT, capture_output=True, text=True, check=True, timeout=30,
+        ).stdout.strip()  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return f"{head}-dirty" if dirty else head
+
+
+def resolve_config(task: str, family: str, config_path: Path | None) -> TrainingConfig:
+    """Validate task and family and load the config; raise InvalidInput on any mismatch."""
+    if task not in TASKS:
+        raise InvalidInput(f"unknown task {task!r}; expected one of {', '.join(TASKS)}")
+    if family not in FAMILIES:
+        raise InvalidInput(f"unknown family {family!r}; expected one of {', '.join(FAMILIES)}")
+    config = load_config(config_path or default_config_path(task, family))
+    if config.task != task or config.family != family:
+        raise InvalidInput(
+            f"config is for {config.family}/{config.task}, not the requested {family}/{task}"
+        )
+    return config
+
+
+def _flat_params(config: TrainingConfig) -> dict[str, str]:
+    flat: dict[str, str] = {}
+
+    def walk(prefix: str, value: Any) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                walk(f"{prefix}.{key}" if prefix else str(key), item)
+        elif isinstance(value, list) and value and isinstance(value[0], dict):
+            for i, item in enumerate(value):
+                walk(f"{prefix}.{i}", item)
+        else:
+            flat[prefix] = str(value)
+
+    walk("", config.model_dump(mode="json"))
+    return flat
+
+
+def _select_training_rows(
+    data: pd.DataFrame, config: TrainingConfig, max_train_samples: int | None
+) -> pd.DataFrame:
+    train = data[data["split"].isin(config.fit_splits)]
+    if max_train_samples is not None:
+        if max_train_samples < 2:
+            raise InvalidInput("--max-train-samples must be at least 2")
+        if max_train_samples < len(train):
+            train = train.sample(n=max_train_samples, random_state=config.seed)
+    return train
+
+
+def train(
+    *,
+    settings: Settings,
+    task: str,
+    family: str,
+    config_path: Path | None = None,
+    max_train_samples: int | None = None,
+    on_step: Step | None = None,
+) -> TrainResult:
+    """Train, evaluate, log one MLflow run and register a version with alias `candidate`."""
+    step = on_step or (lambda _message: None)
+    config = resolve_config(task, family, config_path)
+    labels = LABEL_NAMES[task]
+
+    step("loading the reference data")
+    data = load_task(task, settings.datasets_dir)
+    train_rows = _select_training_rows(data, config, max_train_samples)
+    validation = data[data["split"] == "validation"]
+    test = data[data["split"] == "test"]
+
+    step(f"fitting {family} on {len(train_rows):,} texts")
+    started = time.perf_counter()
+    model = TfidfLrModel.fit(
+        config,
+        train_rows["text"].tolist(),
+        train_rows["label"].to_numpy(dtype=np.int64),
+        labels,
+    )
+    train_seconds = time.perf_counter() - started
+
+    with tempfile.TemporaryDirectory(prefix="sentimentops-train-") as tmp:
+        work = Path(tmp)
+        step(f"evaluating on {len(test):,} test texts")
+        report = evaluate(
+            lambda texts: model.predict_proba(texts),
+            test,
+            task=task,
+            labels=labels,
+            out_dir=work / "evaluation",
+            datasets_dir=settings.datasets_dir,
+            seed=config.seed,
+        )
+        if len(validation) and "validation" not in config.fit_splits:
+            report["validation"] = classification_metrics(
+                model.predict_proba(validation["text"].tolist()),
+                validation["label"].to_numpy(dtype=np.int64),
+                len(labels),
+            )
+        step("exporting the serving artifact")
+        model.save(work / ARTIFACT_PATH)
+        metrics = _metrics(report, train_seconds, len(train_rows))
+        step("recording the run in MLflow")
+        tags = {
+            "sentimentops.task": task,
+            "sentimentops.family": family,
+            "sentimentops.config_hash": config_hash(config),
+            "sentimentops.dataset_hash": frame_hash(data),
+            "sentimentops.dataset_files": ",".join(
+                f"{p.relative_to(settings.datasets_dir)}={file_sha256(p)}"
+                for p in source_files(task, settings.datasets_dir)
+            ),
+            "sentimentops.git_commit": git_commit(),
+            "sentimentops.max_train_samples": str(max_train_samples or "all"),
+        }
+        config_file = work / "config.json"
+        config_file.write_text(config.model_dump_json(indent=2), encoding="utf-8")
+        run_id, version = _record(
+            settings, task, config, metrics, tags, work, config_file, train_seconds
+        )
+    step(f"registered {task} version {version} as {CANDIDATE_ALIAS!r}")
+    return TrainResult(run_id, task, version, metrics, train_seconds, report)
+
+
+def _metrics(report: dict[str, Any], train_seconds: float, n_train: int) -> dict[str, float]:
+    metrics: dict[str, float] = {"train_seconds": train_seconds, "n_train": float(n_train)}
+    for section in ("test", "validation"):
+        for key in ("accuracy", "macro_f1", "roc_auc", "ece"):
+            value = report.get(section, {}).get(key)
+            if isinstance(value, float):
+                metrics[f"{section}_{key}"] = value
+    for name, rate in report["robustness_flip_rate"].items():
+        metrics[f"flip_rate_{name}"] = rate
+    for name, slice_metrics in report["slices"]["length_words"].items():
+        metrics[f"slice_len_{name}_accuracy"] = slice_metrics["accuracy"]
+    for name, ood in report.get("out_of_domain", {}).items():
+        metrics[f"ood_{name}_accuracy"] = ood["accuracy"]
+    return metrics
+
+
+def _record(
+    settings: Settings,
+    task: str,
+    config: TrainingConfig,
+    metrics: dict[str, float],
+    tags: dict[str, str],
+    work: Path,
+    config_file: Path,
+    train_seconds: float,
+) -> tuple[str, str]:
+    client = mlflow_client(settings)
+    experiment_id = _experiment_id(client, settings, task)
+    run = client.create_run(experiment_id, run_name=f"{config.family}-{task}", tags=tags)
+    run_id = run.info.run_id
+    try:
+        now = int(time.time() * 1000)
+        client.log_batch(
+            run_id,
+            metrics=[Metric(k, v, now, 0) for k, v in metrics.items()],
+            params=[Param(k, v) for k, v in _flat_params(config).items()],
+        )
+        client.log_artifact(run_id, str(config_file))
+        client.log_artifacts(run_id, str(work / "evaluation"), "evaluation")
+        client.log_artifacts(run_id, str(work / ARTIFACT_PATH), ARTIFACT_PATH)
+        try:
+            client.get_registered_model(task)
+        except MlflowException:
+            client.create_registered_model(task, description=f"{task} scoring models")
+        version = client.create_model_version(
+            task,
+            source=f"{run.info.artifact_uri}/{ARTIFACT_PATH}",
+            run_id=run_id,
+            tags={k: v for k, v in tags.items() if k != "sentimentops.dataset_files"},
+            description=f"{config.family}, trained in {train_seconds:.1f}s",
+        )
+        client.set_registered_model_alias(task, CANDIDATE_ALIAS, version.version)
+    except BaseException:
+        client.set_terminated(run_id, status="FAILED")
+        raise
+    client.set_terminated(run_id, status="FINISHED")
+    return run_id, str(version.version)
+
+
+def download_candidate(settings: Settings, task: str, destination: Path) -> Path:
+    """Fetch the serving artifact of the `candidate` alias into `destination`."""
+    client = mlflow_client(settings)
+    version = client.get_model_version_by_alias(task, CANDIDATE_ALIAS)
+    if destination.exists():
+        shutil.rmtree(destination)
+    destination.mkdir(parents=True)
+    local = mlflow.artifacts.download_artifacts(
+        artifact_uri=str(version.source),
+        dst_path=str(destination),
+        tracking_uri=settings.resolved_mlflow_tracking_uri,
+    )
+    return Path(local)
