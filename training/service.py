@@ -224,7 +224,9 @@ def _metrics(report: dict[str, Any], train_seconds: float, n_train: int) -> dict
     for name, rate in report["robustness_flip_rate"].items():
         metrics[f"flip_rate_{name}"] = rate
     for name, slice_metrics in report["slices"]["length_words"].items():
-        metrics[f"slice_len_{name}_accuracy"] = slice_metrics["accuracy"]
+        # MLflow metric names allow no "+": the open-ended bucket "301+" becomes "301_plus".
+        bucket = name.replace("+", "_plus")
+        metrics[f"slice_len_{bucket}_accuracy"] = slice_metrics["accuracy"]
     for name, ood in report.get("out_of_domain", {}).items():
         metrics[f"ood_{name}_accuracy"] = ood["accuracy"]
     return metrics

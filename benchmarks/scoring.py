@@ -1,0 +1,284 @@
+"""HTTP load benchmark of the scoring API (loopback only, bounded in time).
+
+    .venv/bin/python benchmarks/scoring.py [--seconds 5] [--concurrency 1 8 32]
+                                           [--onnx-pack DIR]
+
+Starts the real API process (`sentimentops api`, one uvicorn worker) on a free loopback port
+against a benchmark data directory (benchmarks/.work/<model>; the first run trains the linear
+models there, later runs reuse them), creates a service account and API key, then drives it
+with an asyncio HTTP client at each concurrency for each scenario:
+
+    short   one short text (a sarcasm-dataset headline, ~10 words) per request
+    review  one IMDB review truncated to ~250 words per request
+    batch   32 short texts per request
+
+`--onnx-pack DIR` also benchmarks transformer models: DIR holds `sentiment/` and `sarcasm/`
+serving artifacts (format sentimentops.onnx_transformer/v1), registered as production.
+The load generator shares the machine with the server: on a 2-core machine the client takes
+part of the CPU, so these numbers are a lower bound for a dedicated server.
+Prints a table and writes benchmarks/results/scoring.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import platform
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+from mlflow.exceptions import MlflowException
+from rich.console import Console
+from rich.table import Table
+
+from sentimentops.core import db
+from sentimentops.core.identity import service as identity
+from sentimentops.core.identity.principal import PrincipalKind, Role
+from sentimentops.core.settings import REPO_ROOT, Settings
+from sentimentops.training.reference_data import load_task
+
+WORK = REPO_ROOT / "benchmarks" / ".work"
+RESULTS = REPO_ROOT / "benchmarks" / "results" / "scoring.json"
+console = Console()
+
+
+@dataclass
+class Scenario:
+    name: str
+    route: str
+    bodies: list[dict[str, object]]
+
+
+def scenarios() -> list[Scenario]:
+    datasets = REPO_ROOT / "datasets"
+    sarcasm = load_task("sarcasm", datasets)
+    imdb = load_task("sentiment", datasets)
+    headlines = sarcasm[sarcasm["split"] == "test"]["text"].tolist()[:2000]
+    reviews = [
+        " ".join(t.split()[:250])
+        for t in imdb[imdb["split"] == "test"]["text"].tolist()[:2000]
+        if len(t.split()) >= 250
+    ]
+    return [
+        Scenario("short", "/api/v1/sentiment", [{"text": t} for t in headlines]),
+        Scenario("review", "/api/v1/sentiment", [{"text": t} for t in reviews]),
+        Scenario(
+            "batch32",
+            "/api/v1/sentiment",
+            [{"texts": headlines[i : i + 32]} for i in range(0, len(headlines) - 32, 32)],
+        ),
+    ]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def prepare(data_dir: Path, onnx_pack: Path | None) -> tuple[Settings, str]:
+    """Models in the registry, a migrated database and an API key; returns settings + key."""
+    settings = Settings(data_dir=data_dir, _env_file=None)  # type: ignore[call-arg]
+    db.upgrade(settings.resolved_database_url)
+    if onnx_pack is None:
+        from sentimentops.training.bootstrap import ensure_serving_models
+
+        ensure_serving_models(settings, on_step=lambda m: console.print(f"  {m}"))
+    else:
+        from sentimentops.training.service import mlflow_client
+
+        client = mlflow_client(settings)
+        for task in settings.serving_tasks:
+            with contextlib.suppress(MlflowException):
+                client.get_model_version_by_alias(task, "production")
+                continue  # already registered by an earlier run
+            experiment = client.get_experiment_by_name("bench") or client.get_experiment(
+                client.create_experiment(
+                    "bench", artifact_location=str(settings.mlflow_dir / "artifacts")
+                )
+            )
+            run = client.create_run(experiment.experiment_id)
+            client.log_artifacts(run.info.run_id, str(onnx_pack / task), "model")
+            with contextlib.suppress(MlflowException):  # already registered
+                client.create_registered_model(task)
+            version = client.create_model_version(
+                task, f"{run.info.artifact_uri}/model", run_id=run.info.run_id
+            )
+            client.set_registered_model_alias(task, "production", version.version)
+    sessions = db.make_session_factory(db.make_engine(settings.resolved_database_url))
+    with db.transaction(sessions) as session:
+        tenant = identity.tenant_by_slug(session, "bench") or identity.create_tenant(
+            session, actor="benchmark", slug="bench"
+        )
+        # A fresh account per run; the benchmark is a tenant like any other.
+        account = identity.create_service_account(
+            session,
+            actor="benchmark",
+            tenant=tenant,
+            name=f"load-{int(time.time())}",
+            kind=PrincipalKind.SERVICE,
+            roles=frozenset({Role.VIEWER}),
+        )
+        key = identity.create_api_key(
+            session, actor="benchmark", tenant=tenant, account=account.account, name="load"
+        )
+    return settings, key.secret
+
+
+async def drive(
+    base: str, key: str, scenario: Scenario, concurrency: int, seconds: float
+) -> dict[str, float]:
+    latencies: list[float] = []
+    errors = 0
+    texts = 0
+    deadline = time.perf_counter() + seconds
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(
+        base_url=base, headers={"X-API-Key": key}, limits=limits, timeout=30
+    ) as client:
+
+        async def worker(offset: int) -> None:
+            nonlocal errors, texts
+            i = offset
+            while time.perf_counter() < deadline:
+                body = scenario.bodies[i % len(scenario.bodies)]
+                started = time.perf_counter()
+                response = await client.post(scenario.route, json=body)
+                elapsed = time.perf_counter() - started
+                if response.status_code == 200:
+                    latencies.append(elapsed)
+                    texts += len(body.get("texts", [None]))  # type: ignore[arg-type]
+                else:
+                    errors += 1
+                i += concurrency
+
+        # Warm-up: connections, first batches, caches.
+        for body in scenario.bodies[:20]:
+            await client.post(scenario.route, json=body)
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(n) for n in range(concurrency)))
+        wall = time.perf_counter() - started
+    latencies.sort()
+
+    def pct(p: float) -> float:
+        return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000
+
+    return {
+        "requests": len(latencies),
+        "errors": errors,
+        "p50_ms": pct(0.50),
+        "p95_ms": pct(0.95),
+        "p99_ms": pct(0.99),
+        "mean_ms": statistics.fmean(latencies) * 1000,
+        "req_per_s": len(latencies) / wall,
+        "texts_per_s": texts / wall,
+    }
+
+
+def run_model(
+    label: str, onnx_pack: Path | None, args: argparse.Namespace, cases: list[Scenario]
+) -> list[dict[str, object]]:
+    data_dir = WORK / label
+    data_dir.mkdir(parents=True, exist_ok=True)
+    console.print(f"[bold]{label}[/]: preparing {data_dir}")
+    _settings, key = prepare(data_dir, onnx_pack)
+    port = _free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("SENTIMENTOPS_")},
+        "SENTIMENTOPS_DATA_DIR": str(data_dir),
+        "SENTIMENTOPS_API_PORT": str(port),
+        "SENTIMENTOPS_LOG_LEVEL": "WARNING",
+        "SENTIMENTOPS_RATE_LIMIT_PER_SECOND": "1000000",
+        "SENTIMENTOPS_RATE_LIMIT_BURST": "1000000",
+    }
+    log = (data_dir / "api.log").open("wb")
+    server = subprocess.Popen(
+        [sys.executable, "-P", "-m", "sentimentops.core.cli", "api"],
+        env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    rows: list[dict[str, object]] = []
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        else:
+            raise SystemExit(f"API did not become ready; see {data_dir / 'api.log'}")
+        for scenario in cases:
+            for concurrency in args.concurrency:
+                result = asyncio.run(drive(base, key, scenario, concurrency, args.seconds))
+                rows.append({"model": label, "scenario": scenario.name,
+                             "concurrency": concurrency, **result})  # fmt: skip
+                console.print(
+                    f"  {scenario.name:7} c={concurrency:<3} p95={result['p95_ms']:.2f} ms "
+                    f"{result['req_per_s']:.0f} req/s errors={result['errors']}"
+                )
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=5.0, help="per scenario and level")
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
+    parser.add_argument("--onnx-pack", type=Path, help="transformer serving artifacts")
+    parser.add_argument("--fresh", action="store_true", help="delete benchmarks/.work first")
+    args = parser.parse_args()
+    if args.fresh:
+        shutil.rmtree(WORK, ignore_errors=True)
+    cases = scenarios()
+    rows = run_model("linear", None, args, cases)
+    if args.onnx_pack:
+        rows += run_model("onnx", args.onnx_pack, args, cases)
+
+    table = Table(title="Scoring API over HTTP (loopback)")
+    for column in ("model", "scenario", "conc.", "p50 ms", "p95 ms", "p99 ms", "req/s",
+                   "texts/s", "errors"):  # fmt: skip
+        table.add_column(column, justify="right" if column not in ("model", "scenario") else "left")
+    for r in rows:
+        table.add_row(
+            str(r["model"]), str(r["scenario"]), str(r["concurrency"]),
+            f"{r['p50_ms']:.2f}", f"{r['p95_ms']:.2f}", f"{r['p99_ms']:.2f}",
+            f"{r['req_per_s']:.0f}", f"{r['texts_per_s']:.0f}", str(r["errors"]),
+        )  # fmt: skip
+    console.print(table)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(
+        json.dumps(
+            {
+                "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                "machine": {
+                    "cpus": os.cpu_count(),
+                    "platform": platform.platform(),
+                    "python": platform.python_version(),
+                },
+                "seconds_per_level": args.seconds,
+                "results": rows,
+            },
+            indent=2,
+        )
+    )
+    console.print(f"saved {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
