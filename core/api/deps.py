@@ -89,8 +89,10 @@ def get_principal(
         burst=tenant.rate_limit_burst or settings.rate_limit_burst,
     )
     # Throttling is not audited: under a flood that would turn every refused request into a
-    # serialized write. Quota rejections are counted by the metrics instead.
+    # serialized write. Quota rejections are counted by the metrics instead
+    # (sentimentops_quota_rejections_total).
     if not decision.allowed:
+        request.app.state.metrics.quota_rejections.labels(tenant.slug).inc()
         raise TooManyRequests(
             f"rate limit of tenant {tenant.slug} exceeded",
             retry_after=retry_after_header(decision),

@@ -99,6 +99,11 @@ def test_api_answers_429_with_retry_after_per_tenant(limited_client: TestClient)
     assert refused.json()["error"] == "TooManyRequests"
     # Another tenant has its own budget.
     assert limited_client.get("/api/v1/auth/whoami", headers=b_headers).status_code == 200
+    metrics = limited_client.app.state.metrics  # type: ignore[attr-defined]
+    counted = metrics.registry.get_sample_value(
+        "sentimentops_quota_rejections_total", {"tenant": "tenant-a"}
+    )
+    assert counted == 2  # every refusal is counted, per tenant
 
 
 def test_tenant_override_of_the_rate_limit(limited_client: TestClient) -> None:
