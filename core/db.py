@@ -14,6 +14,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+READ_ONLY_OPTION = "sentimentops_read_only"
 
 
 class Base(DeclarativeBase):
@@ -37,7 +38,10 @@ def _sqlite_begin(connection: Any) -> None:
     # IMMEDIATE takes the write lock up front. A deferred transaction that reads and then writes
     # fails at once with "database is locked" when another connection writes meanwhile (SQLite
     # cannot wait there without risking deadlock); taking the lock first makes it wait instead.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # Read-only sessions (make_read_session_factory) begin deferred, so that reads never queue
+    # behind writers (WAL lets them read a consistent snapshot meanwhile).
+    deferred = connection.get_execution_options().get(READ_ONLY_OPTION, False)
+    connection.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
 
 
 def make_engine(url: str) -> Engine:
@@ -54,6 +58,14 @@ def make_engine(url: str) -> Engine:
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def make_read_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions for work that only reads (authentication on the hot path). Writing in them can
+    fail on SQLite when another connection wrote meanwhile: use make_session_factory for that."""
+    return sessionmaker(
+        bind=engine.execution_options(**{READ_ONLY_OPTION: True}), expire_on_commit=False
+    )
 
 
 @contextmanager

@@ -13,7 +13,6 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ValidationError
 
 from sentimentops.core.api.deps import AUTHENTICATED, CurrentPrincipal
-from sentimentops.core.db import transaction
 from sentimentops.core.errors import DomainError, Unauthorized
 from sentimentops.core.identity import authn
 from sentimentops.core.identity.principal import Principal
@@ -170,10 +169,11 @@ async def stream(websocket: WebSocket) -> None:
         return
     try:
         credential = _handshake_credential(websocket)
-        with transaction(app.state.sessions) as session:
-            principal, tenant = authn.authenticate(
-                session, credential=credential, settings=settings, oidc=app.state.oidc
+        with app.state.read_sessions() as reader:
+            who = authn.authenticate(
+                reader, credential=credential, settings=settings, oidc=app.state.oidc
             )
+        principal, tenant = who.principal, who.tenant
         policies.can_score(principal)
     except DomainError:
         await websocket.close(code=1008, reason="unauthorized")

@@ -12,7 +12,7 @@ from sentimentops import __version__
 from sentimentops.core.api import health
 from sentimentops.core.api.errors import install_error_handlers
 from sentimentops.core.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
-from sentimentops.core.db import make_engine, make_session_factory
+from sentimentops.core.db import make_engine, make_read_session_factory, make_session_factory
 from sentimentops.core.identity import router as identity_router
 from sentimentops.core.identity.oidc import OidcVerifier
 from sentimentops.core.identity.ratelimit import RateLimiter, make_rate_limiter
@@ -32,6 +32,7 @@ def create_app(
     settings = settings or get_settings()
     engine = make_engine(settings.resolved_database_url)
     sessions = make_session_factory(engine)
+    read_sessions = make_read_session_factory(engine)
     limiter = rate_limiter or make_rate_limiter(settings.redis_url)
     oidc = OidcVerifier(settings.oidc_issuers) if settings.oidc_issuers else None
     metrics = Metrics()
@@ -62,6 +63,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.sessions = sessions
+    app.state.read_sessions = read_sessions
     app.state.draining = False
     app.state.rate_limiter = limiter
     app.state.oidc = oidc

@@ -15,8 +15,10 @@ from fastapi.security import APIKeyHeader, HTTPBearer
 from sqlalchemy.orm import Session
 
 from sentimentops.core.audit import service as audit
+from sentimentops.core.db import transaction
 from sentimentops.core.errors import TooManyRequests, Unauthorized
 from sentimentops.core.identity import authn
+from sentimentops.core.identity import service as identity_service
 from sentimentops.core.identity.principal import Principal
 from sentimentops.core.identity.ratelimit import RateLimiter, retry_after_header
 from sentimentops.core.logging import get_logger
@@ -55,7 +57,6 @@ SessionDep = Annotated[Session, Depends(get_session)]
 
 def get_principal(
     request: Request,
-    session: SessionDep,
     settings: SettingsDep,
     _bearer_scheme: Annotated[object, Depends(_bearer)],
     api_key: Annotated[str | None, Depends(_api_key)],
@@ -64,24 +65,28 @@ def get_principal(
     limit. Handlers then apply a named policy (core.identity.policies) on their first line."""
     try:
         credential = authn.credential_from_headers(request.headers.get("authorization"), api_key)
-        principal, tenant = authn.authenticate(
-            session, credential=credential, settings=settings, oidc=request.app.state.oidc
-        )
+        # Authentication only reads, in a read session: on SQLite it then never waits for the
+        # write lock, which every scoring request would otherwise take.
+        with request.app.state.read_sessions() as reader:
+            who = authn.authenticate(
+                reader, credential=credential, settings=settings, oidc=request.app.state.oidc
+            )
     except Unauthorized as exc:
-        session.rollback()
-        audit.record(
-            session,
-            actor="anonymous",
-            tenant="-",
-            action="auth.authenticate",
-            resource=f"{request.method} {request.url.path}",
-            outcome="denied",
-            details={"reason": str(exc)},
-        )
-        session.commit()
+        with transaction(request.app.state.sessions) as writer:
+            audit.record(
+                writer,
+                actor="anonymous",
+                tenant="-",
+                action="auth.authenticate",
+                resource=f"{request.method} {request.url.path}",
+                outcome="denied",
+                details={"reason": str(exc)},
+            )
         raise
-    # Commits the throttled API-key last_used_at update, if any.
-    session.commit()
+    if who.touch_api_key is not None:  # at most once a minute per key
+        with transaction(request.app.state.sessions) as writer:
+            identity_service.touch_api_key(writer, key_id=who.touch_api_key)
+    principal, tenant = who.principal, who.tenant
     limiter: RateLimiter = request.app.state.rate_limiter
     decision = limiter.acquire(
         f"tenant:{tenant.id}",

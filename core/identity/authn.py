@@ -3,6 +3,8 @@ against the database so that disabling an account or tenant takes effect immedia
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import jwt
 from sqlalchemy.orm import Session
 
@@ -37,12 +39,24 @@ def _account_principal(
     )
 
 
-def _from_api_key(session: Session, secret: str) -> tuple[Principal, Tenant]:
-    _key, account, tenant = service.authenticate_api_key(session, secret)
-    return _account_principal(session, account, tenant, AuthMethod.API_KEY), tenant
+@dataclass(frozen=True)
+class Authenticated:
+    """Who is calling; `touch_api_key` names a key whose last-use time is due for a write,
+    which the caller makes in a write transaction (authentication itself only reads)."""
+
+    principal: Principal
+    tenant: Tenant
+    touch_api_key: str | None = None
 
 
-def _from_first_party(session: Session, token: str, settings: Settings) -> tuple[Principal, Tenant]:
+def _from_api_key(session: Session, secret: str) -> Authenticated:
+    key, account, tenant = service.authenticate_api_key(session, secret)
+    principal = _account_principal(session, account, tenant, AuthMethod.API_KEY)
+    touch = key.id if service.api_key_touch_due(key) else None
+    return Authenticated(principal, tenant, touch)
+
+
+def _from_first_party(session: Session, token: str, settings: Settings) -> Authenticated:
     claims = tokens.verify(session, token, settings=settings)
     account = session.get(ServiceAccount, claims["sub"])
     tenant = session.get(Tenant, claims["tid"])
@@ -54,12 +68,14 @@ def _from_first_party(session: Session, token: str, settings: Settings) -> tuple
         or tenant.disabled
     ):
         raise Unauthorized("invalid token")
-    return _account_principal(session, account, tenant, AuthMethod.FIRST_PARTY), tenant
+    return Authenticated(
+        _account_principal(session, account, tenant, AuthMethod.FIRST_PARTY), tenant
+    )
 
 
 def _from_oidc(
     session: Session, token: str, settings: Settings, oidc: OidcVerifier
-) -> tuple[Principal, Tenant]:
+) -> Authenticated:
     issuer, claims = oidc.verify(token, leeway=settings.token_leeway_seconds)
     slug = claim(claims, issuer.tenant_claim)
     tenant = service.tenant_by_slug(session, slug) if isinstance(slug, str) else None
@@ -79,7 +95,7 @@ def _from_oidc(
         method=AuthMethod.OIDC,
         issuer=issuer.issuer,
     )
-    return principal, tenant
+    return Authenticated(principal, tenant)
 
 
 def credential_from_headers(authorization: str | None, api_key: str | None) -> str:
@@ -106,8 +122,8 @@ def authenticate(
     credential: str,
     settings: Settings,
     oidc: OidcVerifier | None,
-) -> tuple[Principal, Tenant]:
-    """The principal behind `credential` and its tenant, or `Unauthorized`."""
+) -> Authenticated:
+    """The principal behind `credential` and its tenant, or `Unauthorized`. Only reads."""
     if service.looks_like_api_key(credential):
         return _from_api_key(session, credential)
     try:

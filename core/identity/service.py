@@ -391,9 +391,16 @@ def authenticate_api_key(session: Session, secret: str) -> tuple[ApiKey, Service
     tenant = session.get(Tenant, key.tenant_id)
     if account is None or account.disabled_at is not None or tenant is None or tenant.disabled:
         raise Unauthorized("invalid API key")
-    if key.last_used_at is None or now - as_utc(key.last_used_at) > LAST_USED_RESOLUTION:
-        session.execute(update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=now))
     return key, account, tenant
+
+
+def api_key_touch_due(key: ApiKey) -> bool:
+    """Whether last_used_at is stale enough to be worth a write (at most once a minute)."""
+    return key.last_used_at is None or utcnow() - as_utc(key.last_used_at) > LAST_USED_RESOLUTION
+
+
+def touch_api_key(session: Session, *, key_id: str) -> None:
+    session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=utcnow()))
 
 
 # Bootstrap --------------------------------------------------------------------------------------
