@@ -13,8 +13,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ValidationError
 
 from sentimentops.core.api.deps import AUTHENTICATED, CurrentPrincipal
+from sentimentops.core.db import transaction
 from sentimentops.core.errors import DomainError, Unauthorized
 from sentimentops.core.identity import authn
+from sentimentops.core.identity import service as identity_service
 from sentimentops.core.identity.principal import Principal
 from sentimentops.core.identity.ratelimit import retry_after_header
 from sentimentops.core.logging import request_id_var
@@ -175,6 +177,9 @@ async def stream(websocket: WebSocket) -> None:
             )
         principal, tenant = who.principal, who.tenant
         policies.can_score(principal)
+        if who.touch_api_key is not None:
+            with transaction(app.state.sessions) as writer:
+                identity_service.touch_api_key(writer, key_id=who.touch_api_key)
     except DomainError:
         await websocket.close(code=1008, reason="unauthorized")
         return
