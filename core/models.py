@@ -1,5 +1,6 @@
 """Imports every table module so that Base.metadata is complete (Alembic and tests use this)."""
 
+from sentimentops.approvals.models import ApprovalRequest
 from sentimentops.core.audit.models import AuditChainHead, AuditEvent
 from sentimentops.core.identity.models import (
     ApiKey,
@@ -10,15 +11,22 @@ from sentimentops.core.identity.models import (
     Tenant,
 )
 from sentimentops.inference.models import PredictionRecord
+from sentimentops.tools.models import CanaryShare, PromotionEvent, ToolRun
+from sentimentops.training.datasets.models import DatasetVersion
 
 __all__ = [
     "ApiKey",
+    "ApprovalRequest",
     "AuditChainHead",
     "AuditEvent",
     "BootstrapToken",
+    "CanaryShare",
+    "DatasetVersion",
     "PredictionRecord",
+    "PromotionEvent",
     "RoleBinding",
     "ServiceAccount",
     "SigningKey",
     "Tenant",
+    "ToolRun",
 ]

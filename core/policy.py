@@ -42,6 +42,10 @@ class PolicyEngine(Protocol):
         self, *, principal: Principal, tenant: str, tool: str, params: dict[str, Any]
     ) -> PolicyDecision: ...
 
+    async def query(self, *, package: str, rule: str, input_data: dict[str, Any]) -> Any:
+        """The value of `data.<package>.<rule>` for `input_data` (promotion and soak gates)."""
+        ...
+
     async def healthy(self) -> bool: ...
 
 
@@ -83,6 +87,18 @@ class OpaPolicyEngine:
             # An undefined result means the policy package is not loaded: fail closed, loudly.
             raise ServiceUnavailable(f"OPA at {self._url} has no {TOOLS_PACKAGE}.decision rule")
         return PolicyDecision.model_validate(response["result"])
+
+    async def query(self, *, package: str, rule: str, input_data: dict[str, Any]) -> Any:
+        try:
+            async with self._client() as client:
+                response = await client.query_rule(
+                    input_data=input_data, package_path=package, rule_name=rule
+                )
+        except (aiohttp.ClientError, ConnectionsError, TimeoutError, OSError) as exc:
+            raise ServiceUnavailable(f"OPA at {self._url} did not answer: {exc}") from exc
+        if "result" not in response:
+            raise ServiceUnavailable(f"OPA at {self._url} has no {package}.{rule} rule")
+        return response["result"]
 
     async def healthy(self) -> bool:
         async with self._client() as client:

@@ -158,9 +158,37 @@ class Settings(BaseSettings):
 
     # Bundled reference datasets (datasets/PROVENANCE.md); read-only, verified by scripts/setup.
     datasets_dir: Path = REPO_ROOT / "datasets"
+    # Ingested datasets (`sentimentops data ingest`, POST /api/v1/datasets; docs/data.md). A file
+    # over max_dataset_bytes is refused before it is read; the API upload is also bounded by
+    # max_dataset_upload_bytes (the request body limit for that one route).
+    max_dataset_bytes: int = Field(default=512 * 1024 * 1024, ge=1024)
+    max_dataset_upload_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    # Validation thresholds: the share of rows whose text repeats an earlier row, and the
+    # longest text (characters) a dataset row may hold.
+    dataset_max_duplicate_ratio: float = Field(default=0.05, ge=0.0, le=1.0)
+    dataset_max_text_chars: int = Field(default=100_000, ge=1)
     # MLflow tracking and model registry: a SQLite store and local artifacts under
     # data_dir/mlflow unless a tracking URI (an MLflow server) is given.
     mlflow_tracking_uri: str | None = None
+
+    # ML-ops lifecycle (workflows/, tools/, approvals/). Training runs on its own task queue so
+    # that a GPU machine can serve it alone; `sentimentops worker` runs both queues by default.
+    training_task_queue: str = "sentimentops-training"
+    # A pending approval expires after this long; the waiting plan then stops as "expired".
+    approval_ttl_seconds: int = Field(default=86_400, ge=10, le=30 * 86_400)
+    # The lifecycle template's soak period (metrics watched on the canary before production).
+    lifecycle_soak_seconds: float = Field(default=300.0, ge=0, le=7 * 86_400)
+    lifecycle_canary_share: float = Field(default=0.1, ge=0, le=1)
+    # Training activities heartbeat; a worker that dies mid-training is noticed after this long
+    # and the activity is retried on another (or the restarted) worker.
+    training_heartbeat_seconds: float = Field(default=30.0, ge=1, le=3600)
+    # Approval notifications: POSTed as JSON to this URL when set. Private, loopback and
+    # link-local targets are refused (SSRF) unless their host is in webhook_allowed_hosts.
+    approval_webhook_url: str | None = None
+    webhook_allowed_hosts: list[str] = Field(default_factory=list)
+    webhook_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    # The Temporal web UI when Temporal is external (the embedded one is known).
+    temporal_external_ui_url: str | None = None
 
     # Where scripts/setup puts the Go-built tools (temporal, opa); PATH is searched after it.
     tools_dir: Path = REPO_ROOT / ".tools" / "bin"
@@ -212,7 +240,9 @@ class Settings(BaseSettings):
 
     @property
     def temporal_ui_url(self) -> str | None:
-        return f"http://127.0.0.1:{self.temporal_ui_port}" if self.embedded_temporal else None
+        if self.embedded_temporal:
+            return f"http://127.0.0.1:{self.temporal_ui_port}"
+        return self.temporal_external_ui_url
 
     @property
     def api_url(self) -> str:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from sentimentops.core.audit import service as audit
@@ -25,6 +26,7 @@ from sentimentops.core.metrics import Metrics
 from sentimentops.inference.artifacts import load_scorer
 from sentimentops.inference.batching import MicroBatcher
 from sentimentops.inference.slots import ALIASES, ModelSlots, ServingModel
+from sentimentops.tools.models import CanaryShare
 
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
@@ -143,7 +145,19 @@ class ModelWatcher:
                     changes.append(f"{task}@{alias}={resolved.version}")
                 else:
                     self._refused.add(key)
+        for tenant_id, task, share in await asyncio.to_thread(self._canary_shares):
+            if self._slots.canary_share(tenant_id, task) != share:
+                self._slots.set_canary(share, tenant=tenant_id, task=task)
+                changes.append(f"canary {task}@{tenant_id}={share}")
         return changes
+
+    def _canary_shares(self) -> list[tuple[str, str, float]]:
+        """Per-tenant canary shares set by the set_canary tool (tools/set_canary.py)."""
+        with self._sessions() as session:
+            rows = session.execute(
+                select(CanaryShare.tenant_id, CanaryShare.task, CanaryShare.share)
+            ).all()
+        return [(str(r[0]), str(r[1]), float(r[2])) for r in rows if r[1] in self._tasks]
 
     def _load(self, resolved: ResolvedVersion) -> Path:
         target = self._cache_dir / resolved.name / resolved.version

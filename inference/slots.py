@@ -84,7 +84,8 @@ class ModelSlots:
 
     def __init__(self) -> None:
         self._models: dict[tuple[str, str], ServingModel] = {}
-        self._canary: dict[str, float] = {}  # tenant ("*" = default) → share to staging
+        # (tenant, task) → share to staging; "*" stands for every tenant or every task.
+        self._canary: dict[tuple[str, str], float] = {}
         self._lock = asyncio.Lock()
         # Strong references: the event loop keeps only weak ones to tasks.
         self._retiring: set[asyncio.Task[None]] = set()
@@ -98,19 +99,22 @@ class ModelSlots:
     def tasks(self) -> set[str]:
         return {task for task, _ in self._models}
 
-    def set_canary(self, share: float, tenant: str = "*") -> None:
+    def set_canary(self, share: float, tenant: str = "*", task: str = "*") -> None:
         if not 0.0 <= share <= 1.0:
             raise ValueError("canary share must be between 0 and 1")
-        self._canary[tenant] = share
+        self._canary[(tenant, task)] = share
 
-    def canary_share(self, tenant: str) -> float:
-        return self._canary.get(tenant, self._canary.get("*", 0.0))
+    def canary_share(self, tenant: str, task: str = "*") -> float:
+        for key in ((tenant, task), (tenant, "*"), ("*", task), ("*", "*")):
+            if key in self._canary:
+                return self._canary[key]
+        return 0.0
 
     def route(self, task: str, *, tenant: str, request_key: str) -> ServingModel | None:
         """The model that answers this request: staging for the tenant's canary share."""
         production = self.get(task, "production")
         staging = self.get(task, "staging")
-        share = self.canary_share(tenant)
+        share = self.canary_share(tenant, task)
         if staging is not None and share > 0 and canary_bucket(tenant, request_key) < share:
             return staging
         return production or staging

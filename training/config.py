@@ -7,7 +7,7 @@ import hashlib
 import json
 import tomllib
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -15,8 +15,9 @@ from sentimentops.core.errors import InvalidInput, NotFound
 from sentimentops.training.reference_data import TASKS, Task
 
 CONFIGS_DIR = Path(__file__).resolve().parent / "configs"
-Family = Literal["tfidf_lr"]
-FAMILIES: tuple[str, ...] = ("tfidf_lr",)
+Family = Literal["tfidf_lr", "notebook", "minilm"]
+FAMILIES: tuple[str, ...] = get_args(Family)
+FitSplit = Literal["train", "validation"]
 
 
 class _Strict(BaseModel):
@@ -58,12 +59,143 @@ class TfidfLrConfig(_Strict):
     task: Task
     seed: int
     # Which splits the model is fitted on; "validation" may be added once selection is done.
-    fit_splits: tuple[Literal["train", "validation"], ...] = Field(min_length=1)
+    fit_splits: tuple[FitSplit, ...] = Field(min_length=1)
     features: tuple[VectorizerConfig, ...] = Field(min_length=1)
     classifier: ClassifierConfig
 
 
-TrainingConfig = TfidfLrConfig
+class EncodingConfig(_Strict):
+    """How texts become token ids, identically in training and in the serving runtime: [CLS] +
+    head+tail-truncated tokens + [SEP] (inference/runtime/onnx_transformer.py)."""
+
+    # Includes [CLS] and [SEP]: max_length - 2 text tokens are kept.
+    max_length: Annotated[int, Field(ge=8, le=512)]
+    # Tokens kept from the start of a long text; the rest of the budget comes from its end.
+    head_tokens: Annotated[int, Field(ge=0)]
+
+    @model_validator(mode="after")
+    def _head_fits(self) -> EncodingConfig:
+        if self.head_tokens > self.max_length - 2:
+            raise ValueError(f"head_tokens must be at most max_length - 2 ({self.max_length - 2})")
+        return self
+
+
+class OptimConfig(_Strict):
+    """AdamW with linear warm-up then linear decay to zero; gradient-norm clipping."""
+
+    epochs: Annotated[int, Field(ge=1)]
+    batch_size: Annotated[int, Field(ge=1)]
+    learning_rate: Annotated[float, Field(gt=0.0)]
+    weight_decay: Annotated[float, Field(ge=0.0)]
+    # Share of all steps spent warming up; 0 disables warm-up.
+    warmup_ratio: Annotated[float, Field(ge=0.0, lt=1.0)]
+    # Linear decay after warm-up when true, a constant rate when false.
+    decay: bool
+    max_grad_norm: Annotated[float, Field(gt=0.0)]
+    # bf16 autocast on CUDA only; CPU always trains in fp32.
+    cuda_precision: Literal["fp32", "bf16"]
+    # A checkpoint (model, optimiser, RNG, step) is written every N optimiser steps.
+    checkpoint_every_steps: Annotated[int, Field(ge=1)]
+    eval_batch_size: Annotated[int, Field(ge=1)]
+
+
+class ExportConfig(_Strict):
+    """ONNX export and its acceptance test."""
+
+    opset: Annotated[int, Field(ge=14, le=21)]
+    # Also write a dynamic int8 model (per-channel weights) and serve it when it agrees.
+    quantize_int8: bool
+    # Minimum share of validation texts on which the served ONNX model and PyTorch agree.
+    min_agreement: Annotated[float, Field(gt=0.0, le=1.0)]
+    # At most this many validation texts (a seeded sample) measure the agreement.
+    agreement_samples: Annotated[int, Field(ge=1)]
+
+
+class MinilmModelConfig(_Strict):
+    """all-MiniLM-L6-v2 encoder, masked mean pooling, dropout, one linear layer."""
+
+    dropout: Annotated[float, Field(ge=0.0, lt=1.0)]
+
+
+class MinilmConfig(_Strict):
+    """The `minilm` family: all-MiniLM-L6-v2 fine-tuned with a classification head."""
+
+    family: Literal["minilm"]
+    task: Task
+    seed: int
+    fit_splits: tuple[FitSplit, ...] = Field(min_length=1)
+    encoding: EncodingConfig
+    model: MinilmModelConfig
+    optim: OptimConfig
+    export: ExportConfig
+
+
+class VocabularyConfig(_Strict):
+    """Word-level vocabulary built on the training texts (lower-cased, punctuation split)."""
+
+    size: Annotated[int, Field(ge=10)]
+    min_frequency: Annotated[int, Field(ge=1)]
+
+
+class DenseConfig(_Strict):
+    """Embedding → masked mean → dense ReLU → logits (the notebook's first model)."""
+
+    embedding_dim: Annotated[int, Field(ge=1)]
+    hidden: Annotated[int, Field(ge=1)]
+    optim: OptimConfig
+
+
+class CnnConfig(_Strict):
+    """Embedding → 1-D convolution (same padding) → masked max pool → dense ReLU → logits."""
+
+    embedding_dim: Annotated[int, Field(ge=1)]
+    filters: Annotated[int, Field(ge=1)]
+    kernel_size: Annotated[int, Field(ge=1)]
+    hidden: Annotated[int, Field(ge=1)]
+    optim: OptimConfig
+
+
+class BilstmConfig(_Strict):
+    """Embedding → bidirectional LSTM (final states) → dense ReLU → logits."""
+
+    embedding_dim: Annotated[int, Field(ge=1)]
+    lstm_units: Annotated[int, Field(ge=1)]
+    hidden: Annotated[int, Field(ge=1)]
+    optim: OptimConfig
+
+
+class NotebookConfig(_Strict):
+    """The `notebook` family: the original notebook's dense, CNN and BiLSTM models in PyTorch.
+    `architecture` picks one; every architecture's settings (its optimiser included: the
+    three need different rates and epochs) live in the file, so that a benchmark switches
+    architecture without restating hyperparameters."""
+
+    family: Literal["notebook"]
+    task: Task
+    seed: int
+    fit_splits: tuple[FitSplit, ...] = Field(min_length=1)
+    architecture: Literal["dense", "cnn", "bilstm"]
+    dropout: Annotated[float, Field(ge=0.0, lt=1.0)]
+    vocabulary: VocabularyConfig
+    encoding: EncodingConfig
+    dense: DenseConfig
+    cnn: CnnConfig
+    bilstm: BilstmConfig
+    export: ExportConfig
+
+    @property
+    def optim(self) -> OptimConfig:
+        """The optimiser settings of the selected architecture."""
+        return getattr(self, self.architecture).optim  # type: ignore[no-any-return]
+
+
+TrainingConfig = TfidfLrConfig | MinilmConfig | NotebookConfig
+TorchConfig = MinilmConfig | NotebookConfig
+_CONFIG_TYPES: dict[str, type[TfidfLrConfig] | type[MinilmConfig] | type[NotebookConfig]] = {
+    "tfidf_lr": TfidfLrConfig,
+    "minilm": MinilmConfig,
+    "notebook": NotebookConfig,
+}
 
 
 def default_config_path(task: str, family: str) -> Path:
@@ -90,7 +222,7 @@ def load_config(path: Path) -> TrainingConfig:
             f"expected one of {', '.join(TASKS)}"
         )
     try:
-        return TfidfLrConfig.model_validate(raw)
+        return _CONFIG_TYPES[family].model_validate(raw)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()

@@ -1,5 +1,6 @@
-"""Training as one service call: data → fit → evaluate → export → one MLflow run → registered
-model version with the alias `candidate`.
+"""Training as one service call: data → fit (the family named, see training/families/) →
+export and check the serving artifact → evaluate it → one MLflow run → registered model version
+with the alias `candidate`.
 
 Everything that can fail on bad input (task, family, config, data) is checked before MLflow is
 touched, so a refused training leaves the tracking store and the registry unchanged.
@@ -7,6 +8,7 @@ touched, so a refused training leaves the tracking store and the registry unchan
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import subprocess
 import tempfile
@@ -33,6 +35,7 @@ from sentimentops.training.config import (
     load_config,
 )
 from sentimentops.training.evaluation import classification_metrics, evaluate
+from sentimentops.training.families import FitContext, FitData, Progress, get_family
 from sentimentops.training.reference_data import (
     LABEL_NAMES,
     TASKS,
@@ -41,7 +44,6 @@ from sentimentops.training.reference_data import (
     load_task,
     source_files,
 )
-from sentimentops.training.tfidf_lr import TfidfLrModel
 
 CANDIDATE_ALIAS = "candidate"
 ARTIFACT_PATH = "model"
@@ -141,6 +143,13 @@ def _select_training_rows(
     return train
 
 
+def checkpoint_dir(settings: Settings, config: TrainingConfig, train_rows: pd.DataFrame) -> Path:
+    """Where a training's checkpoints go: one folder per (config, training rows), so that a
+    resumed run never continues another run's weights."""
+    key = hashlib.sha256(f"{config_hash(config)}:{frame_hash(train_rows)}".encode()).hexdigest()
+    return settings.data_dir / "checkpoints" / f"{config.family}-{config.task}-{key[:16]}"
+
+
 def train(
     *,
     settings: Settings,
@@ -149,49 +158,85 @@ def train(
     config_path: Path | None = None,
     max_train_samples: int | None = None,
     on_step: Step | None = None,
+    on_progress: Progress | None = None,
+    resume: bool = False,
+    max_eval_samples: int | None = None,
 ) -> TrainResult:
-    """Train, evaluate, log one MLflow run and register a version with alias `candidate`."""
+    """Train, evaluate, log one MLflow run and register a version with alias `candidate`.
+
+    `resume` continues from this training's newest checkpoint (families that checkpoint);
+    `max_eval_samples` evaluates on seeded samples of the test and validation splits (smoke
+    runs; tagged)."""
     step = on_step or (lambda _message: None)
     config = resolve_config(task, family, config_path)
+    implementation = get_family(family)
     labels = LABEL_NAMES[task]
+    if max_eval_samples is not None and max_eval_samples < 2:
+        raise InvalidInput("--max-eval-samples must be at least 2")
 
     step("loading the reference data")
     data = load_task(task, settings.datasets_dir)
     train_rows = _select_training_rows(data, config, max_train_samples)
     validation = data[data["split"] == "validation"]
     test = data[data["split"] == "test"]
+    if max_eval_samples is not None:
+        # Smoke runs: the export check and the validation metrics shrink with the test set.
+        if max_eval_samples < len(test):
+            test = test.sample(n=max_eval_samples, random_state=config.seed)
+        if max_eval_samples < len(validation) and "validation" not in config.fit_splits:
+            validation = validation.sample(n=max_eval_samples, random_state=config.seed)
 
     step(f"fitting {family} on {len(train_rows):,} texts")
+    context = FitContext(
+        on_step=step,
+        on_progress=on_progress or (lambda _description, _done, _total: None),
+        checkpoint_dir=checkpoint_dir(settings, config, train_rows),
+        resume=resume,
+    )
     started = time.perf_counter()
-    model = TfidfLrModel.fit(
+    model = implementation.fit(
         config,
-        train_rows["text"].tolist(),
-        train_rows["label"].to_numpy(dtype=np.int64),
-        labels,
+        FitData(
+            train_texts=train_rows["text"].tolist(),
+            train_targets=train_rows["label"].to_numpy(dtype=np.int64),
+            validation_texts=validation["text"].tolist(),
+            validation_targets=validation["label"].to_numpy(dtype=np.int64),
+            labels=tuple(labels),
+        ),
+        context,
     )
     train_seconds = time.perf_counter() - started
 
     with tempfile.TemporaryDirectory(prefix="sentimentops-train-") as tmp:
         work = Path(tmp)
+        step("exporting the serving artifact")
+        export = model.export(
+            work / ARTIFACT_PATH,
+            validation_texts=validation["text"].tolist(),
+            validation_targets=validation["label"].to_numpy(dtype=np.int64),
+            work_dir=work / "export",
+            on_step=step,
+        )
         step(f"evaluating on {len(test):,} test texts")
         report = evaluate(
-            lambda texts: model.predict_proba(texts),
+            export.predict_proba,
             test,
             task=task,
             labels=labels,
             out_dir=work / "evaluation",
             datasets_dir=settings.datasets_dir,
             seed=config.seed,
+            robustness_samples=min(1000, max_eval_samples or 1000),
         )
         if len(validation) and "validation" not in config.fit_splits:
             report["validation"] = classification_metrics(
-                model.predict_proba(validation["text"].tolist()),
+                export.predict_proba(validation["text"].tolist()),
                 validation["label"].to_numpy(dtype=np.int64),
                 len(labels),
             )
-        step("exporting the serving artifact")
-        model.save(work / ARTIFACT_PATH)
-        metrics = _metrics(report, train_seconds, len(train_rows))
+        if export.metrics:
+            report["export_check"] = export.metrics
+        metrics = {**_metrics(report, train_seconds, len(train_rows)), **export.metrics}
         step("recording the run in MLflow")
         tags = {
             "sentimentops.task": task,
@@ -204,12 +249,16 @@ def train(
             ),
             "sentimentops.git_commit": git_commit(),
             "sentimentops.max_train_samples": str(max_train_samples or "all"),
+            "sentimentops.max_eval_samples": str(max_eval_samples or "all"),
         }
         config_file = work / "config.json"
         config_file.write_text(config.model_dump_json(indent=2), encoding="utf-8")
         run_id, version = _record(
-            settings, task, config, metrics, tags, work, config_file, train_seconds
-        )
+            settings, task, config, metrics, tags, work, config_file, train_seconds,
+            export.extra_artifacts,
+        )  # fmt: skip
+    if context.checkpoint_dir is not None:
+        shutil.rmtree(context.checkpoint_dir, ignore_errors=True)  # recorded: no resume needed
     step(f"registered {task} version {version} as {CANDIDATE_ALIAS!r}")
     return TrainResult(run_id, task, version, metrics, train_seconds, report)
 
@@ -241,6 +290,7 @@ def _record(
     work: Path,
     config_file: Path,
     train_seconds: float,
+    extra_artifacts: dict[str, Path],
 ) -> tuple[str, str]:
     client = mlflow_client(settings)
     experiment_id = _experiment_id(client, settings, task)
@@ -256,6 +306,8 @@ def _record(
         client.log_artifact(run_id, str(config_file))
         client.log_artifacts(run_id, str(work / "evaluation"), "evaluation")
         client.log_artifacts(run_id, str(work / ARTIFACT_PATH), ARTIFACT_PATH)
+        for name, directory in extra_artifacts.items():
+            client.log_artifacts(run_id, str(directory), name)
         try:
             client.get_registered_model(task)
         except MlflowException:

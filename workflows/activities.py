@@ -3,13 +3,44 @@ against real services configured differently, without patching imports."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
+from sentimentops.approvals import service as approvals
+from sentimentops.approvals.models import ApprovalRequest
+from sentimentops.approvals.notifier import ApprovalNotice, Notifier, NullNotifier
 from sentimentops.core.audit import service as audit
 from sentimentops.core.db import transaction
+from sentimentops.core.errors import DomainError, ServiceUnavailable
+from sentimentops.core.logging import get_logger
 from sentimentops.core.policy import PolicyEngine
-from sentimentops.workflows.schemas import PolicyCheckResult, ToolCallRequest
+from sentimentops.core.settings import Settings
+from sentimentops.core.temporal import workflow_ui_url
+from sentimentops.tools.base import ToolContext
+from sentimentops.tools.models import ToolRun
+from sentimentops.tools.registry import TOOLS, AnySpec
+from sentimentops.workflows.schemas import (
+    ApprovalTicket,
+    CloseApproval,
+    CreateApproval,
+    PolicyCheckResult,
+    ToolCall,
+    ToolCallRequest,
+    WorkflowEvent,
+)
+
+if TYPE_CHECKING:
+    from mlflow.tracking import MlflowClient
+
+log = get_logger(__name__)
 
 
 class PolicyActivities:
@@ -41,3 +72,242 @@ class PolicyActivities:
             )
             seq = event.seq
         return PolicyCheckResult(decision=decision, audit_seq=seq)
+
+
+class ToolActivities:
+    """One activity per tool (named like the tool), with idempotency, heartbeats and audit."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        policy: PolicyEngine,
+        sessions: sessionmaker[Session],
+        mlflow: Callable[[], MlflowClient] | None = None,
+        heartbeat_seconds: float = 5.0,
+    ) -> None:
+        self._settings = settings
+        self._policy = policy
+        self._sessions = sessions
+        self._mlflow = mlflow or self._default_mlflow
+        self._heartbeat_seconds = heartbeat_seconds
+
+    def _default_mlflow(self) -> MlflowClient:
+        from sentimentops.training.service import mlflow_client
+
+        return mlflow_client(self._settings)
+
+    def activities(self, queue: str) -> list[Callable[..., Any]]:
+        """The activities of the tools that run on `queue` ("default" or "training")."""
+        return [self._activity(spec) for spec in TOOLS.values() if spec.queue == queue]
+
+    def _activity(self, spec: AnySpec) -> Callable[..., Any]:
+        async def run(call: ToolCall) -> dict[str, Any]:
+            return await self.run_tool(spec, call)
+
+        run.__doc__ = spec.description
+        return activity.defn(name=spec.name)(run)
+
+    def _stored(self, key: str) -> ToolRun | None:
+        with self._sessions() as session:
+            return session.get(ToolRun, key)
+
+    def _finish(self, call: ToolCall, key: str, output: dict[str, Any]) -> None:
+        with transaction(self._sessions) as session:
+            session.add(
+                ToolRun(
+                    key=key, tool=call.tool, tenant=call.tenant, actor=call.actor,
+                    workflow_id=call.workflow_id, output=output, created_at=datetime.now(UTC),
+                )
+            )  # fmt: skip
+            self._audit(session, call, "succeeded", {"output": output})
+
+    def _audit(
+        self, session: Session, call: ToolCall, outcome: str, details: dict[str, Any]
+    ) -> None:
+        audit.record(
+            session,
+            actor=call.actor,
+            tenant=call.tenant,
+            action=f"tool.run:{call.tool}",
+            resource=f"workflow/{call.workflow_id}" if call.workflow_id else f"tool/{call.tool}",
+            outcome=outcome,
+            details={"params": call.params, "idempotency_key": call.idempotency_key, **details},
+        )
+
+    def _audit_failure(self, call: ToolCall, error: str) -> None:
+        with transaction(self._sessions) as session:
+            self._audit(session, call, "failed", {"error": error[:2000]})
+
+    async def run_tool(self, spec: AnySpec, call: ToolCall) -> dict[str, Any]:
+        key = f"{call.tenant}:{call.idempotency_key}"
+        stored = await asyncio.to_thread(self._stored, key)
+        if stored is not None:
+            if stored.tool != spec.name:
+                raise ApplicationError(
+                    f"idempotency key {call.idempotency_key!r} was used for {stored.tool}",
+                    type="Conflict",
+                    non_retryable=True,
+                )
+            output: dict[str, Any] = dict(stored.output)
+            return output
+        progress = {"message": "started"}
+
+        def on_step(message: str) -> None:
+            progress["message"] = message
+
+        ctx = ToolContext(
+            settings=self._settings,
+            sessions=self._sessions,
+            policy=self._policy,
+            mlflow=self._mlflow,
+            tenant=call.tenant,
+            actor=call.actor,
+            workflow_id=call.workflow_id,
+            heartbeat=on_step,
+        )
+        params = {**call.params, "idempotency_key": call.idempotency_key}
+        work = asyncio.ensure_future(spec.call(ctx, params))
+        try:
+            # Heartbeats come from the event loop while the tool works (often in a thread), so
+            # a worker that dies is noticed within the heartbeat timeout, not the whole run's.
+            while True:
+                done, _ = await asyncio.wait({work}, timeout=self._heartbeat_seconds)
+                if done:
+                    break
+                activity.heartbeat(progress["message"])
+            result = work.result()
+        except ValidationError as exc:
+            await asyncio.to_thread(self._audit_failure, call, str(exc))
+            raise ApplicationError(
+                f"invalid parameters for {spec.name}: {exc}", type="InvalidInput",
+                non_retryable=True,
+            ) from exc  # fmt: skip
+        except DomainError as exc:
+            await asyncio.to_thread(self._audit_failure, call, str(exc))
+            raise ApplicationError(
+                str(exc), type=type(exc).__name__,
+                non_retryable=not isinstance(exc, ServiceUnavailable),
+            ) from exc  # fmt: skip
+        except asyncio.CancelledError:
+            work.cancel()
+            raise
+        except Exception as exc:
+            await asyncio.to_thread(self._audit_failure, call, f"{type(exc).__name__}: {exc}")
+            raise
+        output = result.model_dump(mode="json")
+        await asyncio.to_thread(self._finish, call, key, output)
+        return output
+
+
+class PlanActivities:
+    """Approval requests and audit events on behalf of the plan workflow."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        sessions: sessionmaker[Session],
+        notifier: Notifier | None = None,
+    ) -> None:
+        self._settings = settings
+        self._sessions = sessions
+        self._notifier: Notifier = notifier or NullNotifier()
+
+    @activity.defn(name="create_approval")
+    async def create_approval(self, request: CreateApproval) -> ApprovalTicket:
+        """Store a pending approval request (once per workflow, hash and step) and notify."""
+
+        def work() -> tuple[ApprovalTicket, ApprovalNotice, bool]:
+            with transaction(self._sessions) as session:
+                existing = session.execute(
+                    select(ApprovalRequest).where(
+                        ApprovalRequest.workflow_id == request.workflow_id,
+                        ApprovalRequest.plan_hash == request.plan_hash,
+                        ApprovalRequest.step_index == request.step_index,
+                    )
+                ).scalar_one_or_none()
+                # A retried activity finds the request its first attempt made.
+                row = existing or approvals.create_request(
+                    session,
+                    tenant=request.tenant,
+                    workflow_id=request.workflow_id,
+                    plan_hash=request.plan_hash,
+                    step_index=request.step_index,
+                    tool=request.tool,
+                    params=request.params,
+                    requester=request.requester,
+                    requester_kind=request.requester_kind,
+                    rationale=request.rationale,
+                    reasons=request.reasons,
+                    ttl_seconds=request.ttl_seconds,
+                )
+                ticket = ApprovalTicket(approval_id=row.id, expires_at=row.expires_at)
+                notice = ApprovalNotice(
+                    approval_id=row.id,
+                    tenant=request.tenant,
+                    workflow_id=request.workflow_id,
+                    plan_hash=request.plan_hash,
+                    step_index=request.step_index,
+                    tool=request.tool,
+                    params=request.params,
+                    requester=request.requester,
+                    rationale=request.rationale,
+                    reasons=request.reasons,
+                    expires_at=row.expires_at,
+                    workflow_url=workflow_ui_url(self._settings, request.workflow_id),
+                )
+            return ticket, notice, existing is None
+
+        ticket, notice, created = await asyncio.to_thread(work)
+        if created:
+            try:
+                await self._notifier.notify(notice)
+            except Exception as exc:  # noqa: BLE001 - a notifier failure must not fail the plan
+                log.warning("approval.notify_failed", approval_id=ticket.approval_id,
+                            error=str(exc))  # fmt: skip
+                await self.record_event(
+                    WorkflowEvent(
+                        actor="system:notifier", tenant=request.tenant,
+                        action="approval.notify", outcome="failed",
+                        details={"approval_id": ticket.approval_id, "error": str(exc)[:500]},
+                    )
+                )  # fmt: skip
+        return ticket
+
+    @activity.defn(name="close_approval")
+    async def close_approval(self, request: CloseApproval) -> None:
+        """Mark a pending request expired or superseded."""
+
+        def work() -> None:
+            with transaction(self._sessions) as session:
+                approvals.close_request(
+                    session, approval_id=request.approval_id, status=request.status,
+                    actor=request.actor,
+                )  # fmt: skip
+
+        await asyncio.to_thread(work)
+
+    @activity.defn(name="record_event")
+    async def record_event(self, event: WorkflowEvent) -> None:
+        """Append a workflow decision (plan started, amended, finished) to the audit log."""
+        info = activity.info() if activity.in_activity() else None
+
+        def work() -> None:
+            with transaction(self._sessions) as session:
+                audit.record(
+                    session,
+                    actor=event.actor,
+                    tenant=event.tenant,
+                    action=event.action,
+                    resource=f"workflow/{info.workflow_id}" if info else "workflow",
+                    outcome=event.outcome,
+                    trace_id=(
+                        info.workflow_run_id.replace("-", "")
+                        if info and info.workflow_run_id
+                        else None
+                    ),
+                    details=event.details,
+                )
+
+        await asyncio.to_thread(work)

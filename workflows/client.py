@@ -4,12 +4,25 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from typing import Any
+
+from temporalio.client import Client
 
 from sentimentops.core.policy import Principal
 from sentimentops.core.settings import Settings
 from sentimentops.core.temporal import connect
+from sentimentops.workflows.plan import PlanExecutionWorkflow
 from sentimentops.workflows.policy_check import PolicyCheckWorkflow
-from sentimentops.workflows.schemas import PolicyCheckResult, ToolCallRequest
+from sentimentops.workflows.schemas import (
+    AmendPlan,
+    ApprovalSignal,
+    Plan,
+    PlanExecutionInput,
+    PlanProgress,
+    PlanStep,
+    PolicyCheckResult,
+    ToolCallRequest,
+)
 
 # The principal `up` uses for its end-to-end smoke check: a system identity in the platform's
 # own tenant, asking for the most harmless tool there is.
@@ -33,3 +46,124 @@ async def run_policy_check(
         execution_timeout=timedelta(seconds=execution_timeout_s),
     )
     return workflow_id, result
+
+
+# --- Plans -------------------------------------------------------------------------------------
+
+
+def plan_workflow_id(plan: Plan) -> str:
+    return f"plan-{plan.tenant}-{uuid.uuid4().hex[:12]}"
+
+
+async def start_plan(
+    client: Client, settings: Settings, plan: Plan, *, workflow_id: str | None = None
+) -> str:
+    """Start a plan execution (returns at once; the plan runs durably in Temporal)."""
+    workflow_id = workflow_id or plan_workflow_id(plan)
+    await client.start_workflow(
+        PlanExecutionWorkflow.run,
+        PlanExecutionInput(
+            plan=plan,
+            task_queue=settings.temporal_task_queue,
+            training_task_queue=settings.training_task_queue,
+            training_heartbeat_seconds=settings.training_heartbeat_seconds,
+        ),
+        id=workflow_id,
+        task_queue=settings.temporal_task_queue,
+    )
+    return workflow_id
+
+
+async def plan_progress(client: Client, workflow_id: str) -> PlanProgress:
+    handle = client.get_workflow_handle(workflow_id)
+    return await handle.query(PlanExecutionWorkflow.progress)
+
+
+async def signal_approval(client: Client, signal: ApprovalSignal, workflow_id: str) -> None:
+    await client.get_workflow_handle(workflow_id).signal(PlanExecutionWorkflow.approval, signal)
+
+
+async def amend_plan(client: Client, workflow_id: str, amendment: AmendPlan) -> None:
+    await client.get_workflow_handle(workflow_id).signal(PlanExecutionWorkflow.amend, amendment)
+
+
+async def list_plans(client: Client, *, limit: int = 20) -> list[tuple[str, str, str]]:
+    """(workflow id, status, start time) of the newest plan executions."""
+    found: list[tuple[str, str, str]] = []
+    async for execution in client.list_workflows("WorkflowType = 'PlanExecution'"):
+        status = execution.status.name if execution.status is not None else "UNKNOWN"
+        found.append((execution.id, status, execution.start_time.isoformat(timespec="seconds")))
+        if len(found) >= limit:
+            break
+    return found
+
+
+def lifecycle_plan(
+    *,
+    tenant: str,
+    proposer: Principal,
+    task: str,
+    family: str,
+    max_train_samples: int | None = None,
+    soak_seconds: float = 300.0,
+    canary_share: float = 0.1,
+    approval_timeout_seconds: float = 86_400.0,
+) -> Plan:
+    """The model lifecycle as a plan: validate → train → evaluate → compare → staging →
+    canary → soak → production (approval) → end canary; a failed soak ends the canary and rolls
+    staging back."""
+    version = "${steps.1.version}"
+    train: dict[str, Any] = {"task": task, "family": family}
+    if max_train_samples is not None:
+        train["max_train_samples"] = max_train_samples
+    return Plan(
+        tenant=tenant,
+        proposer=proposer,
+        rationale=f"model lifecycle: {family} for {task}",
+        approval_timeout_seconds=approval_timeout_seconds,
+        steps=[
+            PlanStep(tool="validate_dataset", params={"task": task}, gate=True),
+            PlanStep(tool="train_model", params=train),
+            PlanStep(tool="evaluate_model", params={"task": task, "version": version}, gate=True),
+            PlanStep(
+                tool="compare_models",
+                params={"task": task, "candidate_version": version},
+                gate=True,
+            ),
+            PlanStep(
+                tool="promote_model",
+                params={"task": task, "version": version, "target": "staging"},
+            ),
+            PlanStep(tool="set_canary", params={"task": task, "share": canary_share}),
+            PlanStep(
+                tool="get_service_metrics",
+                params={"task": task, "alias": "staging", "window_seconds": max(1, soak_seconds)},
+                delay_seconds=soak_seconds,
+                gate=True,
+                rationale="soak: the canary's latency and errors must stay within the gates",
+                on_gate_failure=[
+                    PlanStep(tool="set_canary", params={"task": task, "share": 0.0}),
+                    PlanStep(tool="rollback_model", params={"task": task, "alias": "staging"}),
+                ],
+            ),
+            PlanStep(
+                tool="promote_model",
+                params={"task": task, "version": version, "target": "production"},
+                rationale="the candidate passed the gates and the soak",
+            ),
+            PlanStep(tool="set_canary", params={"task": task, "share": 0.0}),
+        ],
+    )
+
+
+def rollback_plan(
+    *, tenant: str, proposer: Principal, task: str, alias: str = "production", steps: int = 1
+) -> Plan:
+    return Plan(
+        tenant=tenant,
+        proposer=proposer,
+        rationale=f"roll {task}@{alias} back {steps} version(s)",
+        steps=[
+            PlanStep(tool="rollback_model", params={"task": task, "alias": alias, "steps": steps})
+        ],
+    )

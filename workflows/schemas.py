@@ -3,9 +3,13 @@ Temporal Pydantic data converter."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
+from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from sentimentops.core.policy import PolicyDecision, Principal
 
@@ -22,3 +26,146 @@ class ToolCallRequest(BaseModel):
 class PolicyCheckResult(BaseModel):
     decision: PolicyDecision
     audit_seq: int
+
+
+# --- Plans ---------------------------------------------------------------------------------
+
+# A parameter value "${steps.N.field}" is replaced by field `field` of step N's result (the
+# whole value, keeping its type), e.g. the version that the training step registered.
+STEP_REFERENCE = re.compile(r"^\$\{steps\.(\d+)\.([A-Za-z_][A-Za-z0-9_]*)\}$")
+
+
+class PlanStep(BaseModel):
+    """One typed tool call of a plan."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tool: str = Field(max_length=64)
+    params: dict[str, Any] = Field(default_factory=dict)
+    rationale: str = Field(default="", max_length=2000)
+    # A durable timer before the step (the soak period of a canary).
+    delay_seconds: float = Field(default=0.0, ge=0, le=30 * 86_400)
+    # The step's result has `passed`; false stops the plan ("gate_failed") after the
+    # on_gate_failure steps (e.g. ending the canary) have run.
+    gate: bool = False
+    on_gate_failure: list[PlanStep] = Field(default_factory=list)
+
+
+class Plan(BaseModel):
+    """Ordered tool calls proposed by a person or an agent for one tenant."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tenant: str
+    proposer: Principal
+    rationale: str = Field(max_length=4000)
+    steps: list[PlanStep] = Field(min_length=1, max_length=100)
+    approval_timeout_seconds: float = Field(default=86_400.0, ge=1, le=30 * 86_400)
+
+
+def plan_hash(plan: Plan) -> str:
+    """sha256 of the plan's canonical JSON: what an approval is bound to."""
+    blob = json.dumps(
+        plan.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+class PlanExecutionInput(BaseModel):
+    plan: Plan
+    task_queue: str
+    training_task_queue: str
+    training_heartbeat_seconds: float = 30.0
+
+
+class StepState(BaseModel):
+    index: int
+    tool: str
+    # pending | waiting_timer | checking | waiting_approval | running | succeeded | denied |
+    # rejected | expired | failed | gate_failed | skipped
+    status: str = "pending"
+    fallback_of: int | None = None
+    policy_reasons: list[str] = Field(default_factory=list)
+    approval_id: str | None = None
+    approved_by: str | None = None
+    params: dict[str, Any] | None = None
+    result: dict[str, Any] | None = None
+    error: str | None = None
+
+
+class PlanProgress(BaseModel):
+    workflow_id: str
+    plan_hash: str
+    tenant: str
+    proposer: str
+    # running | waiting_approval | completed | denied | rejected | expired | failed |
+    # gate_failed
+    status: str
+    current_step: int | None
+    message: str = ""
+    steps: list[StepState]
+
+
+class ApprovalSignal(BaseModel):
+    """An approver's decision, bound to the plan hash and step it was given for."""
+
+    approval_id: str
+    plan_hash: str
+    step_index: int
+    approved: bool
+    decided_by: str
+    comment: str | None = None
+
+
+class AmendPlan(BaseModel):
+    """New steps replacing the plan's steps that have not started; the plan hash changes, so
+    approvals given for the old plan no longer count."""
+
+    steps: list[PlanStep] = Field(min_length=1, max_length=100)
+    amended_by: str
+
+
+class ToolCall(BaseModel):
+    """The input of every tool activity."""
+
+    tool: str
+    tenant: str
+    actor: str
+    params: dict[str, Any]
+    idempotency_key: str
+    workflow_id: str | None = None
+
+
+class CreateApproval(BaseModel):
+    tenant: str
+    workflow_id: str
+    plan_hash: str
+    step_index: int
+    tool: str
+    params: dict[str, Any]
+    requester: str
+    requester_kind: str
+    rationale: str
+    reasons: list[str]
+    ttl_seconds: float
+
+
+class ApprovalTicket(BaseModel):
+    approval_id: str
+    expires_at: datetime
+
+
+class CloseApproval(BaseModel):
+    approval_id: str
+    status: str  # expired | superseded
+    actor: str
+
+
+class WorkflowEvent(BaseModel):
+    """Something the workflow decided, for the audit log."""
+
+    actor: str
+    tenant: str
+    action: str
+    outcome: str
+    details: dict[str, Any] = Field(default_factory=dict)

@@ -1,23 +1,30 @@
-"""The Temporal worker: registers every workflow and activity on the platform's task queue."""
+"""The Temporal workers: the platform queue (workflows and every quick tool) and the training
+queue (train_model, heartbeating). `sentimentops worker` runs both in one process by default;
+`--queue training` runs only training, e.g. on a GPU machine."""
 
 from __future__ import annotations
 
 import asyncio
 import signal
+from collections.abc import Callable
+from typing import Any, Literal
 
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from sentimentops.approvals.notifier import Notifier, build_notifier
 from sentimentops.core.db import make_engine, make_session_factory
 from sentimentops.core.logging import get_logger
 from sentimentops.core.policy import OpaPolicyEngine, PolicyEngine
 from sentimentops.core.settings import Settings
 from sentimentops.core.temporal import connect
-from sentimentops.workflows.activities import PolicyActivities
+from sentimentops.workflows.activities import PlanActivities, PolicyActivities, ToolActivities
+from sentimentops.workflows.plan import PlanExecutionWorkflow
 from sentimentops.workflows.policy_check import PolicyCheckWorkflow
 
-WORKFLOWS = [PolicyCheckWorkflow]
+WORKFLOWS = [PolicyCheckWorkflow, PlanExecutionWorkflow]
+Queues = Literal["all", "platform", "training"]
 
 log = get_logger(__name__)
 
@@ -28,31 +35,75 @@ def build_worker(
     task_queue: str,
     policy: PolicyEngine,
     sessions: sessionmaker[Session],
+    settings: Settings | None = None,
+    notifier: Notifier | None = None,
 ) -> Worker:
-    activities = PolicyActivities(policy=policy, sessions=sessions)
+    """The platform queue's worker; without settings only the policy spine (no tools)."""
+    policy_activities = PolicyActivities(policy=policy, sessions=sessions)
+    activities: list[Callable[..., Any]] = [policy_activities.check_policy]
+    if settings is not None:
+        plan = PlanActivities(
+            settings=settings, sessions=sessions, notifier=notifier or build_notifier(settings)
+        )
+        tools = ToolActivities(settings=settings, policy=policy, sessions=sessions)
+        activities += [plan.create_approval, plan.close_approval, plan.record_event]
+        activities += tools.activities("default")
+    return Worker(client, task_queue=task_queue, workflows=WORKFLOWS, activities=activities)
+
+
+def build_training_worker(
+    client: Client,
+    *,
+    task_queue: str,
+    policy: PolicyEngine,
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    heartbeat_seconds: float = 5.0,
+) -> Worker:
+    """The training queue's worker: only the training tools' activities, one at a time (a
+    training uses the machine's cores; two at once would only be slower)."""
+    tools = ToolActivities(
+        settings=settings, policy=policy, sessions=sessions, heartbeat_seconds=heartbeat_seconds
+    )
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=WORKFLOWS,
-        activities=[activities.check_policy],
+        activities=tools.activities("training"),
+        max_concurrent_activities=1,
     )
 
 
-async def run_worker(settings: Settings) -> None:
+async def run_worker(settings: Settings, queues: Queues = "all") -> None:
     """Run until SIGINT/SIGTERM, then let in-flight activities finish (graceful shutdown)."""
     client = await connect(settings)
     sessions = make_session_factory(make_engine(settings.resolved_database_url))
-    worker = build_worker(
-        client,
-        task_queue=settings.temporal_task_queue,
-        policy=OpaPolicyEngine(settings.resolved_opa_url),
-        sessions=sessions,
-    )
+    policy = OpaPolicyEngine(settings.resolved_opa_url)
+    workers: list[Worker] = []
+    if queues in ("all", "platform"):
+        workers.append(
+            build_worker(
+                client, task_queue=settings.temporal_task_queue, policy=policy,
+                sessions=sessions, settings=settings,
+            )
+        )  # fmt: skip
+    if queues in ("all", "training"):
+        workers.append(
+            build_training_worker(
+                client, task_queue=settings.training_task_queue, policy=policy,
+                sessions=sessions, settings=settings,
+                heartbeat_seconds=max(1.0, settings.training_heartbeat_seconds / 4),
+            )
+        )  # fmt: skip
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    log.info("worker.started", task_queue=settings.temporal_task_queue)
-    async with worker:
+    log.info("worker.started", queues=queues, task_queue=settings.temporal_task_queue,
+             training_task_queue=settings.training_task_queue)  # fmt: skip
+    async with asyncio.TaskGroup() as group:
+        for worker in workers:
+            group.create_task(worker.run())
         await stop.wait()
+        for worker in workers:
+            group.create_task(worker.shutdown())
     log.info("worker.stopped")

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from sentimentops import __version__
+from sentimentops.approvals import router as approvals_router
 from sentimentops.core.api import health
 from sentimentops.core.api.errors import install_error_handlers
 from sentimentops.core.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
@@ -21,6 +22,7 @@ from sentimentops.core.settings import Settings, get_settings
 from sentimentops.inference import router as inference_router
 from sentimentops.inference.registry import ModelSource
 from sentimentops.inference.wiring import build_scoring, build_watcher
+from sentimentops.training.datasets import router as datasets_router
 
 
 def create_app(
@@ -70,13 +72,24 @@ def create_app(
     app.state.metrics = metrics
     app.state.scoring = scoring
     app.state.model_watcher = watcher
+    app.state.temporal_client = None  # connected on first use (approvals signal workflows)
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(identity_router.public_router)
     app.include_router(identity_router.router)
     app.include_router(inference_router.router)
     app.include_router(inference_router.stream_router)
+    app.include_router(approvals_router.router)
+    app.include_router(datasets_router.router)
     # Added last = outermost: every response, a 413 included, carries a request id.
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_bytes=settings.max_request_bytes,
+        upload_limits={
+            datasets_router.UPLOAD_PATH: min(
+                settings.max_dataset_upload_bytes, settings.max_dataset_bytes
+            )
+        },
+    )
     app.add_middleware(RequestContextMiddleware)
     return app

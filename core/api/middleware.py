@@ -63,19 +63,26 @@ class RequestContextMiddleware:
 
 
 class BodySizeLimitMiddleware:
-    """Refuses bodies over `max_bytes` with 413, whether or not Content-Length is declared."""
+    """Refuses bodies over `max_bytes` with 413, whether or not Content-Length is declared.
+    `upload_limits` raises the limit for POSTs to exact paths that take file uploads."""
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, *, max_bytes: int, upload_limits: dict[str, int] | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.upload_limits = dict(upload_limits or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_bytes = self.max_bytes
+        if scope.get("method") == "POST":
+            max_bytes = self.upload_limits.get(scope["path"], max_bytes)
         for key, value in scope["headers"]:
-            if key == b"content-length" and (not value.isdigit() or int(value) > self.max_bytes):
-                await _reject_too_large(send, self.max_bytes)
+            if key == b"content-length" and (not value.isdigit() or int(value) > max_bytes):
+                await _reject_too_large(send, max_bytes)
                 return
         received = 0
 
@@ -84,14 +91,14 @@ class BodySizeLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > max_bytes:
                     raise _BodyTooLarge
             return message
 
         try:
             await self.app(scope, limited_receive, send)
         except _BodyTooLarge:
-            await _reject_too_large(send, self.max_bytes)
+            await _reject_too_large(send, max_bytes)
 
 
 class _BodyTooLarge(Exception):

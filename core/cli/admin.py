@@ -5,17 +5,13 @@ audit log); secrets they print are shown once and stored only as hashes."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from typing import Annotated
 
 import typer
 from sqlalchemy.orm import Session
 
-from sentimentops.core import db
-from sentimentops.core.cli.common import console, fail, load_settings
-from sentimentops.core.errors import DomainError
+from sentimentops.core.cli.common import cli_transaction, console, fail, load_settings
 from sentimentops.core.identity import keys, service
 from sentimentops.core.identity.models import Tenant
 from sentimentops.core.identity.principal import PrincipalKind, Role
@@ -26,16 +22,6 @@ app = typer.Typer(
 )
 
 ACTOR = "operator:cli"
-
-
-@contextmanager
-def _session(settings: Settings) -> Iterator[Session]:
-    factory = db.make_session_factory(db.make_engine(settings.resolved_database_url))
-    try:
-        with db.transaction(factory) as session:
-            yield session
-    except DomainError as exc:
-        fail(str(exc))
 
 
 def _tenant(session: Session, slug: str) -> Tenant:
@@ -50,7 +36,7 @@ def bootstrap() -> None:
     """Print a one-time token for POST /api/v1/auth/bootstrap (only while no platform admin
     exists)."""
     settings = load_settings()
-    with _session(settings) as session:
+    with cli_transaction(settings) as session:
         token = service.issue_bootstrap_token(
             session, ttl=timedelta(seconds=settings.bootstrap_token_ttl_seconds)
         )
@@ -70,7 +56,7 @@ def create_tenant(
 ) -> None:
     """Create a tenant."""
     settings = load_settings()
-    with _session(settings) as session:
+    with cli_transaction(settings) as session:
         tenant = service.create_tenant(session, actor=ACTOR, slug=slug, display_name=display_name)
     console.print(f"tenant {tenant.slug} created: id {tenant.id}")
 
@@ -84,7 +70,7 @@ def create_service_account(
 ) -> None:
     """Create a service account; prints its client credentials once."""
     settings = load_settings()
-    with _session(settings) as session:
+    with cli_transaction(settings) as session:
         created = service.create_service_account(
             session,
             actor=ACTOR,
@@ -108,7 +94,7 @@ def create_api_key(
 ) -> None:
     """Create an API key for a service account; prints it once."""
     settings = load_settings()
-    with _session(settings) as session:
+    with cli_transaction(settings) as session:
         owner = _tenant(session, tenant)
         target = next(
             (a for a in service.accounts_of_tenant(session, owner) if a.name == account), None
@@ -125,7 +111,7 @@ def create_api_key(
 def rotate_signing_key() -> None:
     """Make a new current JWT signing key; the old one keeps verifying until the next rotation."""
     settings = load_settings()
-    with _session(settings) as session:
+    with cli_transaction(settings) as session:
         key = keys.rotate(session, secret_key=settings.secret_key.get_secret_value(), actor=ACTOR)
     console.print(f"current signing key: {key.kid}")
 
@@ -135,8 +121,7 @@ def first_run_bootstrap_token(settings: Settings) -> str | None:
     configured through SENTIMENTOPS_BOOTSTRAP_TOKEN); None once bootstrap is done."""
     if settings.bootstrap_token is not None:
         return None
-    factory = db.make_session_factory(db.make_engine(settings.resolved_database_url))
-    with db.transaction(factory) as session:
+    with cli_transaction(settings) as session:
         if service.platform_admin_exists(session):
             return None
         return service.issue_bootstrap_token(

@@ -8,8 +8,7 @@ import typer
 from rich.table import Table
 
 from sentimentops.core.audit import service as audit
-from sentimentops.core.cli.common import console, fail, load_settings
-from sentimentops.core.db import make_engine, make_session_factory
+from sentimentops.core.cli.common import cli_sessions, console, fail, load_settings
 
 app = typer.Typer(help="Inspect and verify the append-only audit log.", no_args_is_help=True)
 
@@ -18,7 +17,7 @@ app = typer.Typer(help="Inspect and verify the append-only audit log.", no_args_
 def verify() -> None:
     """Re-compute the hash chain; name every edited, deleted, reordered or truncated row."""
     settings = load_settings()
-    sessions = make_session_factory(make_engine(settings.resolved_database_url))
+    sessions = cli_sessions(settings)
     with sessions() as session:
         report = audit.verify_chain(session)
     if report.ok:
@@ -36,7 +35,7 @@ def tail(
 ) -> None:
     """Show the newest audit events."""
     settings = load_settings()
-    sessions = make_session_factory(make_engine(settings.resolved_database_url))
+    sessions = cli_sessions(settings)
     with sessions() as session:
         events = audit.recent(session, limit=limit, tenant=tenant)
     table = Table("seq", "time (UTC)", "actor", "tenant", "action", "resource", "outcome")

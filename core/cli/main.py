@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Annotated
 
 import typer
 import uvicorn
 
 from sentimentops import __version__
-from sentimentops.core.cli import admin, audit, db, doctor, platform
+from sentimentops.core.cli import admin, approvals, audit, db, doctor, lifecycle, platform
 from sentimentops.core.cli.common import console, load_settings
 from sentimentops.training import cli as training_cli
+from sentimentops.training import data_cli
 
 app = typer.Typer(
     name="sentimentops",
@@ -25,7 +27,13 @@ app.command()(doctor.doctor)
 app.add_typer(admin.app, name="admin")
 app.add_typer(audit.app, name="audit")
 app.add_typer(db.app, name="db")
+app.add_typer(data_cli.app, name="data")
 app.command()(training_cli.train)
+app.add_typer(lifecycle.lifecycle_app, name="lifecycle")
+app.add_typer(lifecycle.plan_app, name="plan")
+app.add_typer(lifecycle.workflows_app, name="workflows")
+app.command()(lifecycle.rollback)
+app.add_typer(approvals.app, name="approvals")
 
 
 @app.command()
@@ -35,11 +43,17 @@ def version() -> None:
 
 
 @app.command()
-def worker() -> None:
-    """Run a Temporal worker (started for you by `up`)."""
+def worker(
+    queue: Annotated[
+        str, typer.Option(help="all, platform or training (e.g. training alone on a GPU box)")
+    ] = "all",
+) -> None:
+    """Run the Temporal workers (started for you by `up`)."""
     from sentimentops.workflows.worker import run_worker
 
-    asyncio.run(run_worker(load_settings()))
+    if queue not in ("all", "platform", "training"):
+        raise typer.BadParameter("--queue must be all, platform or training")
+    asyncio.run(run_worker(load_settings(), queue))  # type: ignore[arg-type]
 
 
 @app.command()

@@ -17,6 +17,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from sentimentops.approvals import service as approvals
+from sentimentops.core import db
 from sentimentops.core.db import Base
 from sentimentops.core.identity.principal import Role
 from tests.identity.conftest import Account, Factory
@@ -28,6 +30,8 @@ pytestmark = pytest.mark.parametrize("fresh_db_url", ["sqlite", "postgresql"], i
 class Victim:
     account: Account
     api_key_id: str
+    approval_id: str
+    dataset_id: str
 
 
 # How to obtain tenant B's value for each path parameter name, and a value that exists nowhere.
@@ -36,6 +40,8 @@ OTHER_TENANT_VALUES: dict[str, Callable[[Victim], str]] = {
     "account_id": lambda v: v.account.client_id,
     "key_id": lambda v: v.api_key_id,
     "role": lambda _v: Role.VIEWER.value,
+    "dataset_id": lambda v: v.dataset_id,
+    "approval_id": lambda v: v.approval_id,
 }
 NONEXISTENT: dict[str, str] = {"role": Role.VIEWER.value}
 
@@ -91,6 +97,18 @@ def _snapshot(factory: Factory, tenant_id: str) -> dict[str, list[tuple[Any, ...
     return tables
 
 
+def _pending_approval(factory: Factory, account: Account) -> str:
+    """A pending approval request of the account's tenant (as a plan workflow makes one)."""
+    with db.transaction(factory.sessions) as session:
+        request = approvals.create_request(
+            session, tenant=account.tenant.slug, workflow_id="plan-b", plan_hash="0" * 64,
+            step_index=0, tool="promote_model", params={"target": "production"},
+            requester="b-proposer", requester_kind="human", rationale="test", reasons=[],
+            ttl_seconds=3600,
+        )  # fmt: skip
+        return request.id
+
+
 def test_tenant_a_cannot_read_or_change_tenant_b(client: TestClient, factory: Factory) -> None:
     # Tenant B: an account with an API key.
     b_account = factory.account("tenant-b", "b-svc", {Role.VIEWER, Role.TENANT_ADMIN})
@@ -101,7 +119,25 @@ def test_tenant_a_cannot_read_or_change_tenant_b(client: TestClient, factory: Fa
         headers=b_headers,
     )
     assert created.status_code == 201
-    victim = Victim(b_account, created.json()["key"]["id"])
+    dataset = client.post(
+        "/api/v1/datasets",
+        params={
+            "task": "sentiment",
+            "name": "b-data",
+            "text_col": "text",
+            "label_col": "label",
+            "format": "csv",
+        },
+        content=b"text,label\nfine film,1\nawful film,0\n",
+        headers=b_headers,
+    )
+    assert dataset.status_code == 201, dataset.text
+    victim = Victim(
+        b_account,
+        created.json()["key"]["id"],
+        approval_id=_pending_approval(factory, b_account),
+        dataset_id=dataset.json()["version"]["id"],
+    )
     b_key = created.json()["api_key"]
 
     # Tenant A: every role a tenant can hold (platform_admin legitimately spans tenants).

@@ -69,6 +69,15 @@ approval_reasons contains msg if {
 	msg := sprintf("promotion to %v needs a human approval", [input.params.target])
 }
 
+# Rolling back one version is the routine undo and runs without waiting; reaching further back
+# skips versions nobody re-validated, so a human must agree.
+approval_reasons contains msg if {
+	input.tool == "rollback_model"
+	steps := object.get(input.params, "steps", 1)
+	steps > config.rollback_max_steps_without_approval
+	msg := sprintf("rolling back %v versions needs a human approval", [steps])
+}
+
 approval_reasons contains msg if {
 	input.principal.kind == "agent"
 	not input.tool in config.agent_safe_tools

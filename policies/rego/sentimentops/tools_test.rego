@@ -27,7 +27,7 @@ test_other_tenant_is_denied if {
 }
 
 test_platform_admin_crosses_tenants if {
-	d := tools.decision with input as {"principal": human(["platform_admin"], "ops"), "tenant": "globex", "tool": "rollback_model", "params": {}}
+	d := tools.decision with input as {"principal": human(["platform_admin"], "ops"), "tenant": "globex", "tool": "rollback_model", "params": {"steps": 2}}
 	d.allow
 	d.needs_approval
 }
@@ -57,10 +57,35 @@ test_agent_outside_safe_list_needs_approval if {
 	d.needs_approval
 }
 
-test_rollback_always_needs_approval if {
+test_rollback_of_one_version_needs_no_approval if {
 	d := tools.decision with input as {"principal": human(["tenant_admin"], "acme"), "tenant": "acme", "tool": "rollback_model", "params": {}}
 	d.allow
+	not d.needs_approval
+}
+
+test_rollback_beyond_one_version_needs_approval if {
+	d := tools.decision with input as {"principal": human(["ml_engineer"], "acme"), "tenant": "acme", "tool": "rollback_model", "params": {"steps": 2}}
+	d.allow
 	d.needs_approval
+	d.reasons == ["rolling back 2 versions needs a human approval"]
+}
+
+test_deleting_data_needs_approval if {
+	d := tools.decision with input as {"principal": human(["tenant_admin"], "acme"), "tenant": "acme", "tool": "delete_dataset", "params": {}}
+	d.allow
+	d.needs_approval
+	d.reasons == ["delete_dataset always needs a human approval"]
+}
+
+test_agent_rollback_needs_approval if {
+	d := tools.decision with input as {"principal": agent("acme"), "tenant": "acme", "tool": "rollback_model", "params": {"steps": 1}}
+	d.allow
+	d.reasons == ["agents may call rollback_model only with a human approval"]
+}
+
+test_approver_may_not_promote if {
+	d := tools.decision with input as {"principal": human(["approver"], "acme"), "tenant": "acme", "tool": "promote_model", "params": {"target": "staging"}}
+	not d.allow
 }
 
 test_unknown_tool_is_denied if {

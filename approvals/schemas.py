@@ -1,0 +1,39 @@
+"""API shapes of approval requests and decisions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ApprovalOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    workflow_id: str
+    plan_hash: str
+    step_index: int
+    tool: str
+    params: dict[str, Any]
+    requester: str
+    requester_kind: str
+    required_role: str
+    rationale: str
+    reasons: list[str]
+    status: str
+    created_at: datetime
+    expires_at: datetime
+    decided_by: str | None
+    decided_at: datetime | None
+    comment: str | None
+    workflow_url: str | None = None
+
+
+class DecisionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    comment: str | None = Field(default=None, max_length=2000)
+    # The plan hash the approver reviewed; a mismatch refuses the decision (the plan changed).
+    plan_hash: str | None = Field(default=None, pattern="^[0-9a-f]{64}$")

@@ -1,0 +1,188 @@
+"""Approval requests: created by the plan workflow, decided by approvers, always audited.
+
+A decision is refused when the approver proposed the plan, lacks the request's role, belongs
+to another tenant (the request is then simply not found), the request expired or was
+superseded, or the plan hash the approver reviewed differs from the request's. Refusals are
+committed to the audit log before the error is raised, so they survive the caller's rollback.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sentimentops.approvals.errors import ApprovalClosed, ApprovalRefused
+from sentimentops.approvals.models import ApprovalRequest
+from sentimentops.core.audit import service as audit
+from sentimentops.core.errors import NotFound
+from sentimentops.core.identity.models import Tenant
+from sentimentops.core.identity.principal import Principal, Role
+from sentimentops.core.identity.tenancy import get_owned, owned
+
+PENDING = "pending"
+STATUSES = ("pending", "approved", "rejected", "expired", "superseded")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(value: datetime) -> datetime:
+    # SQLite returns naive datetimes; every stored time is UTC.
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def create_request(
+    session: Session,
+    *,
+    tenant: str,
+    workflow_id: str,
+    plan_hash: str,
+    step_index: int,
+    tool: str,
+    params: dict[str, Any],
+    requester: str,
+    requester_kind: str,
+    rationale: str,
+    reasons: list[str],
+    ttl_seconds: float,
+    required_role: Role = Role.APPROVER,
+) -> ApprovalRequest:
+    """A pending request for `tenant` (a slug), bound to the plan hash and step."""
+    tenant_id = session.execute(select(Tenant.id).where(Tenant.slug == tenant)).scalar()
+    if tenant_id is None:
+        raise NotFound(f"tenant {tenant!r} not found")
+    now = _now()
+    request = ApprovalRequest(
+        id=secrets.token_hex(16),
+        tenant_id=tenant_id,
+        workflow_id=workflow_id,
+        plan_hash=plan_hash,
+        step_index=step_index,
+        tool=tool,
+        params=params,
+        requester=requester,
+        requester_kind=requester_kind,
+        required_role=required_role.value,
+        rationale=rationale,
+        reasons=reasons,
+        status=PENDING,
+        created_at=now,
+        expires_at=now + timedelta(seconds=ttl_seconds),
+    )
+    session.add(request)
+    session.flush()
+    audit.record(
+        session,
+        actor=requester,
+        tenant=tenant,
+        action="approval.request",
+        resource=f"approval/{request.id}",
+        outcome="pending",
+        details={"workflow_id": workflow_id, "plan_hash": plan_hash, "step_index": step_index,
+                 "tool": tool, "params": params, "reasons": reasons},
+    )  # fmt: skip
+    return request
+
+
+def list_requests(
+    session: Session, *, principal: Principal, status: str | None = None, limit: int = 100
+) -> list[ApprovalRequest]:
+    query = owned(ApprovalRequest, principal).order_by(ApprovalRequest.created_at.desc())
+    if status is not None:
+        query = query.where(ApprovalRequest.status == status)
+    return list(session.execute(query.limit(limit)).scalars())
+
+
+def get_request(session: Session, *, principal: Principal, approval_id: str) -> ApprovalRequest:
+    return get_owned(session, ApprovalRequest, approval_id, principal)
+
+
+def close_request(session: Session, *, approval_id: str, status: str, actor: str) -> None:
+    """Mark a pending request expired or superseded (by the workflow that asked for it)."""
+    request = session.get(ApprovalRequest, approval_id)
+    if request is None or request.status != PENDING:
+        return
+    request.status = status
+    request.decided_at = _now()
+    tenant = session.get(Tenant, request.tenant_id)
+    audit.record(
+        session,
+        actor=actor,
+        tenant=tenant.slug if tenant is not None else request.tenant_id,
+        action=f"approval.{status}",
+        resource=f"approval/{request.id}",
+        outcome=status,
+        details={"workflow_id": request.workflow_id, "plan_hash": request.plan_hash},
+    )
+
+
+def _refuse(
+    session: Session, principal: Principal, request: ApprovalRequest, error: Exception
+) -> Exception:
+    audit.record(
+        session,
+        actor=principal.actor,
+        tenant=principal.tenant,
+        action="approval.decide",
+        resource=f"approval/{request.id}",
+        outcome="refused",
+        details={"reason": str(error), "plan_hash": request.plan_hash,
+                 "workflow_id": request.workflow_id},
+    )  # fmt: skip
+    session.commit()
+    return error
+
+
+def decide(
+    session: Session,
+    *,
+    principal: Principal,
+    approval_id: str,
+    approve: bool,
+    plan_hash: str | None = None,
+    comment: str | None = None,
+) -> ApprovalRequest:
+    """Approve or reject a pending request; the caller commits, then signals the workflow."""
+    request = get_owned(session, ApprovalRequest, approval_id, principal)
+    if request.status == "superseded":
+        raise _refuse(session, principal, request, ApprovalClosed(
+            "the plan changed after this request was made; decide the new request instead"
+        ))  # fmt: skip
+    if request.status != PENDING:
+        raise _refuse(session, principal, request, ApprovalClosed(f"request is {request.status}"))
+    if _aware(request.expires_at) <= _now():
+        request.status = "expired"
+        raise _refuse(session, principal, request, ApprovalClosed("request expired"))
+    if not principal.has_role(Role(request.required_role)):
+        raise _refuse(session, principal, request, ApprovalRefused(
+            f"deciding needs the {request.required_role} role"
+        ))  # fmt: skip
+    if request.requester in (principal.subject, principal.actor):
+        raise _refuse(session, principal, request, ApprovalRefused(
+            "the proposer of a plan cannot approve it"
+        ))  # fmt: skip
+    if plan_hash is not None and plan_hash != request.plan_hash:
+        raise _refuse(session, principal, request, ApprovalClosed(
+            "the plan changed: the reviewed plan hash does not match the request"
+        ))  # fmt: skip
+    request.status = "approved" if approve else "rejected"
+    request.decided_by = principal.actor
+    request.decided_at = _now()
+    request.comment = comment
+    audit.record(
+        session,
+        actor=principal.actor,
+        tenant=principal.tenant,
+        action="approval.approve" if approve else "approval.reject",
+        resource=f"approval/{request.id}",
+        outcome=request.status,
+        details={"workflow_id": request.workflow_id, "plan_hash": request.plan_hash,
+                 "step_index": request.step_index, "tool": request.tool, "comment": comment},
+    )  # fmt: skip
+    session.flush()
+    return request

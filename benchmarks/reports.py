@@ -1,0 +1,167 @@
+"""Multilingual (XLM-T), code-mixed (SentiMix) and golden-set reports for the tfidf_lr models.
+
+    .venv/bin/python benchmarks/reports.py [--source registry|train] [--write-golden]
+
+`--source registry` (the default when the MLflow registry under settings has them) evaluates the
+`production` version of each task, else its `candidate` (what `sentimentops train` registered);
+`--source train` fits the tfidf_lr family from its default config on the full reference data
+(about a minute and a half for IMDB on 2 cores) and evaluates it through the numpy serving
+runtime. `--write-golden` rewrites datasets/golden/<task>.json with the evaluated models'
+predictions (do that when the production model changes, and commit the files).
+
+Prints tables and writes benchmarks/results/reports.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from sentimentops.core.settings import REPO_ROOT, Settings
+from sentimentops.inference.runtime.linear import LinearModel
+from sentimentops.training import reports
+from sentimentops.training.reference_data import LABEL_NAMES, TASKS, load_task
+
+DATASETS = REPO_ROOT / "datasets"
+RESULTS = REPO_ROOT / "benchmarks" / "results" / "reports.json"
+console = Console()
+
+
+def _from_registry(
+    settings: Settings, task: str, work: Path
+) -> tuple[LinearModel, dict[str, str]] | None:
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    from sentimentops.training.service import mlflow_client
+
+    if settings.mlflow_tracking_uri is None and not (settings.mlflow_dir / "mlflow.db").exists():
+        return None
+    client = mlflow_client(settings)
+    for alias in ("production", "candidate"):
+        try:
+            version = client.get_model_version_by_alias(task, alias)
+        except MlflowException:
+            continue
+        local = mlflow.artifacts.download_artifacts(
+            artifact_uri=str(version.source),
+            dst_path=str(work / task),
+            tracking_uri=settings.resolved_mlflow_tracking_uri,
+        )
+        family = (version.tags or {}).get("sentimentops.family", "unknown")
+        if family != "tfidf_lr":
+            continue
+        info = {"name": task, "version": str(version.version), "alias": alias, "family": family}
+        return LinearModel.load(Path(local)), info
+    return None
+
+
+def _trained(task: str, work: Path) -> tuple[LinearModel, dict[str, str]]:
+    from sentimentops.training.config import config_hash, default_config_path, load_config
+    from sentimentops.training.tfidf_lr import TfidfLrModel
+
+    config = load_config(default_config_path(task, "tfidf_lr"))
+    data = load_task(task, DATASETS)
+    train = data[data["split"].isin(config.fit_splits)]
+    started = time.perf_counter()
+    console.print(f"[dim]fitting tfidf_lr on {len(train):,} {task} texts…[/]")
+    model = TfidfLrModel.fit(
+        config, train["text"].tolist(), train["label"].to_numpy(dtype=np.int64), LABEL_NAMES[task]
+    )
+    console.print(f"[dim]  {time.perf_counter() - started:.0f}s[/]")
+    model.save(work / task)
+    info = {"name": task, "version": f"config:{config_hash(config)[:12]}", "alias": "none",
+            "family": "tfidf_lr"}  # fmt: skip
+    return LinearModel.load(work / task), info
+
+
+def _table(title: str, rows: list[tuple[str, dict[str, Any]]]) -> Table:
+    table = Table(title=title)
+    for column in ("slice", "n", "neutral excluded", "accuracy", "macro-F1"):
+        table.add_column(column, justify="left" if column == "slice" else "right")
+    for name, m in rows:
+        table.add_row(name, f"{m['n']:,}", f"{m['n_neutral_excluded']:,}",
+                      f"{m['accuracy']:.4f}", f"{m['macro_f1']:.4f}")  # fmt: skip
+    return table
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--source", choices=["registry", "train"], default=None)
+    parser.add_argument("--write-golden", action="store_true")
+    args = parser.parse_args()
+    settings = Settings()
+    out: dict[str, Any] = {
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "host": platform.node(),
+        },
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        models: dict[str, tuple[LinearModel, dict[str, str]]] = {}
+        for task in TASKS:
+            found = None if args.source == "train" else _from_registry(settings, task, work)
+            if found is None and args.source == "registry":
+                raise SystemExit(
+                    f"no tfidf_lr {task} model in the registry; run `sentimentops train`"
+                )
+            models[task] = found or _trained(task, work)
+        out["models"] = {task: info for task, (_m, info) in models.items()}
+        sentiment = models["sentiment"][0]
+
+        started = time.perf_counter()
+        multilingual = reports.multilingual_report(sentiment, DATASETS)
+        code_mixed = reports.code_mixed_report(sentiment, DATASETS)
+        out["seconds_reports"] = time.perf_counter() - started
+        out["multilingual"] = multilingual
+        out["code_mixed"] = code_mixed
+        console.print(_table("XLM-T test, 2-class subset (tfidf_lr sentiment)",
+                             list(multilingual["languages"].items())))  # fmt: skip
+        console.print(
+            f"mean over languages: accuracy {multilingual['mean_accuracy']:.4f}, "
+            f"macro-F1 {multilingual['mean_macro_f1']:.4f}"
+        )
+        rows = [(f"{pair} {part}", m) for pair, parts in code_mixed["pairs"].items()
+                for part, m in parts.items()]  # fmt: skip
+        console.print(_table("SentiMix, 2-class subset (tfidf_lr sentiment)", rows))
+
+        out["golden"] = {}
+        for task, (model, info) in models.items():
+            path = reports.golden_path(DATASETS, task)
+            if args.write_golden:
+                reports.save_golden(reports.build_golden(task, model, DATASETS, model=info), path)
+                console.print(f"wrote {path.relative_to(REPO_ROOT)}")
+            if path.exists():
+                comparison = reports.compare_golden(reports.load_golden(path), model)
+                out["golden"][task] = comparison.model_dump(mode="json")
+                console.print(
+                    f"golden {task}: {comparison.n} texts, agreement {comparison.agreement:.3f}, "
+                    f"{len(comparison.changed)} changed ({comparison.fixed} fixed, "
+                    f"{comparison.broken} broken), accuracy reference "
+                    f"{comparison.reference_accuracy:.3f} → candidate "
+                    f"{comparison.candidate_accuracy:.3f}"
+                )
+    for section in ("multilingual",):
+        for metrics in out[section]["languages"].values():
+            metrics.pop("confusion_matrix", None)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
+    console.print(f"saved {RESULTS.relative_to(REPO_ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,241 @@
+"""The family interface and the notebook family: registry, configs, padding invariance, the
+encoder matching the serving runtime, checkpoint/resume, and training through the service."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from sentimentops.core.errors import InvalidInput
+from sentimentops.core.settings import Settings
+from sentimentops.inference.artifacts import load_scorer
+from sentimentops.inference.runtime.onnx_transformer import FORMAT, OnnxTransformer
+from sentimentops.training import service
+from sentimentops.training.config import (
+    CONFIGS_DIR,
+    FAMILIES,
+    EncodingConfig,
+    MinilmConfig,
+    NotebookConfig,
+    OptimConfig,
+    default_config_path,
+    load_config,
+)
+from sentimentops.training.families import FitContext, FitData, get_family
+from sentimentops.training.families.encoding import Encoder
+from sentimentops.training.families.notebook import (
+    NotebookClassifier,
+    TrainedNotebook,
+    build_vocabulary,
+)
+
+
+def _toml(table: Mapping[str, object], prefix: str = "") -> str:
+    """A minimal TOML writer for config dicts (scalars, lists of scalars, nested tables)."""
+    lines, tables = [], []
+    for key, value in table.items():
+        if isinstance(value, Mapping):
+            tables.append(_toml(value, f"{prefix}{key}."))
+        else:
+            lines.append(f"{key} = {json.dumps(value)}")
+    head = f"[{prefix.rstrip('.')}]\n" if prefix else ""
+    return head + "\n".join(lines) + "\n\n" + "".join(tables)
+
+
+def tiny_notebook(architecture: str = "dense", **optim: object) -> NotebookConfig:
+    base = load_config(default_config_path("sarcasm", "notebook"))
+    assert isinstance(base, NotebookConfig)
+    settings = {"epochs": 1, "batch_size": 16, "checkpoint_every_steps": 1000, **optim}
+    section = getattr(base, architecture)
+    tuned = OptimConfig.model_validate({**section.optim.model_dump(), **settings})
+    return base.model_copy(
+        update={
+            "architecture": architecture,
+            "encoding": EncodingConfig(max_length=24, head_tokens=8),
+            architecture: section.model_copy(update={"optim": tuned}),
+        }
+    )
+
+
+def _fit_data(frame: pd.DataFrame, n_train: int, n_validation: int) -> FitData:
+    train = frame[frame["split"] == "train"].head(n_train)
+    validation = frame[frame["split"] == "validation"].head(n_validation)
+    return FitData(
+        train_texts=train["text"].tolist(),
+        train_targets=train["label"].to_numpy(dtype=np.int64),
+        validation_texts=validation["text"].tolist(),
+        validation_targets=validation["label"].to_numpy(dtype=np.int64),
+        labels=("negative", "positive"),
+    )
+
+
+def test_registry_covers_every_family_and_refuses_unknown_names() -> None:
+    assert {get_family(name).name for name in FAMILIES} == set(FAMILIES)
+    with pytest.raises(InvalidInput, match="unknown family"):
+        get_family("bert")
+
+
+def test_every_shipped_config_is_valid() -> None:
+    files = sorted(CONFIGS_DIR.glob("*.toml"))
+    assert len(files) >= 8
+    for path in files:
+        config = load_config(path)
+        assert path.name.startswith(f"{config.family}_{config.task}")
+    minilm = load_config(default_config_path("sentiment", "minilm"))
+    assert isinstance(minilm, MinilmConfig)
+    assert minilm.encoding.max_length == 512
+    assert minilm.optim.epochs == 3
+    assert minilm.export.quantize_int8
+    sarcasm = load_config(default_config_path("sarcasm", "minilm"))
+    assert isinstance(sarcasm, MinilmConfig)
+    assert sarcasm.optim.epochs == 4
+
+
+def test_a_config_of_another_family_is_refused() -> None:
+    with pytest.raises(InvalidInput, match="notebook config"):
+        get_family("notebook").fit(
+            load_config(default_config_path("sarcasm", "tfidf_lr")),
+            FitData([], np.zeros(0, np.int64), [], np.zeros(0, np.int64), ("a", "b")),
+            FitContext(),
+        )
+
+
+def test_vocabulary_is_deterministic_and_frequency_ordered() -> None:
+    texts = ["b a a", "c b a", "d"] * 3
+    config = tiny_notebook().vocabulary.model_copy(update={"size": 10, "min_frequency": 2})
+    vocab = build_vocabulary(texts, config).get_vocab()
+    assert vocab == build_vocabulary(list(reversed(texts)), config).get_vocab()
+    assert [w for w, _ in sorted(vocab.items(), key=lambda kv: kv[1])] == [
+        "[PAD]", "[UNK]", "[CLS]", "[SEP]", "a", "b", "c", "d",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("architecture", ["dense", "cnn", "bilstm"])
+def test_scores_do_not_depend_on_batch_padding(architecture: str) -> None:
+    config = tiny_notebook(architecture)
+    torch.manual_seed(0)
+    module = NotebookClassifier(config, vocab_size=50, n_labels=2).eval()
+    rows = [[2, 7, 8, 9, 10, 11, 3], [2, 5, 3], [2, 12, 13, 14, 3]]
+    encoder = Encoder(build_vocabulary(["x"], config.vocabulary), 24, 8, 2, 3, 0)
+    ids, mask = (torch.from_numpy(a) for a in encoder.pad(rows))
+    with torch.no_grad():
+        batched = module(ids, mask)
+        for i, row in enumerate(rows):
+            alone = module(torch.tensor([row]), torch.ones(1, len(row), dtype=torch.int64))
+            torch.testing.assert_close(alone[0], batched[i], rtol=1e-5, atol=1e-5)
+
+
+@pytest.fixture
+def trained(sarcasm_sample: pd.DataFrame) -> TrainedNotebook:
+    model = get_family("notebook").fit(
+        tiny_notebook("cnn"), _fit_data(sarcasm_sample, 256, 64), FitContext()
+    )
+    assert isinstance(model, TrainedNotebook)
+    return model
+
+
+def test_export_serves_through_the_runtime_and_agrees(
+    trained: TrainedNotebook, sarcasm_sample: pd.DataFrame, tmp_path: Path
+) -> None:
+    data = _fit_data(sarcasm_sample, 0, 64)
+    export = trained.export(
+        tmp_path / "model",
+        validation_texts=data.validation_texts,
+        validation_targets=data.validation_targets,
+        work_dir=tmp_path / "work",
+        on_step=lambda _m: None,
+    )
+    assert export.metrics["export_agreement_fp32"] >= 0.995
+    assert export.metrics["export_served_int8"] == 0.0
+    manifest = json.loads((tmp_path / "model" / "model.json").read_text())
+    assert manifest["format"] == FORMAT
+    assert manifest["architecture"] == "cnn"
+    scorer = load_scorer(tmp_path / "model")
+    assert isinstance(scorer, OnnxTransformer)
+    # The training-side encoder frames ids exactly as the runtime does, long texts included.
+    texts = [*data.validation_texts[:8], " ".join(["word"] * 100) + " the end"]
+    ids, mask = trained.encoder.pad(trained.encoder.ids(texts))
+    feeds = scorer.encode(texts)
+    np.testing.assert_array_equal(feeds["input_ids"], ids)
+    np.testing.assert_array_equal(feeds["attention_mask"], mask)
+    np.testing.assert_allclose(
+        scorer.predict_proba(texts), trained.predict_proba(texts), rtol=1e-4, atol=1e-5
+    )
+
+
+def test_an_interrupted_training_resumes_to_the_same_weights(
+    sarcasm_sample: pd.DataFrame, tmp_path: Path
+) -> None:
+    config = tiny_notebook("dense", epochs=2, checkpoint_every_steps=3)
+    data = _fit_data(sarcasm_sample, 128, 8)  # 8 steps per epoch, 16 in all
+    family = get_family("notebook")
+    straight = family.fit(config, data, FitContext(checkpoint_dir=tmp_path / "a"))
+
+    class Interrupted(Exception):
+        pass
+
+    def crash_at_step_11(_description: str, done: int, _total: int | None) -> None:
+        if done == 11:
+            raise Interrupted
+
+    checkpoints = tmp_path / "b"
+    with pytest.raises(Interrupted):
+        family.fit(
+            config, data, FitContext(on_progress=crash_at_step_11, checkpoint_dir=checkpoints)
+        )
+    assert (checkpoints / "checkpoint.pt").is_file()
+    steps: list[str] = []
+    resumed = family.fit(
+        config, data, FitContext(on_step=steps.append, checkpoint_dir=checkpoints, resume=True)
+    )
+    assert isinstance(resumed, TrainedNotebook)
+    assert isinstance(straight, TrainedNotebook)
+    assert resumed.loop.resumed_at_step == 9
+    assert "resuming from the checkpoint at step 9 of 16" in steps
+    for name, value in straight.module.state_dict().items():
+        torch.testing.assert_close(resumed.module.state_dict()[name], value, rtol=0, atol=0)
+    # The finished state stays until the service has recorded the run (a crash in the export
+    # resumes without retraining): resuming now trains nothing.
+    again = family.fit(config, data, FitContext(checkpoint_dir=checkpoints, resume=True))
+    assert isinstance(again, TrainedNotebook)
+    assert again.loop.resumed_at_step == 16
+    for name, value in straight.module.state_dict().items():
+        torch.testing.assert_close(again.module.state_dict()[name], value, rtol=0, atol=0)
+
+
+def test_service_trains_and_registers_a_notebook_model(tmp_path: Path) -> None:
+    settings = Settings(env="development", data_dir=tmp_path / "data")
+    config = tiny_notebook("dense").model_dump(mode="json")
+    config["export"]["agreement_samples"] = 300
+    path = tmp_path / "notebook.toml"
+    path.write_text(_toml(config))
+    progress: list[tuple[int, int | None]] = []
+    result = service.train(
+        settings=settings,
+        task="sarcasm",
+        family="notebook",
+        config_path=path,
+        max_train_samples=256,
+        max_eval_samples=200,
+        on_progress=lambda _d, done, total: progress.append((done, total)),
+    )
+    assert progress[-1] == (16, 16)
+    assert result.metrics["export_agreement_fp32"] >= 0.995
+    assert 0.0 <= result.metrics["test_accuracy"] <= 1.0
+    assert result.report["test"]["n"] == 200
+    client = service.mlflow_client(settings)
+    tags = client.get_run(result.run_id).data.tags
+    assert tags["sentimentops.family"] == "notebook"
+    assert tags["sentimentops.max_eval_samples"] == "200"
+    assert not (settings.data_dir / "checkpoints").exists() or not any(
+        (settings.data_dir / "checkpoints").iterdir()
+    )  # deleted once the run is recorded
+    local = service.download_candidate(settings, "sarcasm", tmp_path / "served")
+    scorer = load_scorer(local)
+    assert scorer.predict_proba(["area man wins lottery"]).shape == (1, 2)

@@ -1,0 +1,129 @@
+"""MiniLM fine-tuned for a few steps, exported to ONNX (fp32 and int8), served through the
+inference loader, and checked against PyTorch; a disagreeing export is refused."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sentimentops.inference.artifacts import load_scorer
+from sentimentops.training.config import (
+    EncodingConfig,
+    MinilmConfig,
+    OptimConfig,
+    default_config_path,
+    load_config,
+)
+from sentimentops.training.families import FitContext, FitData, get_family
+from sentimentops.training.families.minilm import TrainedMinilm
+from sentimentops.training.onnx_export import ExportRejected, export_classifier
+
+
+def tiny_minilm() -> MinilmConfig:
+    base = load_config(default_config_path("sentiment", "minilm"))
+    assert isinstance(base, MinilmConfig)
+    optim = {**base.optim.model_dump(), "epochs": 1, "batch_size": 16, "eval_batch_size": 32}
+    return base.model_copy(
+        update={
+            "encoding": EncodingConfig(max_length=32, head_tokens=8),
+            "optim": OptimConfig.model_validate(optim),
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def minilm(imdb_sample: pd.DataFrame) -> tuple[TrainedMinilm, list[str], np.ndarray]:
+    train = imdb_sample[imdb_sample["split"] == "train"].head(64)
+    validation = imdb_sample[imdb_sample["split"] == "validation"].head(48)
+    data = FitData(
+        train_texts=train["text"].tolist(),
+        train_targets=train["label"].to_numpy(dtype=np.int64),
+        validation_texts=validation["text"].tolist(),
+        validation_targets=validation["label"].to_numpy(dtype=np.int64),
+        labels=("negative", "positive"),
+    )
+    progress: list[int] = []
+    model = get_family("minilm").fit(
+        tiny_minilm(), data, FitContext(on_progress=lambda _d, done, _t: progress.append(done))
+    )
+    assert isinstance(model, TrainedMinilm)
+    assert progress[-1] == 4  # 64 texts / batch 16, one epoch
+    return model, data.validation_texts, data.validation_targets
+
+
+def test_minilm_exports_loads_and_agrees(
+    minilm: tuple[TrainedMinilm, list[str], np.ndarray], tmp_path: Path
+) -> None:
+    model, texts, targets = minilm
+    export = model.export(
+        tmp_path / "model",
+        validation_texts=texts,
+        validation_targets=targets,
+        work_dir=tmp_path / "work",
+        on_step=lambda _m: None,
+    )
+    metrics = export.metrics
+    assert metrics["export_agreement_fp32"] >= 0.995
+    assert {"export_agreement_int8", "export_accuracy_int8", "export_accuracy_fp32"} <= set(metrics)
+    # The int8 model serves only when it agrees too; the other one is kept as a run artifact.
+    served_int8 = metrics["export_served_int8"] == 1.0
+    assert served_int8 == (metrics["export_agreement_int8"] >= 0.995)
+    assert set(export.extra_artifacts) == {"model_fp32" if served_int8 else "model_int8_rejected"}
+
+    directory = tmp_path / "model"
+    manifest = json.loads((directory / "model.json").read_text())
+    assert manifest["max_length"] == 32
+    assert manifest["family"] == "minilm"
+    assert manifest["quantization"] == ("int8-dynamic-per-channel" if served_int8 else "none")
+    tokenizer = json.loads((directory / "tokenizer.json").read_text())
+    assert tokenizer["truncation"] is None  # MiniLM's file truncates at 128 otherwise
+    assert tokenizer["padding"] is None
+    assert sorted(p.name for p in directory.iterdir()) == [
+        "model.json", "model.onnx", "tokenizer.json",
+    ]  # fmt: skip
+
+    scorer = load_scorer(directory)
+    served = scorer.predict_proba(texts)
+    assert served.shape == (len(texts), 2)
+    agreement = (served.argmax(axis=1) == model.predict_proba(texts).argmax(axis=1)).mean()
+    assert agreement >= 0.995 or not served_int8
+    fp32 = load_scorer(tmp_path / "work" / "onnx_fp32")
+    np.testing.assert_allclose(
+        fp32.predict_proba(texts[:4]), model.predict_proba(texts[:4]), atol=1e-4
+    )
+    # One text alone scores as it does inside a padded batch.
+    np.testing.assert_allclose(
+        fp32.predict_proba(texts[:1]), fp32.predict_proba(texts[:4])[:1], atol=1e-5
+    )
+
+
+def test_a_disagreeing_export_is_refused(
+    minilm: tuple[TrainedMinilm, list[str], np.ndarray], tmp_path: Path
+) -> None:
+    model, texts, targets = minilm
+
+    def inverted(batch: list[str]) -> np.ndarray:
+        return model.predict_proba(batch)[:, ::-1]
+
+    with pytest.raises(ExportRejected, match="agrees with PyTorch on"):
+        export_classifier(
+            model.module,
+            encoder=model.encoder,
+            torch_proba=inverted,
+            directory=tmp_path / "model",
+            work_dir=tmp_path / "work",
+            task="sentiment",
+            labels=model.labels,
+            config=model.config.export.model_copy(update={"quantize_int8": False}),
+            eval_batch_size=32,
+            seed=0,
+            manifest_extra={},
+            validation_texts=texts,
+            validation_targets=targets,
+            on_step=lambda _m: None,
+        )
+    assert not (tmp_path / "model").exists()

@@ -1,0 +1,171 @@
+"""A platform for plan tests: real Temporal (dev server), OPA, the database (rolled back per
+test) and an MLflow SQLite store in a temporary directory; workers on per-test task queues."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from mlflow.tracking import MlflowClient
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio.client import Client
+
+from sentimentops.approvals.notifier import Notifier
+from sentimentops.core.db import make_engine, make_session_factory, transaction
+from sentimentops.core.identity import service as identity
+from sentimentops.core.identity.models import Tenant
+from sentimentops.core.identity.principal import AuthMethod, Principal, PrincipalKind, Role
+from sentimentops.core.policy import OpaPolicyEngine
+from sentimentops.core.policy import Principal as PolicyPrincipal
+from sentimentops.core.settings import Settings
+from sentimentops.workflows.client import plan_progress, start_plan
+from sentimentops.workflows.schemas import Plan, PlanProgress, PlanStep
+from sentimentops.workflows.worker import build_training_worker, build_worker
+from tests.inference.registry import register
+
+TENANT = "acme"
+
+
+def engineer(name: str = "alice", tenant: str = TENANT) -> PolicyPrincipal:
+    return PolicyPrincipal(subject=name, kind="human", roles=["ml_engineer"], tenant=tenant)
+
+
+def approver(tenant: Tenant, name: str = "bob", roles: frozenset[Role] | None = None) -> Principal:
+    return Principal(
+        tenant_id=tenant.id, tenant=tenant.slug, subject=name, name=name,
+        kind=PrincipalKind.HUMAN, roles=roles or frozenset({Role.APPROVER}),
+        method=AuthMethod.FIRST_PARTY,
+    )  # fmt: skip
+
+
+def make_plan(*steps: PlanStep, proposer: PolicyPrincipal | None = None, **extra: object) -> Plan:
+    return Plan(
+        tenant=TENANT, proposer=proposer or engineer(), rationale="test plan", steps=list(steps),
+        **extra,  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
+@dataclass
+class Platform:
+    client: Client
+    settings: Settings
+    sessions: sessionmaker[Session]
+    tenant: Tenant
+    mlflow: MlflowClient
+
+    async def start(self, plan: Plan) -> str:
+        return await start_plan(self.client, self.settings, plan)
+
+    async def progress(self, workflow_id: str) -> PlanProgress:
+        return await plan_progress(self.client, workflow_id)
+
+    async def wait_for(
+        self, workflow_id: str, statuses: set[str], *, within: float = 60.0
+    ) -> PlanProgress:
+        """Poll the progress query until the plan reaches one of `statuses`."""
+        deadline = asyncio.get_running_loop().time() + within
+        while True:
+            progress = await self.progress(workflow_id)
+            if progress.status in statuses:
+                return progress
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"plan stuck in {progress.status}: {progress.message}")
+            await asyncio.sleep(0.2)
+
+    def register_version(self, task: str = "sarcasm", alias: str = "candidate") -> str:
+        """A registered version with a tiny artifact (promotion never loads it)."""
+        artifact = self.settings.data_dir / "artifact"
+        artifact.mkdir(parents=True, exist_ok=True)
+        (artifact / "model.json").write_text(json.dumps({"format": "test"}))
+        return register(self.settings.resolved_mlflow_tracking_uri, task, artifact, alias)
+
+    def alias(self, alias: str, task: str = "sarcasm") -> str | None:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return str(self.mlflow.get_model_version_by_alias(task, alias).version)
+        except MlflowException:
+            return None
+
+
+def platform_settings(tmp_path: Path, **overrides: object) -> Settings:
+    queue = f"test-{uuid.uuid4().hex[:8]}"
+    (tmp_path / "data" / "mlflow").mkdir(parents=True, exist_ok=True)
+    values: dict[str, object] = {
+        "data_dir": tmp_path / "data",
+        "temporal_task_queue": queue,
+        "training_task_queue": f"{queue}-training",
+        "training_heartbeat_seconds": 5,
+        **overrides,
+    }
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg, arg-type]
+
+
+@pytest.fixture
+def app_sessions(fresh_db_url: str) -> Iterator[sessionmaker[Session]]:
+    """Sessions on a fresh, migrated database with real commits: the workers' activities and
+    the test act concurrently, as separate processes would (not on one shared connection)."""
+    engine = make_engine(fresh_db_url)
+    yield make_session_factory(engine)
+    engine.dispose()
+
+
+@pytest.fixture
+def session(app_sessions: sessionmaker[Session]) -> Iterator[Session]:
+    with app_sessions() as s:
+        yield s
+
+
+@pytest.fixture
+async def platform(
+    temporal_client: Client, opa_url: str, app_sessions: sessionmaker[Session], tmp_path: Path
+) -> AsyncIterator[Platform]:
+    async with running_platform(temporal_client, opa_url, app_sessions, tmp_path) as value:
+        yield value
+
+
+class running_platform:
+    def __init__(
+        self,
+        client: Client,
+        opa_url: str,
+        sessions: sessionmaker[Session],
+        tmp_path: Path,
+        *,
+        notifier: Notifier | None = None,
+        settings: Settings | None = None,
+    ) -> None:
+        self._args = (client, opa_url, sessions, tmp_path, notifier, settings)
+        self._stack = AsyncExitStack()
+
+    async def __aenter__(self) -> Platform:
+        client, opa_url, sessions, tmp_path, notifier, settings = self._args
+        settings = settings or platform_settings(tmp_path)
+        policy = OpaPolicyEngine(opa_url)
+        with transaction(sessions) as session:
+            tenant = identity.tenant_by_slug(session, TENANT) or identity.create_tenant(
+                session, actor="test", slug=TENANT
+            )
+        await self._stack.enter_async_context(
+            build_worker(
+                client, task_queue=settings.temporal_task_queue, policy=policy,
+                sessions=sessions, settings=settings, notifier=notifier,
+            )
+        )  # fmt: skip
+        await self._stack.enter_async_context(
+            build_training_worker(
+                client, task_queue=settings.training_task_queue, policy=policy,
+                sessions=sessions, settings=settings, heartbeat_seconds=1.0,
+            )
+        )  # fmt: skip
+        uri = settings.resolved_mlflow_tracking_uri
+        return Platform(client, settings, sessions, tenant, MlflowClient(uri, registry_uri=uri))
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._stack.aclose()

@@ -1,0 +1,72 @@
+"""The operator CLI against a running platform: start a plan from a file, watch it, approve
+the waiting step (the proposer is refused), and see it complete."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from sentimentops.core.cli.main import app
+from sentimentops.workflows.schemas import PlanStep
+from tests.workflows.conftest import Platform, make_plan, platform_settings, running_platform
+
+
+def _env(platform: Platform, db_url: str) -> dict[str, str]:
+    s = platform.settings
+    return {
+        "SENTIMENTOPS_DATA_DIR": str(s.data_dir),
+        "SENTIMENTOPS_DATABASE_URL": db_url,
+        "SENTIMENTOPS_TEMPORAL_ADDRESS": platform.client.service_client.config.target_host,
+        "SENTIMENTOPS_TEMPORAL_TASK_QUEUE": s.temporal_task_queue,
+        "SENTIMENTOPS_TRAINING_TASK_QUEUE": s.training_task_queue,
+        "SENTIMENTOPS_LOG_JSON": "false",
+    }
+
+
+async def _cli(env: dict[str, str], *args: str) -> Result:
+    # The commands run their own event loop: call them off this one (the workers run here).
+    return await asyncio.to_thread(CliRunner().invoke, app, list(args), env=env)
+
+
+@pytest.mark.parametrize("fresh_db_url", ["sqlite"], indirect=True)
+async def test_plan_run_and_approve_from_the_cli(
+    temporal_client: object, opa_url: str, fresh_db_url: str, tmp_path: Path
+) -> None:
+    from sentimentops.core.db import make_engine, make_session_factory
+
+    settings = platform_settings(tmp_path, database_url=fresh_db_url)
+    sessions = make_session_factory(make_engine(fresh_db_url))
+    async with running_platform(
+        temporal_client, opa_url, sessions, tmp_path, settings=settings,  # type: ignore[arg-type]
+    ) as platform:  # fmt: skip
+        version = platform.register_version()
+        plan = make_plan(PlanStep(tool="promote_model", params={
+            "task": "sarcasm", "target": "production", "version": version}))  # fmt: skip
+        plan_file = tmp_path / "plan.json"
+        plan_file.write_text(plan.model_dump_json())
+        env = _env(platform, fresh_db_url)
+
+        started = await _cli(env, "plan", "run", str(plan_file))
+        assert started.exit_code == 0, started.output
+        workflow_id = started.output.split("started ", 1)[1].split()[0]
+        waiting = await platform.wait_for(workflow_id, {"waiting_approval"})
+        approval_id = waiting.steps[0].approval_id
+        assert approval_id is not None
+
+        shown = await _cli(env, "workflows", "show", workflow_id)
+        assert "waiting_approval" in shown.output
+        listed = await _cli(env, "approvals", "list", "--tenant", "acme", "--as", "bob")
+        assert approval_id[:8] in listed.output  # rich wraps the column at 80 characters
+        refused = await _cli(env, "approvals", "approve", approval_id, "--tenant", "acme",
+                             "--as", "alice")  # fmt: skip
+        assert refused.exit_code == 1
+        assert "proposer" in refused.output
+        approved = await _cli(env, "approvals", "approve", approval_id, "--tenant", "acme",
+                              "--as", "bob", "--plan-hash", waiting.plan_hash)  # fmt: skip
+        assert approved.exit_code == 0, approved.output
+        done = await platform.wait_for(workflow_id, {"completed", "failed"})
+        assert done.status == "completed", done.message
+        assert platform.alias("production") == version

@@ -1,0 +1,265 @@
+"""Plan execution against the real Temporal dev server, OPA, MLflow (SQLite) and the database:
+policy gates every step, approvals are bound to the proposer, the plan hash and the step."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sentimentops.approvals import service as approvals
+from sentimentops.approvals.errors import ApprovalClosed, ApprovalRefused
+from sentimentops.approvals.models import ApprovalRequest
+from sentimentops.core.audit import service as audit
+from sentimentops.core.audit.models import AuditEvent
+from sentimentops.core.identity.principal import Role
+from sentimentops.core.policy import Principal as PolicyPrincipal
+from sentimentops.tools.models import CanaryShare, PromotionEvent
+from sentimentops.workflows.client import amend_plan, signal_approval
+from sentimentops.workflows.schemas import AmendPlan, ApprovalSignal, PlanStep
+from tests.workflows.conftest import TENANT, Platform, approver, make_plan
+
+pytestmark = pytest.mark.parametrize("fresh_db_url", ["sqlite", "postgresql"], indirect=True)
+
+
+def _request(session: Session, approval_id: str) -> ApprovalRequest:
+    session.expire_all()
+    row = session.get(ApprovalRequest, approval_id)
+    assert row is not None
+    return row
+
+
+async def _approve(platform: Platform, session: Session, approval_id: str, *, name: str = "bob",
+                   approve: bool = True) -> None:  # fmt: skip
+    """Decide through the service, then signal the workflow (what the API and CLI do)."""
+    row = approvals.decide(
+        session, principal=approver(platform.tenant, name), approval_id=approval_id,
+        approve=approve,
+    )  # fmt: skip
+    session.commit()
+    await signal_approval(
+        platform.client,
+        ApprovalSignal(approval_id=row.id, plan_hash=row.plan_hash, step_index=row.step_index,
+                       approved=approve, decided_by=name),
+        row.workflow_id,
+    )  # fmt: skip
+
+
+async def test_a_denied_step_never_runs(platform: Platform, session: Session) -> None:
+    viewer = PolicyPrincipal(subject="vic", roles=["viewer"], tenant=TENANT)
+    plan = make_plan(
+        PlanStep(tool="get_service_metrics", params={"task": "sarcasm"}),
+        PlanStep(tool="set_canary", params={"task": "sarcasm", "share": 0.5}),
+        PlanStep(tool="get_service_metrics", params={"task": "sarcasm"}),
+        proposer=viewer,
+    )
+    workflow_id = await platform.start(plan)
+    result = await platform.wait_for(workflow_id, {"denied", "completed", "failed"})
+
+    assert result.status == "denied"
+    assert [s.status for s in result.steps] == ["succeeded", "denied", "pending"]
+    assert result.steps[0].result is not None
+    assert result.steps[0].result["volume"] == 0
+    assert "no role of vic may call set_canary" in result.message
+    assert session.execute(select(CanaryShare)).first() is None
+    actions = [
+        (e.action, e.outcome)
+        for e in session.execute(
+            select(AuditEvent).where(AuditEvent.resource == f"workflow/{workflow_id}")
+        ).scalars()
+    ]
+    assert ("policy.check:set_canary", "denied") in actions
+    assert ("tool.run:get_service_metrics", "succeeded") in actions
+    assert not any(a == "tool.run:set_canary" for a, _ in actions)
+    assert actions[-1] == ("plan.finish", "denied")
+    assert audit.verify_chain(session).ok
+
+
+async def test_production_promotion_waits_for_approval_and_rejection_stops_it(
+    platform: Platform, session: Session
+) -> None:
+    version = platform.register_version()
+    plan = make_plan(
+        PlanStep(tool="promote_model", params={"task": "sarcasm", "target": "staging"}),
+        PlanStep(tool="promote_model", params={"task": "sarcasm", "target": "production",
+                                               "version": version}),
+    )  # fmt: skip
+    workflow_id = await platform.start(plan)
+    waiting = await platform.wait_for(workflow_id, {"waiting_approval", "completed", "failed"})
+
+    assert waiting.status == "waiting_approval"
+    assert waiting.current_step == 1
+    assert platform.alias("staging") == version
+    assert platform.alias("production") is None  # never without approval
+    approval_id = waiting.steps[1].approval_id
+    assert approval_id is not None
+    request = _request(session, approval_id)
+    assert (request.status, request.requester, request.plan_hash) == (
+        "pending", "alice", waiting.plan_hash,
+    )  # fmt: skip
+    assert request.reasons == ["promotion to production needs a human approval"]
+
+    await _approve(platform, session, approval_id, approve=False)
+    done = await platform.wait_for(workflow_id, {"rejected", "completed"})
+    assert done.status == "rejected"
+    assert platform.alias("production") is None
+    assert _request(session, approval_id).status == "rejected"
+
+
+async def test_the_proposer_cannot_approve_and_an_approver_can(
+    platform: Platform, session: Session
+) -> None:
+    version = platform.register_version()
+    plan = make_plan(PlanStep(tool="promote_model", params={"task": "sarcasm",
+                                                            "target": "production"}))  # fmt: skip
+    workflow_id = await platform.start(plan)
+    waiting = await platform.wait_for(workflow_id, {"waiting_approval"})
+    approval_id = waiting.steps[0].approval_id
+    assert approval_id is not None
+
+    # The proposer, even holding the approver role, is refused, and the refusal is audited.
+    with pytest.raises(ApprovalRefused, match="proposer"):
+        approvals.decide(
+            session, principal=approver(platform.tenant, "alice"), approval_id=approval_id,
+            approve=True,
+        )  # fmt: skip
+    # So is someone without the approver role.
+    with pytest.raises(ApprovalRefused, match="approver role"):
+        approvals.decide(
+            session, principal=approver(platform.tenant, "eve", frozenset({Role.ML_ENGINEER})),
+            approval_id=approval_id, approve=True,
+        )  # fmt: skip
+    refusals = session.execute(
+        select(AuditEvent.actor).where(
+            AuditEvent.action == "approval.decide", AuditEvent.outcome == "refused"
+        )
+    ).scalars()
+    assert set(refusals) == {"human:alice", "human:eve"}
+    # A forged signal (right id, wrong hash) is ignored by the workflow.
+    await signal_approval(
+        platform.client,
+        ApprovalSignal(approval_id=approval_id, plan_hash="0" * 64, step_index=0, approved=True,
+                       decided_by="mallory"),
+        workflow_id,
+    )  # fmt: skip
+    assert (await platform.progress(workflow_id)).status == "waiting_approval"
+    assert platform.alias("production") is None
+
+    await _approve(platform, session, approval_id)
+    done = await platform.wait_for(workflow_id, {"completed", "failed"})
+    assert done.status == "completed", done.message
+    assert done.steps[0].approved_by == "bob"
+    assert platform.alias("production") == version
+    history = session.execute(select(PromotionEvent)).scalars().all()
+    assert [(h.alias, h.version, h.actor) for h in history] == [("production", version, "alice")]
+
+
+async def test_editing_the_plan_invalidates_its_approval(
+    platform: Platform, session: Session
+) -> None:
+    first = platform.register_version()
+    second = platform.register_version()
+    plan = make_plan(PlanStep(tool="promote_model", params={"task": "sarcasm",
+                              "target": "production", "version": first}))  # fmt: skip
+    workflow_id = await platform.start(plan)
+    waiting = await platform.wait_for(workflow_id, {"waiting_approval"})
+    old_id = waiting.steps[0].approval_id
+    assert old_id is not None
+
+    await amend_plan(
+        platform.client,
+        workflow_id,
+        AmendPlan(
+            steps=[PlanStep(tool="promote_model", params={"task": "sarcasm",
+                            "target": "production", "version": second})],
+            amended_by="alice",
+        ),
+    )  # fmt: skip
+    for _ in range(100):
+        amended = await platform.wait_for(workflow_id, {"waiting_approval"})
+        if amended.steps[0].approval_id not in (None, old_id):
+            break
+    assert amended.plan_hash != waiting.plan_hash
+    new_id = amended.steps[0].approval_id
+    assert new_id is not None
+    assert new_id != old_id
+
+    # The approval of the old plan is refused: the plan changed.
+    assert _request(session, old_id).status == "superseded"
+    with pytest.raises(ApprovalClosed, match="plan changed"):
+        approvals.decide(
+            session, principal=approver(platform.tenant), approval_id=old_id, approve=True
+        )
+    # An approver who reviewed the old hash cannot approve the new request with it either.
+    with pytest.raises(ApprovalClosed, match="plan hash"):
+        approvals.decide(
+            session, principal=approver(platform.tenant), approval_id=new_id, approve=True,
+            plan_hash=waiting.plan_hash,
+        )  # fmt: skip
+    assert platform.alias("production") is None
+
+    await _approve(platform, session, new_id)
+    done = await platform.wait_for(workflow_id, {"completed", "failed"})
+    assert done.status == "completed", done.message
+    assert platform.alias("production") == second
+
+
+async def test_an_unanswered_approval_expires(platform: Platform, session: Session) -> None:
+    platform.register_version()
+    plan = make_plan(
+        PlanStep(tool="rollback_model", params={"task": "sarcasm", "steps": 2}),
+        approval_timeout_seconds=1,
+    )
+    workflow_id = await platform.start(plan)
+    done = await platform.wait_for(workflow_id, {"expired", "completed", "failed"})
+    assert done.status == "expired"
+    approval_id = done.steps[0].approval_id
+    assert approval_id is not None
+    assert _request(session, approval_id).status == "expired"
+
+
+async def test_rollback_returns_to_the_previous_production_version(
+    platform: Platform, session: Session
+) -> None:
+    v1, v2 = platform.register_version(), platform.register_version()
+    for version in (v1, v2):
+        steps = PlanStep(tool="promote_model", params={"task": "sarcasm", "target": "production",
+                                                       "version": version})  # fmt: skip
+        workflow_id = await platform.start(make_plan(steps))
+        waiting = await platform.wait_for(workflow_id, {"waiting_approval"})
+        assert waiting.steps[0].approval_id is not None
+        await _approve(platform, session, waiting.steps[0].approval_id)
+        await platform.wait_for(workflow_id, {"completed"})
+    assert platform.alias("production") == v2
+
+    # One version back needs no approval; it lands on v1.
+    workflow_id = await platform.start(
+        make_plan(PlanStep(tool="rollback_model", params={"task": "sarcasm"}))
+    )
+    done = await platform.wait_for(workflow_id, {"completed", "failed"})
+    assert done.status == "completed", done.message
+    assert done.steps[0].result == {
+        "model_name": "sarcasm", "alias": "production", "from_version": v2, "to_version": v1,
+    }  # fmt: skip
+    assert platform.alias("production") == v1
+    # There is nothing before v1: a further rollback fails cleanly.
+    workflow_id = await platform.start(
+        make_plan(PlanStep(tool="rollback_model", params={"task": "sarcasm"}))
+    )
+    failed = await platform.wait_for(workflow_id, {"completed", "failed"})
+    assert failed.status == "failed"
+    assert "cannot roll back" in (failed.steps[0].error or "")
+    assert platform.alias("production") == v1
+
+
+async def test_canary_share_is_stored_per_tenant(platform: Platform, session: Session) -> None:
+    plan = make_plan(
+        PlanStep(tool="set_canary", params={"task": "sarcasm", "share": 0.25}),
+        PlanStep(tool="set_canary", params={"task": "sarcasm", "share": 0.5}),
+    )
+    done = await platform.wait_for(await platform.start(plan), {"completed", "failed"})
+    assert done.status == "completed", done.message
+    assert done.steps[1].result is not None
+    assert done.steps[1].result["previous_share"] == 0.25
+    [row] = session.execute(select(CanaryShare)).scalars()
+    assert (row.tenant_id, row.task, row.share) == (platform.tenant.id, "sarcasm", 0.5)

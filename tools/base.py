@@ -1,0 +1,91 @@
+"""What every tool shares: the input base class (with its idempotency key), the context that
+carries injected collaborators, and the spec that registers a tool as a Temporal activity and
+describes it to an LLM."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from sentimentops.core.errors import NotFound
+from sentimentops.core.identity.models import Tenant
+from sentimentops.core.policy import PolicyEngine
+from sentimentops.core.settings import Settings
+
+if TYPE_CHECKING:
+    from mlflow.tracking import MlflowClient
+
+TASKS = ("sentiment", "sarcasm")
+Task = Literal["sentiment", "sarcasm"]
+
+
+class ToolInput(BaseModel):
+    """Base of every tool's input: unknown fields are refused, so a typo never runs silently."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    idempotency_key: str | None = Field(
+        default=None,
+        max_length=255,
+        description=(
+            "Repeat a call with the same key to get the first call's result instead of doing "
+            "the work again. Plans fill it in per step; leave it empty."
+        ),
+    )
+
+
+class ToolOutput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+@dataclass(frozen=True)
+class ToolContext:
+    """Collaborators (injected by the worker) and who the call acts for."""
+
+    settings: Settings
+    sessions: sessionmaker[Session]
+    policy: PolicyEngine
+    mlflow: Callable[[], MlflowClient]
+    tenant: str  # the tenant's slug
+    actor: str
+    workflow_id: str | None = None
+    heartbeat: Callable[[str], None] = field(default=lambda _message: None)
+
+    def tenant_id(self, session: Session) -> str:
+        """The acting tenant's id (tenant-owned rows are keyed by id, plans name the slug)."""
+        found = session.execute(select(Tenant.id).where(Tenant.slug == self.tenant)).scalar()
+        if found is None:
+            raise NotFound(f"tenant {self.tenant!r} not found")
+        return str(found)
+
+
+InputT = TypeVar("InputT", bound=ToolInput)
+OutputT = TypeVar("OutputT", bound=ToolOutput)
+
+
+@dataclass(frozen=True)
+class ToolSpec(Generic[InputT, OutputT]):
+    """A typed tool: its models, implementation, and how a workflow should run it."""
+
+    name: str
+    input_model: type[InputT]
+    output_model: type[OutputT]
+    run: Callable[[ToolContext, InputT], Awaitable[OutputT]]
+    # "training" runs on settings.training_task_queue (a GPU machine, when there is one).
+    queue: Literal["default", "training"] = "default"
+    timeout_seconds: float = 120.0
+    max_attempts: int = 3
+    heartbeat: bool = False
+
+    @property
+    def description(self) -> str:
+        """The implementation's docstring: what an LLM reads to decide when to call the tool."""
+        return " ".join((self.run.__doc__ or self.name).split())
+
+    async def call(self, ctx: ToolContext, params: dict[str, Any]) -> OutputT:
+        return await self.run(ctx, self.input_model.model_validate(params))

@@ -1,0 +1,99 @@
+"""get_service_metrics: latency, volume and label distribution from the prediction log."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+import numpy as np
+from pydantic import Field
+from sqlalchemy import select
+
+from sentimentops.inference.models import PredictionRecord
+from sentimentops.tools.base import Task, ToolContext, ToolInput, ToolOutput, ToolSpec
+from sentimentops.tools.evaluate_model import GATES_PACKAGE
+
+
+class GetServiceMetricsInput(ToolInput):
+    task: Task
+    window_seconds: float = Field(default=3600.0, gt=0, le=90 * 86_400)
+    alias: Literal["production", "staging"] | None = Field(
+        default=None, description="only predictions answered by this alias (None: all)"
+    )
+
+
+class GetServiceMetricsOutput(ToolOutput):
+    task: str
+    window_seconds: float
+    volume: int
+    latency_p50_ms: float | None
+    latency_p95_ms: float | None
+    # The prediction log holds answered requests only; failed requests are counted in the
+    # service's Prometheus metrics, so the error rate here is None until those are scraped.
+    error_rate: float | None
+    label_distribution: dict[str, float]
+    versions: dict[str, int]
+    passed: bool
+    reasons: list[str]
+
+
+async def get_service_metrics(
+    ctx: ToolContext, params: GetServiceMetricsInput
+) -> GetServiceMetricsOutput:
+    """Service metrics of this tenant's scoring traffic for a task over the last
+    `window_seconds` (optionally only the canary's `staging` answers): volume, P50 and P95
+    latency, error rate, predicted label distribution and versions that answered, plus the
+    verdict of the soak gates (`passed`, `reasons`) used before promoting a canary. Read-only."""
+
+    def work() -> tuple[list[float], dict[str, int], dict[str, int]]:
+        since = datetime.now(UTC) - timedelta(seconds=params.window_seconds)
+        with ctx.sessions() as session:
+            query = select(
+                PredictionRecord.latency_ms, PredictionRecord.label, PredictionRecord.model_version
+            ).where(
+                PredictionRecord.tenant_id == ctx.tenant_id(session),
+                PredictionRecord.task == params.task,
+                PredictionRecord.created_at >= since,
+            )
+            if params.alias is not None:
+                query = query.where(PredictionRecord.model_alias == params.alias)
+            rows = session.execute(query).all()
+        latencies = [float(r[0]) for r in rows]
+        labels: dict[str, int] = {}
+        versions: dict[str, int] = {}
+        for _latency, label, version in rows:
+            labels[label] = labels.get(label, 0) + 1
+            versions[version] = versions.get(version, 0) + 1
+        return latencies, labels, versions
+
+    latencies, labels, versions = await asyncio.to_thread(work)
+    volume = len(latencies)
+    p50 = float(np.percentile(latencies, 50)) if latencies else None
+    p95 = float(np.percentile(latencies, 95)) if latencies else None
+    verdict = await ctx.policy.query(
+        package=GATES_PACKAGE,
+        rule="soak",
+        input_data={"volume": volume, "error_rate": None, "latency_p95_ms": p95},
+    )
+    return GetServiceMetricsOutput(
+        task=params.task,
+        window_seconds=params.window_seconds,
+        volume=volume,
+        latency_p50_ms=p50,
+        latency_p95_ms=p95,
+        error_rate=None,
+        label_distribution={k: v / volume for k, v in sorted(labels.items())},
+        versions=versions,
+        passed=bool(verdict["passed"]),
+        reasons=list(verdict["reasons"]),
+    )
+
+
+SPEC = ToolSpec(
+    name="get_service_metrics",
+    input_model=GetServiceMetricsInput,
+    output_model=GetServiceMetricsOutput,
+    run=get_service_metrics,
+    timeout_seconds=120,
+)

@@ -1,0 +1,1 @@
+"""Content-versioned datasets: ingestion, validation, processing assets and lineage."""
