@@ -107,7 +107,7 @@ def platform_services(settings: Settings) -> list[ServiceSpec]:
         ServiceSpec(
             name="worker",
             argv=[python, "-P", "-m", "sentimentops.core.cli", "worker"],
-            url=f"task queue {settings.temporal_task_queue!r}",
+            url=f"task queues {settings.temporal_task_queue!r}, {settings.training_task_queue!r}",
             # The worker has no port; `up` proves it by running the policy-check workflow.
             probe=lambda: True,
             ports=[],
