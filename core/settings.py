@@ -170,6 +170,9 @@ class Settings(BaseSettings):
     # MLflow tracking and model registry: a SQLite store and local artifacts under
     # data_dir/mlflow unless a tracking URI (an MLflow server) is given.
     mlflow_tracking_uri: str | None = None
+    # Models trained elsewhere (a GPU machine) and committed as a pack; `up` imports it into the
+    # registry and, on a fresh install, serves it instead of training the linear models.
+    model_pack_dir: Path = REPO_ROOT / "model_packs" / "minilm"
 
     # ML-ops lifecycle (workflows/, tools/, approvals/). Training runs on its own task queue so
     # that a GPU machine can serve it alone; `sentimentops worker` runs both queues by default.

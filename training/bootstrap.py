@@ -1,7 +1,8 @@
 """First-run models: a fresh install must score right away.
 
-For each serving task without a `production` model, train the `tfidf_lr` family on the bundled
-reference data (unless a candidate already exists) and make that version the first
+For each serving task without a `production` model, take the committed model pack's model if
+there is one (settings.model_pack_dir), else train the `tfidf_lr` family on the bundled
+reference data (unless a candidate already exists), and make that version the first
 `production` model. Later promotions go through the policy-gated lifecycle workflows; this is
 the one initial deployment, recorded in the audit log as such.
 """
@@ -17,6 +18,7 @@ from sentimentops.core.audit import service as audit
 from sentimentops.core.db import make_engine, make_session_factory, transaction
 from sentimentops.core.settings import Settings
 from sentimentops.training import service
+from sentimentops.training.model_pack import import_pack
 
 PRODUCTION_ALIAS = "production"
 BOOTSTRAP_FAMILY = "tfidf_lr"
@@ -38,11 +40,17 @@ def ensure_serving_models(
 ) -> dict[str, str]:
     """Give every serving task a production model; returns task → version for those it set."""
     client = service.mlflow_client(settings)
+    from_pack: dict[str, str] = {}
+    if (settings.model_pack_dir / "pack.json").is_file():
+        for model in import_pack(settings, settings.model_pack_dir, tasks=settings.serving_tasks):
+            from_pack[model.task] = model.version
+            if model.newly_registered:
+                on_step(f"{model.task}: imported version {model.version} from the model pack")
     promoted: dict[str, str] = {}
     for task in settings.serving_tasks:
         if _alias_version(client, task, PRODUCTION_ALIAS) is not None:
             continue
-        version = _alias_version(client, task, service.CANDIDATE_ALIAS)
+        version = from_pack.get(task) or _alias_version(client, task, service.CANDIDATE_ALIAS)
         if version is None:
             on_step(f"{task}: training the first model ({BOOTSTRAP_FAMILY}, about a minute)")
             version = service.train(
