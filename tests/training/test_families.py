@@ -29,11 +29,8 @@ from sentimentops.training.config import (
 )
 from sentimentops.training.families import FitContext, FitData, get_family
 from sentimentops.training.families.encoding import Encoder
-from sentimentops.training.families.notebook import (
-    NotebookClassifier,
-    TrainedNotebook,
-    build_vocabulary,
-)
+from sentimentops.training.families.notebook import NotebookClassifier, build_vocabulary
+from sentimentops.training.families.trained import TrainedTorchClassifier
 
 
 def _toml(table: Mapping[str, object], prefix: str = "") -> str:
@@ -132,16 +129,16 @@ def test_scores_do_not_depend_on_batch_padding(architecture: str) -> None:
 
 
 @pytest.fixture
-def trained(sarcasm_sample: pd.DataFrame) -> TrainedNotebook:
+def trained(sarcasm_sample: pd.DataFrame) -> TrainedTorchClassifier:
     model = get_family("notebook").fit(
         tiny_notebook("cnn"), _fit_data(sarcasm_sample, 256, 64), FitContext()
     )
-    assert isinstance(model, TrainedNotebook)
+    assert isinstance(model, TrainedTorchClassifier)
     return model
 
 
 def test_export_serves_through_the_runtime_and_agrees(
-    trained: TrainedNotebook, sarcasm_sample: pd.DataFrame, tmp_path: Path
+    trained: TrainedTorchClassifier, sarcasm_sample: pd.DataFrame, tmp_path: Path
 ) -> None:
     data = _fit_data(sarcasm_sample, 0, 64)
     export = trained.export(
@@ -194,8 +191,8 @@ def test_an_interrupted_training_resumes_to_the_same_weights(
     resumed = family.fit(
         config, data, FitContext(on_step=steps.append, checkpoint_dir=checkpoints, resume=True)
     )
-    assert isinstance(resumed, TrainedNotebook)
-    assert isinstance(straight, TrainedNotebook)
+    assert isinstance(resumed, TrainedTorchClassifier)
+    assert isinstance(straight, TrainedTorchClassifier)
     assert resumed.loop.resumed_at_step == 9
     assert "resuming from the checkpoint at step 9 of 16" in steps
     for name, value in straight.module.state_dict().items():
@@ -203,7 +200,7 @@ def test_an_interrupted_training_resumes_to_the_same_weights(
     # The finished state stays until the service has recorded the run (a crash in the export
     # resumes without retraining): resuming now trains nothing.
     again = family.fit(config, data, FitContext(checkpoint_dir=checkpoints, resume=True))
-    assert isinstance(again, TrainedNotebook)
+    assert isinstance(again, TrainedTorchClassifier)
     assert again.loop.resumed_at_step == 16
     for name, value in straight.module.state_dict().items():
         torch.testing.assert_close(again.module.state_dict()[name], value, rtol=0, atol=0)

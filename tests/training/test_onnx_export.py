@@ -19,7 +19,7 @@ from sentimentops.training.config import (
     load_config,
 )
 from sentimentops.training.families import FitContext, FitData, get_family
-from sentimentops.training.families.minilm import TrainedMinilm
+from sentimentops.training.families.trained import TrainedTorchClassifier
 from sentimentops.training.onnx_export import ExportRejected, export_classifier
 
 
@@ -36,7 +36,7 @@ def tiny_minilm() -> MinilmConfig:
 
 
 @pytest.fixture(scope="module")
-def minilm(imdb_sample: pd.DataFrame) -> tuple[TrainedMinilm, list[str], np.ndarray]:
+def minilm(imdb_sample: pd.DataFrame) -> tuple[TrainedTorchClassifier, list[str], np.ndarray]:
     train = imdb_sample[imdb_sample["split"] == "train"].head(64)
     validation = imdb_sample[imdb_sample["split"] == "validation"].head(48)
     data = FitData(
@@ -50,13 +50,13 @@ def minilm(imdb_sample: pd.DataFrame) -> tuple[TrainedMinilm, list[str], np.ndar
     model = get_family("minilm").fit(
         tiny_minilm(), data, FitContext(on_progress=lambda _d, done, _t: progress.append(done))
     )
-    assert isinstance(model, TrainedMinilm)
+    assert isinstance(model, TrainedTorchClassifier)
     assert progress[-1] == 4  # 64 texts / batch 16, one epoch
     return model, data.validation_texts, data.validation_targets
 
 
 def test_minilm_exports_loads_and_agrees(
-    minilm: tuple[TrainedMinilm, list[str], np.ndarray], tmp_path: Path
+    minilm: tuple[TrainedTorchClassifier, list[str], np.ndarray], tmp_path: Path
 ) -> None:
     model, texts, targets = minilm
     export = model.export(
@@ -102,7 +102,7 @@ def test_minilm_exports_loads_and_agrees(
 
 
 def test_a_disagreeing_export_is_refused(
-    minilm: tuple[TrainedMinilm, list[str], np.ndarray], tmp_path: Path
+    minilm: tuple[TrainedTorchClassifier, list[str], np.ndarray], tmp_path: Path
 ) -> None:
     model, texts, targets = minilm
 

