@@ -23,6 +23,7 @@ from sentimentops.workflows.schemas import (
     PolicyCheckResult,
     ToolCallRequest,
 )
+from sentimentops.workflows.sentry import DeploymentSentryWorkflow, SentryInput, SentryStatus
 
 # The principal `up` uses for its end-to-end smoke check: a system identity in the platform's
 # own tenant, asking for the most harmless tool there is.
@@ -167,3 +168,43 @@ def rollback_plan(
             PlanStep(tool="rollback_model", params={"task": task, "alias": alias, "steps": steps})
         ],
     )
+
+
+# --- Deployment sentry -------------------------------------------------------------------------
+
+
+def sentry_workflow_id(tenant: str, task: str) -> str:
+    """One sentry per tenant and task: starting a second one is refused by Temporal."""
+    return f"sentry-{tenant}-{task}"
+
+
+async def start_sentry(
+    client: Client,
+    settings: Settings,
+    *,
+    tenant: str,
+    task: str,
+    interval_seconds: float,
+    window_seconds: float,
+    max_checks: int | None = None,
+) -> str:
+    workflow_id = sentry_workflow_id(tenant, task)
+    await client.start_workflow(
+        DeploymentSentryWorkflow.run,
+        SentryInput(
+            tenant=tenant,
+            task=task,
+            interval_seconds=interval_seconds,
+            window_seconds=window_seconds,
+            max_checks=max_checks,
+            task_queue=settings.temporal_task_queue,
+            training_task_queue=settings.training_task_queue,
+        ),
+        id=workflow_id,
+        task_queue=settings.temporal_task_queue,
+    )
+    return workflow_id
+
+
+async def sentry_status(client: Client, workflow_id: str) -> SentryStatus:
+    return await client.get_workflow_handle(workflow_id).query(DeploymentSentryWorkflow.status)

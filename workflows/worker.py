@@ -22,8 +22,9 @@ from sentimentops.core.temporal import connect
 from sentimentops.workflows.activities import PlanActivities, PolicyActivities, ToolActivities
 from sentimentops.workflows.plan import PlanExecutionWorkflow
 from sentimentops.workflows.policy_check import PolicyCheckWorkflow
+from sentimentops.workflows.sentry import DeploymentSentryWorkflow
 
-WORKFLOWS = [PolicyCheckWorkflow, PlanExecutionWorkflow]
+WORKFLOWS = [PolicyCheckWorkflow, PlanExecutionWorkflow, DeploymentSentryWorkflow]
 Queues = Literal["all", "platform", "training"]
 
 log = get_logger(__name__)

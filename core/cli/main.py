@@ -9,7 +9,7 @@ import typer
 import uvicorn
 
 from sentimentops import __version__
-from sentimentops.core.cli import admin, approvals, audit, db, doctor, lifecycle, platform
+from sentimentops.core.cli import admin, approvals, audit, db, doctor, lifecycle, platform, sentry
 from sentimentops.core.cli.common import console, load_settings
 from sentimentops.training import cli as training_cli
 from sentimentops.training import data_cli
@@ -34,6 +34,7 @@ app.add_typer(lifecycle.plan_app, name="plan")
 app.add_typer(lifecycle.workflows_app, name="workflows")
 app.command()(lifecycle.rollback)
 app.add_typer(approvals.app, name="approvals")
+app.add_typer(sentry.app, name="sentry")
 
 
 @app.command()

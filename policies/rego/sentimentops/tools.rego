@@ -81,7 +81,15 @@ approval_reasons contains msg if {
 approval_reasons contains msg if {
 	input.principal.kind == "agent"
 	not input.tool in config.agent_safe_tools
+	not agent_routine_rollback
 	msg := sprintf("agents may call %v only with a human approval", [input.tool])
+}
+
+# The deployment sentry's undo: an agent may roll back as far as a human may without approval
+# (design card: a human must agree before rolling back beyond one step).
+agent_routine_rollback if {
+	input.tool == "rollback_model"
+	object.get(input.params, "steps", 1) <= config.rollback_max_steps_without_approval
 }
 
 default needs_approval := false

@@ -77,12 +77,6 @@ test_deleting_data_needs_approval if {
 	d.reasons == ["delete_dataset always needs a human approval"]
 }
 
-test_agent_rollback_needs_approval if {
-	d := tools.decision with input as {"principal": agent("acme"), "tenant": "acme", "tool": "rollback_model", "params": {"steps": 1}}
-	d.allow
-	d.reasons == ["agents may call rollback_model only with a human approval"]
-}
-
 test_approver_may_not_promote if {
 	d := tools.decision with input as {"principal": human(["approver"], "acme"), "tenant": "acme", "tool": "promote_model", "params": {"target": "staging"}}
 	not d.allow
@@ -96,4 +90,20 @@ test_unknown_tool_is_denied if {
 test_missing_principal_is_denied if {
 	d := tools.decision with input as {"tenant": "acme", "tool": "train_model"}
 	not d.allow
+}
+
+test_agent_may_roll_back_one_version_without_approval if {
+	d := tools.decision with input as {"principal": agent("acme"), "tenant": "acme", "tool": "rollback_model", "params": {"task": "sarcasm", "steps": 1}}
+	d.allow
+	not d.needs_approval
+}
+
+test_agent_rollback_beyond_one_version_needs_approval if {
+	d := tools.decision with input as {"principal": agent("acme"), "tenant": "acme", "tool": "rollback_model", "params": {"task": "sarcasm", "steps": 2}}
+	d.allow
+	d.needs_approval
+	d.reasons == [
+		"agents may call rollback_model only with a human approval",
+		"rolling back 2 versions needs a human approval",
+	]
 }

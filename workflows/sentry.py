@@ -1,0 +1,118 @@
+"""The deployment sentry: a long-running workflow that checks a task's production model on a
+schedule and rolls it back when its service metrics or its drift breach the gates.
+
+Each check is an ordinary plan (workflows/plan.py), proposed by the sentry as an *agent*, so the
+same policy and audit apply as to any agent: the metric and drift tools are on the agents' safe
+list; on a failed gate the plan's fallback rolls production back one version, which policy lets
+an agent do without waiting (design card: a human must agree to anything further), and anything
+policy marks as needing approval waits for one like every other plan step. The workflow
+continues as new every `checks_per_run` checks so that its history stays small.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from pydantic import BaseModel, Field
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from sentimentops.core.policy import Principal
+    from sentimentops.workflows.plan import PlanExecutionWorkflow
+    from sentimentops.workflows.schemas import Plan, PlanExecutionInput, PlanProgress, PlanStep
+
+SENTRY_SUBJECT = "deployment-sentry"
+
+
+class SentryInput(BaseModel):
+    tenant: str
+    task: str
+    interval_seconds: float = Field(default=300.0, ge=1, le=86_400)
+    window_seconds: float = Field(default=900.0, gt=0, le=30 * 86_400)
+    checks_per_run: int = Field(default=100, ge=1, le=10_000)
+    max_checks: int | None = Field(default=None, ge=1, description="stop after N (tests)")
+    checks_done: int = 0
+    task_queue: str
+    training_task_queue: str
+
+
+class SentryStatus(BaseModel):
+    checks_done: int
+    last_check: str | None
+    last_status: str | None
+    last_message: str
+    rollbacks: int
+
+
+def check_plan(sentry: SentryInput) -> Plan:
+    """One check: metrics and drift of production, each a gate whose failure rolls back."""
+    rollback = PlanStep(
+        tool="rollback_model",
+        params={"task": sentry.task, "alias": "production", "steps": 1},
+        rationale="the production model breached the sentry's gates",
+    )
+    return Plan(
+        tenant=sentry.tenant,
+        proposer=Principal(
+            subject=SENTRY_SUBJECT, kind="agent", roles=["agent"], tenant=sentry.tenant
+        ),
+        rationale=f"deployment sentry check of {sentry.task}@production",
+        steps=[
+            PlanStep(
+                tool="get_service_metrics",
+                params={
+                    "task": sentry.task,
+                    "alias": "production",
+                    "window_seconds": sentry.window_seconds,
+                },
+                gate=True,
+                on_gate_failure=[rollback],
+            ),
+            PlanStep(
+                tool="detect_drift",
+                params={"task": sentry.task, "window_seconds": sentry.window_seconds},
+                gate=True,
+                on_gate_failure=[rollback],
+            ),
+        ],
+    )
+
+
+@workflow.defn(name="DeploymentSentry")
+class DeploymentSentryWorkflow:
+    def __init__(self) -> None:
+        self._status = SentryStatus(
+            checks_done=0, last_check=None, last_status=None, last_message="", rollbacks=0
+        )
+
+    @workflow.query
+    def status(self) -> SentryStatus:
+        return self._status
+
+    @workflow.run
+    async def run(self, sentry: SentryInput) -> SentryStatus:
+        self._status.checks_done = sentry.checks_done
+        for _ in range(sentry.checks_per_run):
+            if sentry.max_checks is not None and self._status.checks_done >= sentry.max_checks:
+                return self._status
+            check_id = f"{workflow.info().workflow_id}-check-{self._status.checks_done + 1}"
+            progress: PlanProgress = await workflow.execute_child_workflow(
+                PlanExecutionWorkflow.run,
+                PlanExecutionInput(
+                    plan=check_plan(sentry),
+                    task_queue=sentry.task_queue,
+                    training_task_queue=sentry.training_task_queue,
+                ),
+                id=check_id,
+                task_queue=sentry.task_queue,
+            )
+            self._status.checks_done += 1
+            self._status.last_check = check_id
+            self._status.last_status = progress.status
+            self._status.last_message = progress.message
+            if any(s.tool == "rollback_model" and s.status == "succeeded" for s in progress.steps):
+                self._status.rollbacks += 1
+            await workflow.sleep(timedelta(seconds=sentry.interval_seconds))
+        workflow.continue_as_new(
+            sentry.model_copy(update={"checks_done": self._status.checks_done})
+        )
