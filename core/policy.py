@@ -39,7 +39,13 @@ class PolicyDecision(BaseModel):
 
 class PolicyEngine(Protocol):
     async def decide_tool_call(
-        self, *, principal: Principal, tenant: str, tool: str, params: dict[str, Any]
+        self,
+        *,
+        principal: Principal,
+        tenant: str,
+        tool: str,
+        params: dict[str, Any],
+        context: dict[str, Any] | None = None,
     ) -> PolicyDecision: ...
 
     async def query(self, *, package: str, rule: str, input_data: dict[str, Any]) -> Any:
@@ -68,11 +74,19 @@ class OpaPolicyEngine:
         )
 
     async def decide_tool_call(
-        self, *, principal: Principal, tenant: str, tool: str, params: dict[str, Any]
+        self,
+        *,
+        principal: Principal,
+        tenant: str,
+        tool: str,
+        params: dict[str, Any],
+        context: dict[str, Any] | None = None,
     ) -> PolicyDecision:
         payload = {
             "principal": principal.model_dump(),
             "tenant": tenant,
+            # Facts the caller looked up for the policy (e.g. an agent's recent action count).
+            "context": context or {},
             "tool": tool,
             "params": params,
         }

@@ -67,3 +67,25 @@ async def test_denied_call_is_audited_as_denied(
     [event] = audit.recent(session, limit=1)
     assert (event.actor, event.outcome) == ("mallory", "denied")
     assert event.details["reasons"] == ["no role of mallory may call rollback_model"]
+
+
+async def test_agent_over_its_hourly_budget_is_denied(
+    temporal_client: Client, opa_url: str, sessions: sessionmaker[Session], session: Session
+) -> None:
+    planner = Principal(subject="planner", kind="agent", roles=["agent"], tenant="acme")
+    request = ToolCallRequest(principal=planner, tenant="acme", tool="score_texts")
+    _, allowed = await _run(temporal_client, opa_url, sessions, request)
+    assert allowed.decision.outcome == "allowed"  # type: ignore[attr-defined]
+    # 119 more calls went ahead this hour (denials would not count)...
+    for _ in range(119):
+        audit.record(
+            session, actor="planner", tenant="acme", action="policy.check:score_texts",
+            resource="workflow/earlier", outcome="allowed",
+        )  # fmt: skip
+    session.flush()
+    # ...so the 121st is refused.
+    _, refused = await _run(temporal_client, opa_url, sessions, request)
+    assert refused.decision.outcome == "denied"  # type: ignore[attr-defined]
+    assert refused.decision.reasons == [  # type: ignore[attr-defined]
+        "agent planner reached its limit of 120 tool calls per hour"
+    ]

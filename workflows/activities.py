@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
@@ -42,11 +42,30 @@ if TYPE_CHECKING:
 
 log = get_logger(__name__)
 
+# The window of an agent's tool-call budget (policies/rego: agent_max_actions_per_hour).
+AGENT_BUDGET_WINDOW = timedelta(hours=1)
+
 
 class PolicyActivities:
     def __init__(self, *, policy: PolicyEngine, sessions: sessionmaker[Session]) -> None:
         self._policy = policy
         self._sessions = sessions
+
+    def _context(self, request: ToolCallRequest) -> dict[str, object]:
+        """Facts policy needs that only the database knows: an agent's calls in the last hour
+        (those that went ahead or asked for approval; refusals do not extend a block)."""
+        if request.principal.kind != "agent":
+            return {}
+        with self._sessions() as session:
+            count = audit.count_since(
+                session,
+                actor=request.principal.subject,
+                tenant=request.tenant,
+                action_prefix="policy.check:",
+                outcomes=("allowed", "needs_approval"),
+                since=datetime.now(UTC) - AGENT_BUDGET_WINDOW,
+            )
+        return {"agent_actions_last_hour": count}
 
     @activity.defn(name="check_policy")
     async def check_policy(self, request: ToolCallRequest) -> PolicyCheckResult:
@@ -57,6 +76,7 @@ class PolicyActivities:
             tenant=request.tenant,
             tool=request.tool,
             params=request.params,
+            context=self._context(request),
         )
         with transaction(self._sessions) as session:
             event = audit.record(

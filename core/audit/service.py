@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from sentimentops.core.audit.models import AuditChainHead, AuditEvent
@@ -227,3 +227,24 @@ def recent(session: Session, *, limit: int = 20, tenant: str | None = None) -> l
     if tenant is not None:
         query = query.where(AuditEvent.tenant == tenant)
     return list(session.execute(query).scalars())
+
+
+def count_since(
+    session: Session,
+    *,
+    actor: str,
+    tenant: str,
+    action_prefix: str,
+    outcomes: Iterable[str],
+    since: datetime,
+) -> int:
+    """How many events of one actor in one tenant match an action prefix and outcomes since a
+    time (e.g. an agent's tool calls in the last hour, for its policy budget)."""
+    query = select(func.count()).where(
+        AuditEvent.actor == actor,
+        AuditEvent.tenant == tenant,
+        AuditEvent.action.startswith(action_prefix),
+        AuditEvent.outcome.in_(list(outcomes)),
+        AuditEvent.occurred_at >= since,
+    )
+    return int(session.execute(query).scalar_one())

@@ -40,11 +40,26 @@ default allow := false
 allow if {
 	granted
 	same_tenant
+	not agent_rate_limited
 }
 
 allow if {
 	granted
 	cross_tenant_allowed
+	not agent_rate_limited
+}
+
+# Agents act at machine speed: past a budget of tool calls per hour (counted by the caller from
+# the audit log and passed as input.context) every further call is refused until the window
+# moves on, so a looping or manipulated agent cannot flood the lifecycle.
+agent_rate_limited if {
+	input.principal.kind == "agent"
+	object.get(input, ["context", "agent_actions_last_hour"], 0) >= config.agent_max_actions_per_hour
+}
+
+deny_reasons contains msg if {
+	agent_rate_limited
+	msg := sprintf("agent %v reached its limit of %v tool calls per hour", [input.principal.subject, config.agent_max_actions_per_hour])
 }
 
 deny_reasons contains msg if {

@@ -107,3 +107,19 @@ test_agent_rollback_beyond_one_version_needs_approval if {
 		"rolling back 2 versions needs a human approval",
 	]
 }
+
+test_agent_within_its_hourly_budget_is_allowed if {
+	d := tools.decision with input as {"principal": agent("acme"), "tenant": "acme", "tool": "score_texts", "params": {}, "context": {"agent_actions_last_hour": 119}}
+	d.allow
+}
+
+test_agent_over_its_hourly_budget_is_denied if {
+	d := tools.decision with input as {"principal": agent("acme"), "tenant": "acme", "tool": "score_texts", "params": {}, "context": {"agent_actions_last_hour": 120}}
+	not d.allow
+	d.reasons == ["agent planner reached its limit of 120 tool calls per hour"]
+}
+
+test_humans_have_no_hourly_budget if {
+	d := tools.decision with input as {"principal": human(["ml_engineer"], "acme"), "tenant": "acme", "tool": "train_model", "params": {}, "context": {"agent_actions_last_hour": 10000}}
+	d.allow
+}
