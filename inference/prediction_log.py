@@ -1,8 +1,10 @@
 """Writing the prediction log off the request path.
 
 Requests put rows on a bounded in-memory queue and never wait for the database; a background
-task writes them in batches from a worker thread. When the writer falls behind, new rows are
-dropped and counted (sentimentops_prediction_log_dropped_total) rather than slowing scoring.
+task writes them in batches from a worker thread, keeping the text only for tenants that opted
+in (that lookup happens there too, never on the request path). When the writer falls behind,
+new rows are dropped and counted (sentimentops_prediction_log_dropped_total) rather than
+slowing scoring.
 """
 
 from __future__ import annotations
@@ -47,9 +49,11 @@ class PredictionLog:
         max_queue: int = 50_000,
         batch_size: int = 500,
         flush_seconds: float = 0.5,
+        stores_texts: Callable[[str], bool] = lambda _tenant_id: False,
         on_drop: Callable[[int], None] = lambda _n: None,
     ) -> None:
         self._sessions = sessions
+        self._stores_texts = stores_texts
         self._queue: asyncio.Queue[PredictionRow] = asyncio.Queue(maxsize=max_queue)
         self._batch_size = batch_size
         self._flush_seconds = flush_seconds
@@ -90,8 +94,12 @@ class PredictionLog:
         return rows
 
     def _write(self, rows: list[PredictionRow]) -> None:
+        values = [
+            {**row.__dict__, "text": row.text if self._stores_texts(row.tenant_id) else None}
+            for row in rows
+        ]
         with transaction(self._sessions) as session:
-            session.execute(insert(PredictionRecord), [row.__dict__ for row in rows])
+            session.execute(insert(PredictionRecord), values)
 
     async def _run(self) -> None:
         while True:

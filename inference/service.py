@@ -8,7 +8,6 @@ import asyncio
 import hashlib
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -38,7 +37,6 @@ class Scoring:
     prediction_log: PredictionLog
     metrics: Metrics
     limits: ScoringLimits
-    stores_texts: Callable[[str], bool]  # tenant id → opted in to storing texts
 
 
 def check_limits(limits: ScoringLimits, texts: list[str], *, explain: bool) -> None:
@@ -118,7 +116,6 @@ def _log(
     tenant_id: str,
     seconds: float,
 ) -> None:
-    keep_text = scoring.stores_texts(tenant_id)
     now = datetime.now(UTC)
     latency_ms = seconds * 1000 / len(texts)
     rows = []
@@ -137,7 +134,9 @@ def _log(
                 latency_ms=latency_ms,
                 text_sha256=hashlib.sha256(text.encode()).hexdigest(),
                 text_chars=len(text),
-                text=text if keep_text else None,
+                # Dropped by the log writer unless the tenant opted in (looked up off the
+                # request path, in the writer's thread).
+                text=text,
             )
         )
     scoring.prediction_log.add(rows)

@@ -20,8 +20,7 @@ TEXT_OPT_IN_CACHE_SECONDS = 30.0
 
 
 def tenant_text_opt_in(sessions: sessionmaker[Session]) -> Callable[[str], bool]:
-    """Which tenants store prediction texts, cached briefly: the request path never waits on
-    the database for it more than once per tenant and period."""
+    """Which tenants store prediction texts, cached briefly (called by the log writer)."""
     cache: dict[str, tuple[float, bool]] = {}
 
     def stores_texts(tenant_id: str) -> bool:
@@ -44,7 +43,11 @@ def tenant_text_opt_in(sessions: sessionmaker[Session]) -> Callable[[str], bool]
 def build_scoring(settings: Settings, sessions: sessionmaker[Session], metrics: Metrics) -> Scoring:
     return Scoring(
         slots=ModelSlots(),
-        prediction_log=PredictionLog(sessions, on_drop=metrics.prediction_log_dropped.inc),
+        prediction_log=PredictionLog(
+            sessions,
+            stores_texts=tenant_text_opt_in(sessions),
+            on_drop=metrics.prediction_log_dropped.inc,
+        ),
         metrics=metrics,
         limits=ScoringLimits(
             max_batch_texts=settings.max_batch_texts,
@@ -52,7 +55,6 @@ def build_scoring(settings: Settings, sessions: sessionmaker[Session], metrics: 
             explain_max_texts=settings.explain_max_texts,
             explain_max_tokens=settings.explain_max_tokens,
         ),
-        stores_texts=tenant_text_opt_in(sessions),
     )
 
 

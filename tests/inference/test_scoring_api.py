@@ -19,6 +19,7 @@ from starlette.websockets import WebSocketDisconnect
 from sentimentops.core import db
 from sentimentops.core.api.app import create_app
 from sentimentops.core.audit.models import AuditEvent
+from sentimentops.core.identity.models import Tenant
 from sentimentops.core.identity.principal import Role
 from sentimentops.inference.models import PredictionRecord
 from tests.identity.conftest import Account, Factory, make_settings
@@ -236,3 +237,17 @@ def test_stream_scores_messages_and_checks_the_handshake(env: Env) -> None:
     ):
         ws.receive_json()
     assert foreign.value.code == 1008
+
+
+def test_prediction_log_stores_texts_for_tenants_that_opted_in(own_env: Env) -> None:
+    env = own_env
+    sessions = env.client.app.state.sessions  # type: ignore[attr-defined]
+    with db.transaction(sessions) as s:
+        s.get(Tenant, env.user.tenant.id).store_prediction_texts = True  # type: ignore[union-attr]
+    env.client.post("/api/v1/sentiment", json={"text": "kept on purpose"}, headers=env.headers)
+
+    def texts() -> list[str | None]:
+        with sessions() as s:
+            return list(s.execute(select(PredictionRecord.text)).scalars())
+
+    _wait_for(lambda: texts() == ["kept on purpose"])
