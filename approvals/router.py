@@ -6,18 +6,23 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
-from temporalio.client import Client
 from temporalio.service import RPCError
 
 from sentimentops.approvals import service
 from sentimentops.approvals.models import ApprovalRequest
 from sentimentops.approvals.policies import can_decide_approvals, can_read_approvals
 from sentimentops.approvals.schemas import ApprovalOut, DecisionIn
-from sentimentops.core.api.deps import AUTHENTICATED, CurrentPrincipal, SessionDep, SettingsDep
+from sentimentops.core.api.deps import (
+    AUTHENTICATED,
+    CurrentPrincipal,
+    SessionDep,
+    SettingsDep,
+    temporal_client,
+)
 from sentimentops.core.errors import ServiceUnavailable
 from sentimentops.core.identity.principal import Principal
 from sentimentops.core.settings import Settings
-from sentimentops.core.temporal import connect, workflow_ui_url
+from sentimentops.core.temporal import workflow_ui_url
 from sentimentops.workflows.client import signal_approval
 from sentimentops.workflows.schemas import ApprovalSignal
 
@@ -28,18 +33,6 @@ def _out(settings: Settings, row: ApprovalRequest) -> ApprovalOut:
     out = ApprovalOut.model_validate(row)
     out.workflow_url = workflow_ui_url(settings, row.workflow_id)
     return out
-
-
-async def _temporal(request: Request, settings: Settings) -> Client:
-    """One Temporal client per application, connected on first use (in the app's loop)."""
-    client: Client | None = getattr(request.app.state, "temporal_client", None)
-    if client is None:
-        try:
-            client = await connect(settings)
-        except RuntimeError as exc:
-            raise ServiceUnavailable(f"Temporal did not answer: {exc}") from exc
-        request.app.state.temporal_client = client
-    return client
 
 
 @router.get("", response_model=list[ApprovalOut])
@@ -89,7 +82,7 @@ async def _decide(
     # After the commit: the decision is recorded even if Temporal is briefly away; the
     # waiting workflow then gets it when the call is repeated (a decided request refuses a
     # second decision, so repeat through `approvals resend` in the CLI).
-    client = await _temporal(request, settings)
+    client = await temporal_client(request)
     try:
         await signal_approval(
             client,

@@ -24,7 +24,7 @@ from sentimentops.core.identity.principal import Principal, Role
 from sentimentops.core.identity.tenancy import get_owned, owned
 
 PENDING = "pending"
-STATUSES = ("pending", "approved", "rejected", "expired", "superseded")
+STATUSES = ("pending", "approved", "rejected", "expired", "superseded", "cancelled")
 
 
 def _now() -> datetime:
@@ -103,7 +103,7 @@ def get_request(session: Session, *, principal: Principal, approval_id: str) -> 
 
 
 def close_request(session: Session, *, approval_id: str, status: str, actor: str) -> None:
-    """Mark a pending request expired or superseded (by the workflow that asked for it)."""
+    """Mark a pending request expired, superseded or cancelled (by the workflow that asked)."""
     request = session.get(ApprovalRequest, approval_id)
     if request is None or request.status != PENDING:
         return

@@ -10,9 +10,10 @@ from sentimentops.core.identity.models import (
     SigningKey,
     Tenant,
 )
-from sentimentops.inference.models import PredictionRecord
+from sentimentops.inference.models import PredictionRecord, ScoringFailure
 from sentimentops.tools.models import CanaryShare, PromotionEvent, ToolRun
 from sentimentops.training.datasets.models import DatasetVersion
+from sentimentops.workflows.models import PlanExecution
 
 __all__ = [
     "ApiKey",
@@ -22,9 +23,11 @@ __all__ = [
     "BootstrapToken",
     "CanaryShare",
     "DatasetVersion",
+    "PlanExecution",
     "PredictionRecord",
     "PromotionEvent",
     "RoleBinding",
+    "ScoringFailure",
     "ServiceAccount",
     "SigningKey",
     "Tenant",

@@ -1,5 +1,6 @@
 """The prediction log: one row per served prediction, for monitoring, drift and feedback.
-Texts are stored only for tenants that opted in; the hash is always kept (joins feedback)."""
+Texts are stored only for tenants that opted in; the hash is always kept (joins feedback).
+Failed scoring requests are logged beside it, so the error rate is known to the tools."""
 
 from __future__ import annotations
 
@@ -27,3 +28,19 @@ class PredictionRecord(TenantOwned, Base):
     text_sha256: Mapped[str] = mapped_column(String(64), index=True)
     text_chars: Mapped[int] = mapped_column(Integer)
     text: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class ScoringFailure(TenantOwned, Base):
+    """A scoring request the service could not answer (no model loaded, the runtime failed):
+    the other side of the error rate. Client errors (invalid input, quotas) are not failures."""
+
+    __tablename__ = "scoring_failures"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    task: Mapped[str] = mapped_column(String(32))
+    # Unknown when no model was serving the task.
+    model_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    model_alias: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    reason: Mapped[str] = mapped_column(String(32))  # no_model | runtime_error
+    texts: Mapped[int] = mapped_column(Integer)

@@ -2,7 +2,8 @@
 
 Requests put rows on a bounded in-memory queue and never wait for the database; a background
 task writes them in batches from a worker thread, keeping the text only for tenants that opted
-in (that lookup happens there too, never on the request path). When the writer falls behind,
+in (that lookup happens there too, never on the request path). Failed requests travel the
+same way into `scoring_failures`, the other half of the error rate. When the writer falls behind,
 new rows are dropped and counted (sentimentops_prediction_log_dropped_total) rather than
 slowing scoring.
 """
@@ -20,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from sentimentops.core.db import transaction
 from sentimentops.core.logging import get_logger
-from sentimentops.inference.models import PredictionRecord
+from sentimentops.inference.models import PredictionRecord, ScoringFailure
 
 log = get_logger(__name__)
 
@@ -41,6 +42,20 @@ class PredictionRow:
     text: str | None
 
 
+@dataclass(frozen=True)
+class FailureRow:
+    tenant_id: str
+    created_at: datetime
+    task: str
+    model_version: str | None
+    model_alias: str | None
+    reason: str
+    texts: int
+
+
+LogRow = PredictionRow | FailureRow
+
+
 class PredictionLog:
     def __init__(
         self,
@@ -54,13 +69,13 @@ class PredictionLog:
     ) -> None:
         self._sessions = sessions
         self._stores_texts = stores_texts
-        self._queue: asyncio.Queue[PredictionRow] = asyncio.Queue(maxsize=max_queue)
+        self._queue: asyncio.Queue[LogRow] = asyncio.Queue(maxsize=max_queue)
         self._batch_size = batch_size
         self._flush_seconds = flush_seconds
         self._on_drop = on_drop
         self._task: asyncio.Task[None] | None = None
 
-    def add(self, rows: list[PredictionRow]) -> None:
+    def add(self, rows: list[PredictionRow] | list[FailureRow]) -> None:
         dropped = 0
         for row in rows:
             try:
@@ -87,19 +102,24 @@ class PredictionLog:
                 await self._task
         await self.flush()
 
-    def _drain(self, limit: int | None) -> list[PredictionRow]:
-        rows: list[PredictionRow] = []
+    def _drain(self, limit: int | None) -> list[LogRow]:
+        rows: list[LogRow] = []
         while not self._queue.empty() and (limit is None or len(rows) < limit):
             rows.append(self._queue.get_nowait())
         return rows
 
-    def _write(self, rows: list[PredictionRow]) -> None:
-        values = [
+    def _write(self, rows: list[LogRow]) -> None:
+        predictions = [
             {**row.__dict__, "text": row.text if self._stores_texts(row.tenant_id) else None}
             for row in rows
+            if isinstance(row, PredictionRow)
         ]
+        failures = [row.__dict__ for row in rows if isinstance(row, FailureRow)]
         with transaction(self._sessions) as session:
-            session.execute(insert(PredictionRecord), values)
+            if predictions:
+                session.execute(insert(PredictionRecord), predictions)
+            if failures:
+                session.execute(insert(ScoringFailure), failures)
 
     async def _run(self) -> None:
         while True:

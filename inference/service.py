@@ -15,7 +15,7 @@ import numpy as np
 
 from sentimentops.core.errors import InvalidInput, ServiceUnavailable
 from sentimentops.core.metrics import Metrics
-from sentimentops.inference.prediction_log import PredictionLog, PredictionRow
+from sentimentops.inference.prediction_log import FailureRow, PredictionLog, PredictionRow
 from sentimentops.inference.runtime.base import FloatArray
 from sentimentops.inference.schemas import ModelRef, Prediction, TokenWeight
 from sentimentops.inference.slots import ModelSlots, ServingModel
@@ -89,22 +89,55 @@ async def score(
     started = time.perf_counter()
     model = scoring.slots.route(task, tenant=tenant_id, request_key=request_key or uuid.uuid4().hex)
     if model is None:
-        scoring.metrics.errors.labels(route, "no_model").inc()
+        _failed(scoring, task, texts, tenant_id=tenant_id, route=route, reason="no_model")
         raise ServiceUnavailable(f"no model is serving {task} yet")
     async with model.lease() as leased:
-        probs = await leased.batcher.score(texts)
-        explanations = None
-        if explain:
-            max_tokens = scoring.limits.explain_max_tokens
-            explanations = [
-                await asyncio.to_thread(leased.scorer.explain, t, max_tokens=max_tokens)
-                for t in texts
-            ]
-        predictions = _predictions(leased, probs, explanations)
+        try:
+            probs = await leased.batcher.score(texts)
+            explanations = None
+            if explain:
+                max_tokens = scoring.limits.explain_max_tokens
+                explanations = [
+                    await asyncio.to_thread(leased.scorer.explain, t, max_tokens=max_tokens)
+                    for t in texts
+                ]
+            predictions = _predictions(leased, probs, explanations)
+        except Exception:
+            _failed(scoring, task, texts, tenant_id=tenant_id, route=route,
+                    reason="runtime_error", model=leased)  # fmt: skip
+            raise
     elapsed = time.perf_counter() - started
     scoring.metrics.latency.labels(route, tenant_label, leased.label).observe(elapsed)
     _log(scoring, leased, texts, predictions, tenant_id=tenant_id, seconds=elapsed)
     return predictions
+
+
+def _failed(
+    scoring: Scoring,
+    task: str,
+    texts: list[str],
+    *,
+    tenant_id: str,
+    route: str,
+    reason: str,
+    model: ServingModel | None = None,
+) -> None:
+    """Count a request the service could not answer, in the metrics and the failure log (which
+    the sentry's and the soak's error rate read)."""
+    scoring.metrics.errors.labels(route, reason).inc()
+    scoring.prediction_log.add(
+        [
+            FailureRow(
+                tenant_id=tenant_id,
+                created_at=datetime.now(UTC),
+                task=task,
+                model_version=model.version if model is not None else None,
+                model_alias=model.alias if model is not None else None,
+                reason=reason,
+                texts=len(texts),
+            )
+        ]
+    )
 
 
 def _log(

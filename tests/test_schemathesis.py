@@ -14,6 +14,7 @@ import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from temporalio.testing import WorkflowEnvironment
 
 from sentimentops.core import db
 from sentimentops.core.identity import service
@@ -29,7 +30,9 @@ EXAMPLES_PER_OPERATION = 25
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
+def server(
+    tmp_path_factory: pytest.TempPathFactory, temporal_env: WorkflowEnvironment
+) -> Iterator[tuple[str, dict[str, str]]]:
     data = tmp_path_factory.mktemp("schemathesis")
     (data / "mlflow").mkdir()
     registry = f"sqlite:///{data / 'mlflow' / 'mlflow.db'}"
@@ -52,6 +55,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict
         "SENTIMENTOPS_API_PORT": str(port),
         "SENTIMENTOPS_RATE_LIMIT_PER_SECOND": "100000",
         "SENTIMENTOPS_RATE_LIMIT_BURST": "100000",
+        # Plans the fuzzer starts wait on a queue no worker serves: nothing runs them.
+        "SENTIMENTOPS_TEMPORAL_ADDRESS": temporal_env.client.service_client.config.target_host,
+        "SENTIMENTOPS_TEMPORAL_TASK_QUEUE": "schemathesis-unserved",
     }
     process = subprocess.Popen(
         [sys.executable, "-P", "-m", "sentimentops.core.cli", "api"],

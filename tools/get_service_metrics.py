@@ -1,4 +1,5 @@
-"""get_service_metrics: latency, volume and label distribution from the prediction log."""
+"""get_service_metrics: latency, volume, error rate and label distribution from the prediction
+log and the failure log."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ from typing import Literal
 
 import numpy as np
 from pydantic import Field
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from sentimentops.inference.models import PredictionRecord
+from sentimentops.inference.models import PredictionRecord, ScoringFailure
 from sentimentops.tools.base import Task, ToolContext, ToolInput, ToolOutput, ToolSpec
 from sentimentops.tools.evaluate_model import GATES_PACKAGE
 
@@ -29,8 +30,9 @@ class GetServiceMetricsOutput(ToolOutput):
     volume: int
     latency_p50_ms: float | None
     latency_p95_ms: float | None
-    # The prediction log holds answered requests only; failed requests are counted in the
-    # service's Prometheus metrics, so the error rate here is None until those are scraped.
+    # Texts the service failed to score (no model, runtime error) over all texts asked for;
+    # None without traffic. Client errors (invalid input, quotas) do not count.
+    failed: int
     error_rate: float | None
     label_distribution: dict[str, float]
     versions: dict[str, int]
@@ -46,35 +48,48 @@ async def get_service_metrics(
     latency, error rate, predicted label distribution and versions that answered, plus the
     verdict of the soak gates (`passed`, `reasons`) used before promoting a canary. Read-only."""
 
-    def work() -> tuple[list[float], dict[str, int], dict[str, int]]:
+    def work() -> tuple[list[float], dict[str, int], dict[str, int], int]:
         since = datetime.now(UTC) - timedelta(seconds=params.window_seconds)
         with ctx.sessions() as session:
+            tenant_id = ctx.tenant_id(session)
             query = select(
                 PredictionRecord.latency_ms, PredictionRecord.label, PredictionRecord.model_version
             ).where(
-                PredictionRecord.tenant_id == ctx.tenant_id(session),
+                PredictionRecord.tenant_id == tenant_id,
                 PredictionRecord.task == params.task,
                 PredictionRecord.created_at >= since,
             )
+            failures = select(func.coalesce(func.sum(ScoringFailure.texts), 0)).where(
+                ScoringFailure.tenant_id == tenant_id,
+                ScoringFailure.task == params.task,
+                ScoringFailure.created_at >= since,
+            )
             if params.alias is not None:
                 query = query.where(PredictionRecord.model_alias == params.alias)
+                # A request that found no model at all failed for every alias.
+                failures = failures.where(
+                    (ScoringFailure.model_alias == params.alias)
+                    | ScoringFailure.model_alias.is_(None)
+                )
             rows = session.execute(query).all()
+            failed = int(session.execute(failures).scalar_one())
         latencies = [float(r[0]) for r in rows]
         labels: dict[str, int] = {}
         versions: dict[str, int] = {}
         for _latency, label, version in rows:
             labels[label] = labels.get(label, 0) + 1
             versions[version] = versions.get(version, 0) + 1
-        return latencies, labels, versions
+        return latencies, labels, versions, failed
 
-    latencies, labels, versions = await asyncio.to_thread(work)
+    latencies, labels, versions, failed = await asyncio.to_thread(work)
     volume = len(latencies)
     p50 = float(np.percentile(latencies, 50)) if latencies else None
     p95 = float(np.percentile(latencies, 95)) if latencies else None
+    error_rate = failed / (volume + failed) if volume + failed else None
     verdict = await ctx.policy.query(
         package=GATES_PACKAGE,
         rule="soak",
-        input_data={"volume": volume, "error_rate": None, "latency_p95_ms": p95},
+        input_data={"volume": volume, "error_rate": error_rate, "latency_p95_ms": p95},
     )
     return GetServiceMetricsOutput(
         task=params.task,
@@ -82,7 +97,8 @@ async def get_service_metrics(
         volume=volume,
         latency_p50_ms=p50,
         latency_p95_ms=p95,
-        error_rate=None,
+        failed=failed,
+        error_rate=error_rate,
         label_distribution={k: v / volume for k, v in sorted(labels.items())},
         versions=versions,
         passed=bool(verdict["passed"]),

@@ -27,6 +27,7 @@ from sentimentops.core.temporal import workflow_ui_url
 from sentimentops.tools.base import ToolContext
 from sentimentops.tools.models import ToolRun
 from sentimentops.tools.registry import TOOLS, AnySpec
+from sentimentops.workflows import service as plans
 from sentimentops.workflows.schemas import (
     ApprovalTicket,
     CloseApproval,
@@ -310,11 +311,19 @@ class PlanActivities:
 
     @activity.defn(name="record_event")
     async def record_event(self, event: WorkflowEvent) -> None:
-        """Append a workflow decision (plan started, amended, finished) to the audit log."""
+        """Append a workflow decision (plan started, amended, finished) to the audit log, and
+        keep the plan registry in step with a plan's start and finish."""
         info = activity.info() if activity.in_activity() else None
+        plan_id = info.workflow_id if info and info.workflow_type == "PlanExecution" else None
 
         def work() -> None:
             with transaction(self._sessions) as session:
+                if plan_id is not None:
+                    plans.record_event(
+                        session, workflow_id=plan_id, tenant=event.tenant,
+                        actor=event.actor, action=event.action, outcome=event.outcome,
+                        details=event.details,
+                    )  # fmt: skip
                 audit.record(
                     session,
                     actor=event.actor,

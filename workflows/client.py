@@ -75,9 +75,13 @@ async def start_plan(
     return workflow_id
 
 
-async def plan_progress(client: Client, workflow_id: str) -> PlanProgress:
+async def plan_progress(
+    client: Client, workflow_id: str, *, rpc_timeout: timedelta | None = None
+) -> PlanProgress:
+    """The plan's progress, answered by a worker (the server waits up to 30 s for one; the
+    API asks for less, so a request fails fast when no worker runs)."""
     handle = client.get_workflow_handle(workflow_id)
-    return await handle.query(PlanExecutionWorkflow.progress)
+    return await handle.query(PlanExecutionWorkflow.progress, rpc_timeout=rpc_timeout)
 
 
 async def signal_approval(client: Client, signal: ApprovalSignal, workflow_id: str) -> None:
@@ -86,6 +90,12 @@ async def signal_approval(client: Client, signal: ApprovalSignal, workflow_id: s
 
 async def amend_plan(client: Client, workflow_id: str, amendment: AmendPlan) -> None:
     await client.get_workflow_handle(workflow_id).signal(PlanExecutionWorkflow.amend, amendment)
+
+
+async def cancel_workflow(client: Client, workflow_id: str) -> None:
+    """Ask a plan or a sentry to stop: a plan closes the approval it waits for, records the end
+    and finishes as cancelled; a sentry stops between (or during) its checks."""
+    await client.get_workflow_handle(workflow_id).cancel()
 
 
 async def list_plans(client: Client, *, limit: int = 20) -> list[tuple[str, str, str]]:

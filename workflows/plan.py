@@ -10,6 +10,7 @@ given for the old plan. Queries expose progress for the CLI and the UI.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -46,7 +47,7 @@ _QUICK_RETRY = RetryPolicy(
     maximum_attempts=10,
 )
 
-FINAL = ("completed", "denied", "rejected", "expired", "failed", "gate_failed")
+FINAL = ("completed", "denied", "rejected", "expired", "failed", "gate_failed", "cancelled")
 
 
 class StepStopped(Exception):
@@ -151,7 +152,11 @@ class PlanExecutionWorkflow:
         self._plan = request.plan
         self._hash = plan_hash(request.plan)
         self._steps = [StepState(index=i, tool=s.tool) for i, s in enumerate(request.plan.steps)]
-        started = {"plan_hash": self._hash, "rationale": request.plan.rationale}
+        started = {
+            "plan_hash": self._hash,
+            "rationale": request.plan.rationale,
+            "tools": [s.tool for s in request.plan.steps],
+        }
         await self._event("plan.start", "running", started)
         results: dict[int, dict[str, Any]] = {}
         index = 0
@@ -168,10 +173,31 @@ class PlanExecutionWorkflow:
             self._status, self._message = "completed", "all steps succeeded"
         except StepStopped as stop:
             self._status, self._message = stop.status, str(stop)
+        except asyncio.CancelledError:
+            # Cancelled through the API or CLI: close the approval it waited for, record the
+            # end, and finish as cancelled in Temporal too (cleanup activities still run).
+            self._status, self._message = "cancelled", "the plan was cancelled"
+            self._current = None
+            if self._waiting_for is not None:
+                await self._close_approval(self._waiting_for, "cancelled")
+                self._waiting_for = None
+            await self._finish_event()
+            raise
         self._current = None
+        await self._finish_event()
+        return self.progress()
+
+    async def _finish_event(self) -> None:
         finished = {"plan_hash": self._hash, "message": self._message}
         await self._event("plan.finish", self._status, finished)
-        return self.progress()
+
+    async def _close_approval(self, approval_id: str, status: str) -> None:
+        await workflow.execute_activity_method(
+            PlanActivities.close_approval,
+            CloseApproval(approval_id=approval_id, status=status, actor="system:workflow"),
+            start_to_close_timeout=_QUICK_TIMEOUT,
+            retry_policy=_QUICK_RETRY,
+        )
 
     async def _fallback(
         self,
@@ -299,16 +325,8 @@ class PlanExecutionWorkflow:
         self._waiting_for = None
         self._status = "running"
         if outcome in ("expired", "amended"):
-            await workflow.execute_activity_method(
-                PlanActivities.close_approval,
-                CloseApproval(
-                    approval_id=ticket.approval_id,
-                    status="expired" if outcome == "expired" else "superseded",
-                    actor="system:workflow",
-                ),
-                start_to_close_timeout=_QUICK_TIMEOUT,
-                retry_policy=_QUICK_RETRY,
-            )
+            status = "expired" if outcome == "expired" else "superseded"
+            await self._close_approval(ticket.approval_id, status)
         return outcome
 
     async def _execute(

@@ -1,5 +1,5 @@
-"""Inputs and outputs of workflows and activities: plain Pydantic models, serialised by the
-Temporal Pydantic data converter."""
+"""Inputs and outputs of workflows and activities (plain Pydantic models, serialised by the
+Temporal Pydantic data converter), and the plans API's request and response shapes."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import hashlib
 import json
 import re
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -99,7 +99,7 @@ class PlanProgress(BaseModel):
     tenant: str
     proposer: str
     # running | waiting_approval | completed | denied | rejected | expired | failed |
-    # gate_failed
+    # gate_failed | cancelled
     status: str
     current_step: int | None
     message: str = ""
@@ -157,7 +157,7 @@ class ApprovalTicket(BaseModel):
 
 class CloseApproval(BaseModel):
     approval_id: str
-    status: str  # expired | superseded
+    status: str  # expired | superseded | cancelled
     actor: str
 
 
@@ -169,3 +169,77 @@ class WorkflowEvent(BaseModel):
     action: str
     outcome: str
     details: dict[str, Any] = Field(default_factory=dict)
+
+
+# --- The plans API ------------------------------------------------------------------------------
+
+WORKFLOW_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,254}$"
+
+
+class PlanIn(BaseModel):
+    """A plan proposed over the API; its tenant and proposer are the caller's."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rationale: str = Field(min_length=1, max_length=4000)
+    steps: list[PlanStep] = Field(min_length=1, max_length=100)
+    approval_timeout_seconds: float = Field(default=86_400.0, ge=1, le=30 * 86_400)
+
+
+class LifecycleIn(BaseModel):
+    """The model-lifecycle template: validate → train → evaluate → compare → staging → canary →
+    soak → production (approval). Unset values come from the platform's settings."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    task: Literal["sentiment", "sarcasm"]
+    family: Literal["tfidf_lr", "notebook", "minilm"] = "tfidf_lr"
+    max_train_samples: int | None = Field(default=None, ge=2)
+    soak_seconds: float | None = Field(default=None, ge=0, le=30 * 86_400)
+    canary_share: float | None = Field(default=None, ge=0, le=1)
+
+
+class RollbackIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    task: Literal["sentiment", "sarcasm"]
+    alias: Literal["production", "staging"] = "production"
+    steps: int = Field(default=1, ge=1, le=20)
+
+
+class AmendIn(BaseModel):
+    """New steps for the part of the plan that has not started."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    steps: list[PlanStep] = Field(min_length=1, max_length=100)
+
+
+class PlanAccepted(BaseModel):
+    workflow_id: str
+    plan_hash: str
+    status_url: str
+    workflow_url: str | None = None
+
+
+class PlanSummary(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    proposer: str
+    plan_hash: str
+    rationale: str
+    tools: list[str]
+    # running | waiting_approval | completed | denied | rejected | expired | failed |
+    # gate_failed | cancelled
+    status: str
+    message: str
+    created_at: datetime
+    finished_at: datetime | None
+    workflow_url: str | None = None
+
+
+class PlanDetail(BaseModel):
+    plan: PlanSummary
+    # Live progress from the workflow; None when Temporal no longer holds it (retention).
+    progress: PlanProgress | None

@@ -23,6 +23,7 @@ from sentimentops.inference import router as inference_router
 from sentimentops.inference.registry import ModelSource
 from sentimentops.inference.wiring import build_scoring, build_watcher
 from sentimentops.training.datasets import router as datasets_router
+from sentimentops.workflows import router as plans_router
 
 
 def create_app(
@@ -72,7 +73,7 @@ def create_app(
     app.state.metrics = metrics
     app.state.scoring = scoring
     app.state.model_watcher = watcher
-    app.state.temporal_client = None  # connected on first use (approvals signal workflows)
+    app.state.temporal_client = None  # connected on first use (plans, approvals)
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(identity_router.public_router)
@@ -81,6 +82,7 @@ def create_app(
     app.include_router(inference_router.stream_router)
     app.include_router(approvals_router.router)
     app.include_router(datasets_router.router)
+    app.include_router(plans_router.router)
     # Added last = outermost: every response, a 413 included, carries a request id.
     app.add_middleware(
         BodySizeLimitMiddleware,

@@ -13,16 +13,18 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPBearer
 from sqlalchemy.orm import Session
+from temporalio.client import Client
 
 from sentimentops.core.audit import service as audit
 from sentimentops.core.db import transaction
-from sentimentops.core.errors import TooManyRequests, Unauthorized
+from sentimentops.core.errors import ServiceUnavailable, TooManyRequests, Unauthorized
 from sentimentops.core.identity import authn
 from sentimentops.core.identity import service as identity_service
 from sentimentops.core.identity.principal import Principal
 from sentimentops.core.identity.ratelimit import RateLimiter, retry_after_header
 from sentimentops.core.logging import get_logger
 from sentimentops.core.settings import Settings
+from sentimentops.core.temporal import connect
 
 log = get_logger("sentimentops.auth")
 
@@ -42,9 +44,30 @@ def get_session(request: Request) -> Iterator[Session]:
         yield session
 
 
+def get_read_session(request: Request) -> Iterator[Session]:
+    """A session for handlers that only read: on SQLite it never takes the write lock."""
+    with request.app.state.read_sessions() as session:
+        yield session
+
+
 def get_rate_limiter(request: Request) -> RateLimiter:
     limiter: RateLimiter = request.app.state.rate_limiter
     return limiter
+
+
+async def temporal_client(request: Request) -> Client:
+    """The app's Temporal client, connected on first use (in the app's event loop). Called by
+    handlers after their own checks, not as a dependency, so a request refused for its input or
+    its tenant never waits on Temporal."""
+    client: Client | None = request.app.state.temporal_client
+    if client is None:
+        settings: Settings = request.app.state.settings
+        try:
+            client = await connect(settings)
+        except RuntimeError as exc:
+            raise ServiceUnavailable(f"Temporal did not answer: {exc}") from exc
+        request.app.state.temporal_client = client
+    return client
 
 
 def public_route() -> None:
@@ -53,6 +76,7 @@ def public_route() -> None:
 
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 SessionDep = Annotated[Session, Depends(get_session)]
+ReadSessionDep = Annotated[Session, Depends(get_read_session)]
 
 
 def get_principal(

@@ -1,5 +1,5 @@
-"""`sentimentops lifecycle start`, `plan run`, `workflows list|show` and `rollback`: start and
-watch plan executions in Temporal. Every command prints the workflow's web UI link."""
+"""`sentimentops lifecycle start`, `plan run`, `workflows list|show|cancel` and `rollback`: start,
+watch and stop plan executions in Temporal. Every command prints the workflow's web UI link."""
 
 from __future__ import annotations
 
@@ -13,11 +13,13 @@ from pydantic import ValidationError
 from rich.table import Table
 from temporalio.service import RPCError
 
-from sentimentops.core.cli.common import console, fail, load_settings
+from sentimentops.core.audit import service as audit
+from sentimentops.core.cli.common import cli_transaction, console, fail, load_settings
 from sentimentops.core.policy import Principal
 from sentimentops.core.settings import Settings
 from sentimentops.core.temporal import connect, workflow_ui_url
 from sentimentops.workflows.client import (
+    cancel_workflow,
     lifecycle_plan,
     list_plans,
     plan_progress,
@@ -172,3 +174,28 @@ def workflows_show(workflow_id: str) -> None:
     except (RuntimeError, RPCError) as exc:
         fail(f"cannot read {workflow_id}: {exc}")
     print_progress(settings, progress)
+
+
+@workflows_app.command("cancel")
+def workflows_cancel(workflow_id: str, actor: AsOpt = "operator") -> None:
+    """Stop a plan: the approval it waits for is closed and it ends as cancelled (audited)."""
+    settings = load_settings()
+
+    async def work() -> PlanProgress:
+        client = await connect(settings)
+        progress = await plan_progress(client, workflow_id)
+        if progress.status not in ("running", "waiting_approval"):
+            fail(f"{workflow_id} already ended ({progress.status})")
+        await cancel_workflow(client, workflow_id)
+        return progress
+
+    try:
+        progress = asyncio.run(work())
+    except (RuntimeError, RPCError) as exc:
+        fail(f"cannot cancel {workflow_id}: {exc}")
+    with cli_transaction(settings) as session:
+        audit.record(
+            session, actor=actor, tenant=progress.tenant, action="plan.cancel",
+            resource=f"workflow/{workflow_id}", outcome="requested",
+        )  # fmt: skip
+    console.print(f"cancelling [bold]{workflow_id}[/]; `workflows show` follows it")

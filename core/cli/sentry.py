@@ -11,7 +11,12 @@ from temporalio.service import RPCError
 
 from sentimentops.core.cli.common import console, fail, load_settings
 from sentimentops.core.temporal import connect, workflow_ui_url
-from sentimentops.workflows.client import sentry_status, sentry_workflow_id, start_sentry
+from sentimentops.workflows.client import (
+    cancel_workflow,
+    sentry_status,
+    sentry_workflow_id,
+    start_sentry,
+)
 
 app = typer.Typer(
     help="The deployment sentry: scheduled checks of a production model, rollback on breach.",
@@ -64,3 +69,19 @@ def status(task: TaskOpt, tenant: TenantOpt = "default") -> None:
     except (RuntimeError, RPCError) as exc:
         fail(f"no sentry for {task} in {tenant} (or Temporal is away): {exc}")
     console.print(result)
+
+
+@app.command()
+def stop(task: TaskOpt, tenant: TenantOpt = "default") -> None:
+    """Stop the sentry watching TASK (a check in progress is cancelled with it)."""
+    settings = load_settings()
+    workflow_id = sentry_workflow_id(tenant, task)
+
+    async def go() -> None:
+        await cancel_workflow(await connect(settings), workflow_id)
+
+    try:
+        asyncio.run(go())
+    except (RuntimeError, RPCError) as exc:
+        fail(f"no running sentry for {task} in {tenant} (or Temporal is away): {exc}")
+    console.print(f"stopping [bold]{workflow_id}[/]")

@@ -21,6 +21,7 @@ from sentimentops.approvals import service as approvals
 from sentimentops.core import db
 from sentimentops.core.db import Base
 from sentimentops.core.identity.principal import Role
+from sentimentops.workflows import service as plans
 from tests.identity.conftest import Account, Factory
 
 pytestmark = pytest.mark.parametrize("fresh_db_url", ["sqlite", "postgresql"], indirect=True)
@@ -32,6 +33,7 @@ class Victim:
     api_key_id: str
     approval_id: str
     dataset_id: str
+    workflow_id: str
 
 
 # How to obtain tenant B's value for each path parameter name, and a value that exists nowhere.
@@ -42,6 +44,7 @@ OTHER_TENANT_VALUES: dict[str, Callable[[Victim], str]] = {
     "role": lambda _v: Role.VIEWER.value,
     "dataset_id": lambda v: v.dataset_id,
     "approval_id": lambda v: v.approval_id,
+    "workflow_id": lambda v: v.workflow_id,
 }
 NONEXISTENT: dict[str, str] = {"role": Role.VIEWER.value}
 
@@ -62,7 +65,7 @@ def _example(schema: dict[str, Any], components: dict[str, Any]) -> Any:
             for name in schema.get("required", [])
         }
     if kind == "array":
-        return []
+        return [_example(schema["items"], components) for _ in range(schema.get("minItems", 0))]
     if kind == "integer":
         return max(1, schema.get("minimum", 1))
     if kind == "number":
@@ -109,6 +112,17 @@ def _pending_approval(factory: Factory, account: Account) -> str:
         return request.id
 
 
+def _running_plan(factory: Factory, account: Account) -> str:
+    """A plan of the account's tenant in the registry (as its workflow records it)."""
+    workflow_id = f"plan-{account.tenant.slug}-0123456789ab"
+    with db.transaction(factory.sessions) as session:
+        plans.record_started(
+            session, workflow_id=workflow_id, tenant=account.tenant.slug, proposer="b-proposer",
+            plan_hash="0" * 64, rationale="test", tools=["get_service_metrics"],
+        )  # fmt: skip
+    return workflow_id
+
+
 def test_tenant_a_cannot_read_or_change_tenant_b(client: TestClient, factory: Factory) -> None:
     # Tenant B: an account with an API key.
     b_account = factory.account("tenant-b", "b-svc", {Role.VIEWER, Role.TENANT_ADMIN})
@@ -137,6 +151,7 @@ def test_tenant_a_cannot_read_or_change_tenant_b(client: TestClient, factory: Fa
         created.json()["key"]["id"],
         approval_id=_pending_approval(factory, b_account),
         dataset_id=dataset.json()["version"]["id"],
+        workflow_id=_running_plan(factory, b_account),
     )
     b_key = created.json()["api_key"]
 

@@ -70,3 +70,43 @@ async def test_plan_run_and_approve_from_the_cli(
         done = await platform.wait_for(workflow_id, {"completed", "failed"})
         assert done.status == "completed", done.message
         assert platform.alias("production") == version
+
+
+@pytest.mark.parametrize("fresh_db_url", ["sqlite"], indirect=True)
+async def test_cancel_a_plan_and_stop_a_sentry_from_the_cli(
+    temporal_client: object, opa_url: str, fresh_db_url: str, tmp_path: Path
+) -> None:
+    from temporalio.client import WorkflowExecutionStatus
+
+    from sentimentops.core.db import make_engine, make_session_factory
+
+    settings = platform_settings(tmp_path, database_url=fresh_db_url)
+    sessions = make_session_factory(make_engine(fresh_db_url))
+    async with running_platform(
+        temporal_client, opa_url, sessions, tmp_path, settings=settings,  # type: ignore[arg-type]
+    ) as platform:  # fmt: skip
+        env = _env(platform, fresh_db_url)
+        version = platform.register_version()
+        workflow_id = await platform.start(make_plan(PlanStep(tool="promote_model", params={
+            "task": "sarcasm", "target": "production", "version": version})))  # fmt: skip
+        await platform.wait_for(workflow_id, {"waiting_approval"})
+
+        cancelled = await _cli(env, "workflows", "cancel", workflow_id, "--as", "carol")
+        assert cancelled.exit_code == 0, cancelled.output
+        assert (await platform.wait_for(workflow_id, {"cancelled"})).status == "cancelled"
+        again = await _cli(env, "workflows", "cancel", workflow_id)
+        assert again.exit_code == 1
+        assert "already ended (cancelled)" in again.output
+
+        started = await _cli(env, "sentry", "start", "--task", "sarcasm", "--tenant", "acme",
+                             "--interval", "3600")  # fmt: skip
+        assert started.exit_code == 0, started.output
+        sentry_id = "sentry-acme-sarcasm"
+        handle = platform.client.get_workflow_handle(sentry_id)
+        stopped = await _cli(env, "sentry", "stop", "--task", "sarcasm", "--tenant", "acme")
+        assert stopped.exit_code == 0, stopped.output
+        for _ in range(100):
+            if (await handle.describe()).status != WorkflowExecutionStatus.RUNNING:
+                break
+            await asyncio.sleep(0.1)
+        assert (await handle.describe()).status == WorkflowExecutionStatus.CANCELED

@@ -7,12 +7,13 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sentimentops.core.audit.models import AuditEvent
 from sentimentops.core.db import transaction
-from sentimentops.inference.models import PredictionRecord
+from sentimentops.inference.models import PredictionRecord, ScoringFailure
 from sentimentops.tools import promotions
 from sentimentops.workflows.client import sentry_status, start_sentry
 from sentimentops.workflows.sentry import SENTRY_SUBJECT, SentryStatus
@@ -54,6 +55,17 @@ def _traffic(platform: Platform, version: str, *, latency_ms: float, n: int = 20
         )
 
 
+def _failures(platform: Platform, version: str, *, texts: int) -> None:
+    with transaction(platform.sessions) as session:
+        session.add(
+            ScoringFailure(
+                tenant_id=platform.tenant.id, created_at=datetime.now(UTC), task=TASK,
+                model_version=version, model_alias="production", reason="runtime_error",
+                texts=texts,
+            )
+        )  # fmt: skip
+
+
 async def _run_one_check(platform: Platform) -> SentryStatus:
     workflow_id = await start_sentry(
         platform.client, platform.settings, tenant=platform.tenant.slug, task=TASK,
@@ -63,16 +75,22 @@ async def _run_one_check(platform: Platform) -> SentryStatus:
     return await sentry_status(platform.client, workflow_id)
 
 
+@pytest.mark.parametrize("breach", ["latency", "errors"])
 async def test_breach_rolls_production_back_one_version(
-    platform: Platform, session: Session
+    platform: Platform, session: Session, breach: str
 ) -> None:
     first, second = _two_production_versions(platform)
-    _traffic(platform, second, latency_ms=900.0)  # far above the soak gate's P95 bound
+    if breach == "latency":
+        _traffic(platform, second, latency_ms=900.0)  # far above the soak gate's P95 bound
+    else:
+        _traffic(platform, second, latency_ms=3.0)
+        _failures(platform, second, texts=2)  # 2 of 22 texts failed: 9 % > the 1 % bound
 
     status = await _run_one_check(platform)
 
     assert status.rollbacks == 1
     assert status.last_status == "gate_failed"
+    assert ("error rate" if breach == "errors" else "P95 latency") in status.last_message
     assert platform.alias("production") == first
     actions = session.execute(
         select(AuditEvent.action, AuditEvent.outcome).where(AuditEvent.actor == SENTRY_SUBJECT)

@@ -1,0 +1,252 @@
+"""/api/v1/plans: propose plans (or the lifecycle and rollback templates), follow their progress,
+amend and cancel them. Plans always act for the caller's tenant and under the caller's name;
+OPA decides each step when the workflow reaches it."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request, status
+from starlette.concurrency import run_in_threadpool
+from temporalio.service import RPCError, RPCStatusCode
+
+from sentimentops.core.api.deps import (
+    AUTHENTICATED,
+    CurrentPrincipal,
+    ReadSessionDep,
+    SettingsDep,
+    temporal_client,
+)
+from sentimentops.core.audit import service as audit
+from sentimentops.core.db import transaction
+from sentimentops.core.errors import Conflict, InvalidInput, ServiceUnavailable
+from sentimentops.core.identity.principal import Principal
+from sentimentops.core.settings import Settings
+from sentimentops.core.temporal import workflow_ui_url
+from sentimentops.tools.registry import TOOLS
+from sentimentops.workflows import service
+from sentimentops.workflows.client import (
+    amend_plan,
+    cancel_workflow,
+    lifecycle_plan,
+    plan_progress,
+    plan_workflow_id,
+    rollback_plan,
+    start_plan,
+)
+from sentimentops.workflows.policies import (
+    can_amend_plan,
+    can_cancel_plan,
+    can_propose_plans,
+    can_read_plans,
+)
+from sentimentops.workflows.schemas import (
+    WORKFLOW_ID_PATTERN,
+    AmendIn,
+    AmendPlan,
+    LifecycleIn,
+    Plan,
+    PlanAccepted,
+    PlanDetail,
+    PlanIn,
+    PlanStep,
+    PlanSummary,
+    RollbackIn,
+    plan_hash,
+)
+
+router = APIRouter(prefix="/api/v1/plans", tags=["plans"], dependencies=[AUTHENTICATED])
+
+# Progress comes from a workflow query, which a worker answers: without one, fail fast (503).
+QUERY_TIMEOUT = timedelta(seconds=10)
+
+WorkflowId = Annotated[str, Path(pattern=WORKFLOW_ID_PATTERN)]
+
+
+def _check_tools(steps: list[PlanStep]) -> None:
+    """Unknown tools are refused at the door rather than failing the plan halfway."""
+    for step in steps:
+        if step.tool not in TOOLS:
+            known = ", ".join(sorted(TOOLS))
+            raise InvalidInput(f"no tool named {step.tool!r} (tools: {known})")
+        _check_tools(step.on_gate_failure)
+
+
+async def _start(request: Request, settings: Settings, plan: Plan) -> PlanAccepted:
+    client = await temporal_client(request)
+    workflow_id = plan_workflow_id(plan)
+    try:
+        await start_plan(client, settings, plan, workflow_id=workflow_id)
+    except RPCError as exc:
+        raise ServiceUnavailable(f"Temporal refused the plan: {exc}") from exc
+    digest = plan_hash(plan)
+
+    def record() -> None:
+        with transaction(request.app.state.sessions) as session:
+            service.record_started(
+                session, workflow_id=workflow_id, tenant=plan.tenant,
+                proposer=plan.proposer.subject, plan_hash=digest, rationale=plan.rationale,
+                tools=[s.tool for s in plan.steps],
+            )  # fmt: skip
+
+    await run_in_threadpool(record)
+    return PlanAccepted(
+        workflow_id=workflow_id,
+        plan_hash=digest,
+        status_url=f"{router.prefix}/{workflow_id}",
+        workflow_url=workflow_ui_url(settings, workflow_id),
+    )
+
+
+@router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=PlanAccepted)
+async def propose_plan(
+    request: Request, body: PlanIn, principal: CurrentPrincipal, settings: SettingsDep
+) -> PlanAccepted:
+    """Start a plan of typed tool calls; answers at once with the workflow id to follow."""
+    can_propose_plans(principal)
+    _check_tools(body.steps)
+    plan = service.caller_plan(
+        principal, rationale=body.rationale, steps=body.steps,
+        approval_timeout_seconds=body.approval_timeout_seconds,
+    )  # fmt: skip
+    return await _start(request, settings, plan)
+
+
+@router.post("/lifecycle", status_code=status.HTTP_202_ACCEPTED, response_model=PlanAccepted)
+async def start_lifecycle(
+    request: Request, body: LifecycleIn, principal: CurrentPrincipal, settings: SettingsDep
+) -> PlanAccepted:
+    """Validate → train → evaluate → compare → staging → canary → soak → production
+    (approval)."""
+    can_propose_plans(principal)
+    plan = lifecycle_plan(
+        tenant=principal.tenant,
+        proposer=service.proposer_of(principal),
+        task=body.task,
+        family=body.family,
+        max_train_samples=body.max_train_samples,
+        soak_seconds=(
+            settings.lifecycle_soak_seconds if body.soak_seconds is None else body.soak_seconds
+        ),
+        canary_share=(
+            settings.lifecycle_canary_share if body.canary_share is None else body.canary_share
+        ),
+        approval_timeout_seconds=settings.approval_ttl_seconds,
+    )
+    return await _start(request, settings, plan)
+
+
+@router.post("/rollback", status_code=status.HTTP_202_ACCEPTED, response_model=PlanAccepted)
+async def start_rollback(
+    request: Request, body: RollbackIn, principal: CurrentPrincipal, settings: SettingsDep
+) -> PlanAccepted:
+    """Roll a task's alias back (beyond one version, policy asks for an approval)."""
+    can_propose_plans(principal)
+    plan = rollback_plan(
+        tenant=principal.tenant, proposer=service.proposer_of(principal), task=body.task,
+        alias=body.alias, steps=body.steps,
+    )  # fmt: skip
+    return await _start(request, settings, plan)
+
+
+def _lookup(request: Request, principal: Principal, workflow_id: str) -> PlanSummary:
+    """The caller's plan, read in a session closed before the handler waits on Temporal."""
+    with request.app.state.read_sessions() as session:
+        return service.get_plan(session, principal=principal, workflow_id=workflow_id)
+
+
+def _with_link(settings: Settings, summary: PlanSummary) -> PlanSummary:
+    summary.workflow_url = workflow_ui_url(settings, summary.id)
+    return summary
+
+
+@router.get("", response_model=list[PlanSummary])
+def list_plans(
+    principal: CurrentPrincipal,
+    session: ReadSessionDep,
+    settings: SettingsDep,
+    plan_status: Annotated[
+        str | None, Query(alias="status", pattern="^[a-z_]{1,24}$", description="final status")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> list[PlanSummary]:
+    """The tenant's plans, newest first."""
+    can_read_plans(principal)
+    rows = service.list_plans(session, principal=principal, status=plan_status, limit=limit)
+    return [_with_link(settings, r) for r in rows]
+
+
+@router.get("/{workflow_id}", response_model=PlanDetail)
+async def get_plan(
+    request: Request,
+    workflow_id: WorkflowId,
+    principal: CurrentPrincipal,
+    settings: SettingsDep,
+) -> PlanDetail:
+    """A plan and its live progress: each step's policy decision, approval and result."""
+    can_read_plans(principal)
+    summary = await run_in_threadpool(_lookup, request, principal, workflow_id)
+    client = await temporal_client(request)
+    try:
+        progress = await plan_progress(client, workflow_id, rpc_timeout=QUERY_TIMEOUT)
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.NOT_FOUND:
+            raise ServiceUnavailable(f"Temporal did not answer for {workflow_id}: {exc}") from exc
+        progress = None  # past Temporal's retention: the registry row is all that is left
+    return PlanDetail(plan=_with_link(settings, summary), progress=progress)
+
+
+def _still_running(summary: PlanSummary) -> None:
+    if summary.status not in ("running", "waiting_approval"):
+        raise Conflict(f"plan {summary.id} already ended ({summary.status})")
+
+
+def _audit(request: Request, principal: Principal, action: str, workflow_id: str) -> None:
+    with transaction(request.app.state.sessions) as session:
+        audit.record(
+            session, actor=principal.actor, tenant=principal.tenant, action=action,
+            resource=f"workflow/{workflow_id}", outcome="requested",
+        )  # fmt: skip
+
+
+@router.post("/{workflow_id}/amend", status_code=status.HTTP_202_ACCEPTED, response_model=None)
+async def amend(
+    request: Request,
+    workflow_id: WorkflowId,
+    body: AmendIn,
+    principal: CurrentPrincipal,
+) -> dict[str, str]:
+    """Replace the steps that have not started. The plan hash changes, so approvals given for
+    the old plan stop counting; read the plan again for its new hash."""
+    can_propose_plans(principal)
+    summary = await run_in_threadpool(_lookup, request, principal, workflow_id)
+    can_amend_plan(principal, summary.proposer)
+    _still_running(summary)
+    _check_tools(body.steps)
+    client = await temporal_client(request)
+    try:
+        await amend_plan(client, workflow_id, AmendPlan(steps=body.steps,
+                                                        amended_by=principal.actor))  # fmt: skip
+    except RPCError as exc:
+        raise ServiceUnavailable(f"could not signal {workflow_id}: {exc}") from exc
+    await run_in_threadpool(_audit, request, principal, "plan.amend", workflow_id)
+    return {"workflow_id": workflow_id, "status_url": f"{router.prefix}/{workflow_id}"}
+
+
+@router.post("/{workflow_id}/cancel", status_code=status.HTTP_202_ACCEPTED, response_model=None)
+async def cancel(
+    request: Request, workflow_id: WorkflowId, principal: CurrentPrincipal
+) -> dict[str, str]:
+    """Stop the plan: the approval it waits for is closed and it ends as `cancelled`."""
+    can_propose_plans(principal)
+    summary = await run_in_threadpool(_lookup, request, principal, workflow_id)
+    can_cancel_plan(principal, summary.proposer)
+    _still_running(summary)
+    client = await temporal_client(request)
+    try:
+        await cancel_workflow(client, workflow_id)
+    except RPCError as exc:
+        raise ServiceUnavailable(f"could not cancel {workflow_id}: {exc}") from exc
+    await run_in_threadpool(_audit, request, principal, "plan.cancel", workflow_id)
+    return {"workflow_id": workflow_id, "status_url": f"{router.prefix}/{workflow_id}"}

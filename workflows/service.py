@@ -1,0 +1,152 @@
+"""The plan registry, and plans proposed by API callers.
+
+A row per plan execution is written when the plan starts: by the API right after starting it
+(so the caller can read it at once) and by the workflow's first activity (so plans started by
+the CLI, the sentry or an agent are listed too). Both insert only when the row is missing. The
+workflow's last activity records the final status."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from sentimentops.approvals.models import ApprovalRequest
+from sentimentops.approvals.service import PENDING
+from sentimentops.core.identity import service as identity
+from sentimentops.core.identity.principal import Principal
+from sentimentops.core.identity.tenancy import get_owned, owned
+from sentimentops.core.logging import get_logger
+from sentimentops.core.policy import Principal as PolicyPrincipal
+from sentimentops.workflows.models import PlanExecution
+from sentimentops.workflows.schemas import Plan, PlanStep, PlanSummary
+
+log = get_logger(__name__)
+
+RUNNING = "running"
+
+
+def proposer_of(principal: Principal) -> PolicyPrincipal:
+    """How policy and approvals see an API caller: named as the audit log names it, so the
+    "the proposer never approves" rule compares like with like."""
+    return PolicyPrincipal(
+        subject=principal.actor,
+        kind=principal.kind.value,
+        roles=sorted(role.value for role in principal.roles),
+        tenant=principal.tenant,
+    )
+
+
+def caller_plan(
+    principal: Principal,
+    *,
+    rationale: str,
+    steps: list[PlanStep],
+    approval_timeout_seconds: float,
+) -> Plan:
+    """A plan proposed by an API caller: always for the caller's own tenant, under its name."""
+    return Plan(
+        tenant=principal.tenant,
+        proposer=proposer_of(principal),
+        rationale=rationale,
+        steps=steps,
+        approval_timeout_seconds=approval_timeout_seconds,
+    )
+
+
+def record_started(
+    session: Session,
+    *,
+    workflow_id: str,
+    tenant: str,
+    proposer: str,
+    plan_hash: str,
+    rationale: str,
+    tools: list[str],
+) -> None:
+    """Add the plan to its tenant's registry unless it is there already."""
+    if session.get(PlanExecution, workflow_id) is not None:
+        return
+    row = identity.tenant_by_slug(session, tenant)
+    if row is None:  # e.g. the platform's own smoke check: not a tenant's plan
+        log.info("plan_registry.unknown_tenant", workflow_id=workflow_id, tenant=tenant)
+        return
+    try:
+        # A savepoint: when the API and the workflow's first activity race on Postgres, the
+        # loser's insert fails alone and the row the winner wrote stands.
+        with session.begin_nested():
+            session.add(
+                PlanExecution(
+                    id=workflow_id, tenant_id=row.id, proposer=proposer[:255],
+                    plan_hash=plan_hash, rationale=rationale, tools=tools, status=RUNNING,
+                    message="", created_at=datetime.now(UTC),
+                )
+            )  # fmt: skip
+    except IntegrityError:
+        log.info("plan_registry.already_recorded", workflow_id=workflow_id)
+
+
+def record_finished(session: Session, *, workflow_id: str, status: str, message: str) -> None:
+    row = session.get(PlanExecution, workflow_id)
+    if row is None:
+        return
+    row.status = status
+    row.message = message
+    row.finished_at = datetime.now(UTC)
+
+
+def record_event(
+    session: Session, *, workflow_id: str, tenant: str, actor: str, action: str, outcome: str,
+    details: dict[str, Any],
+) -> None:  # fmt: skip
+    """Keep the registry in step with the plan workflow's start and finish events."""
+    if action == "plan.start":
+        record_started(
+            session, workflow_id=workflow_id, tenant=tenant, proposer=actor,
+            plan_hash=str(details.get("plan_hash", "")),
+            rationale=str(details.get("rationale", "")),
+            tools=[str(t) for t in details.get("tools", [])],
+        )  # fmt: skip
+    elif action == "plan.finish":
+        record_finished(
+            session, workflow_id=workflow_id, status=outcome,
+            message=str(details.get("message", "")),
+        )  # fmt: skip
+
+
+def _summaries(session: Session, rows: list[PlanExecution]) -> list[PlanSummary]:
+    waiting = set(
+        session.execute(
+            select(ApprovalRequest.workflow_id).where(
+                ApprovalRequest.workflow_id.in_([r.id for r in rows]),
+                ApprovalRequest.status == PENDING,
+            )
+        ).scalars()
+    )
+    out = []
+    for row in rows:
+        summary = PlanSummary.model_validate(row)
+        if row.status == RUNNING and row.id in waiting:
+            summary.status = "waiting_approval"
+        out.append(summary)
+    return out
+
+
+def list_plans(
+    session: Session, *, principal: Principal, status: str | None = None, limit: int = 50
+) -> list[PlanSummary]:
+    """The caller's tenant's plans, newest first."""
+    query = owned(PlanExecution, principal).order_by(PlanExecution.created_at.desc())
+    if status is not None:
+        query = query.where(PlanExecution.status == status)
+    return _summaries(session, list(session.execute(query.limit(limit)).scalars()))
+
+
+def get_plan(session: Session, *, principal: Principal, workflow_id: str) -> PlanSummary:
+    """One of the caller's tenant's plans (another tenant's is `NotFound`, like a missing one)."""
+    row = get_owned(session, PlanExecution, workflow_id, principal)
+    [summary] = _summaries(session, [row])
+    return summary
