@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy.orm import Session
-from temporalio.client import WorkflowHistory
+from temporalio.client import WorkflowFailureError, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
-from sentimentops.workflows.client import amend_plan
+from sentimentops.workflows.client import amend_plan, cancel_workflow
 from sentimentops.workflows.plan import PlanExecutionWorkflow
 from sentimentops.workflows.schemas import AmendPlan, PlanStep
 from tests.workflows.conftest import Platform, make_plan
@@ -68,3 +68,21 @@ async def test_a_fresh_history_with_amendment_and_approval_replays(
     if os.environ.get("SENTIMENTOPS_RECORD_HISTORIES"):
         HISTORIES.mkdir(exist_ok=True)
         (HISTORIES / "plan_amend_approve.json").write_text(history.to_json(), encoding="utf-8")
+
+
+async def test_a_fresh_history_with_cancellation_replays(platform: Platform) -> None:
+    version = platform.register_version()
+    plan = make_plan(PlanStep(tool="promote_model", params={
+        "task": "sarcasm", "target": "production", "version": version}))  # fmt: skip
+    workflow_id = await platform.start(plan)
+    await platform.wait_for(workflow_id, {"waiting_approval"})
+    await cancel_workflow(platform.client, workflow_id)
+    handle = platform.client.get_workflow_handle(workflow_id)
+    with pytest.raises(WorkflowFailureError):
+        await handle.result()
+
+    history = await handle.fetch_history()
+    result = await _replayer().replay_workflow(history, raise_on_replay_failure=False)
+    assert result.replay_failure is None, result.replay_failure
+    if os.environ.get("SENTIMENTOPS_RECORD_HISTORIES"):
+        (HISTORIES / "plan_cancel.json").write_text(history.to_json(), encoding="utf-8")
