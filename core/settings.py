@@ -177,6 +177,9 @@ class Settings(BaseSettings):
     # ML-ops lifecycle (workflows/, tools/, approvals/). Training runs on its own task queue so
     # that a GPU machine can serve it alone; `sentimentops worker` runs both queues by default.
     training_task_queue: str = "sentimentops-training"
+    # When set, transformer trainings (tools.train_model.GPU_FAMILIES) go to this queue instead:
+    # run `sentimentops worker --queue gpu` on the GPU machine; the rest stays on the CPU queue.
+    gpu_task_queue: str | None = None
     # A pending approval expires after this long; the waiting plan then stops as "expired".
     approval_ttl_seconds: int = Field(default=86_400, ge=10, le=30 * 86_400)
     # The lifecycle template's soak period (metrics watched on the canary before production).

@@ -58,6 +58,11 @@ async def train_model(ctx: ToolContext, params: TrainModelInput) -> TrainModelOu
     )
 
 
+# Families that train with PyTorch and gain from a GPU: with settings.gpu_task_queue set, the
+# plan workflow sends their training there.
+GPU_FAMILIES = frozenset({"minilm", "notebook"})
+
+
 SPEC = ToolSpec(
     name="train_model",
     input_model=TrainModelInput,

@@ -68,6 +68,7 @@ async def start_plan(
             task_queue=settings.temporal_task_queue,
             training_task_queue=settings.training_task_queue,
             training_heartbeat_seconds=settings.training_heartbeat_seconds,
+            gpu_task_queue=settings.gpu_task_queue,
         ),
         id=workflow_id,
         task_queue=settings.temporal_task_queue,

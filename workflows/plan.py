@@ -16,10 +16,11 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
 
 with workflow.unsafe.imports_passed_through():
     from sentimentops.tools.registry import TOOLS
+    from sentimentops.tools.train_model import GPU_FAMILIES
     from sentimentops.workflows.activities import PlanActivities, PolicyActivities
     from sentimentops.workflows.schemas import (
         STEP_REFERENCE,
@@ -178,6 +179,9 @@ class PlanExecutionWorkflow:
             # end, and finish as cancelled in Temporal too (cleanup activities still run).
             self._status, self._message = "cancelled", "the plan was cancelled"
             self._current = None
+            for state in self._steps:
+                if state.status in ("waiting_timer", "checking", "waiting_approval", "running"):
+                    state.status = "cancelled"
             if self._waiting_for is not None:
                 await self._close_approval(self._waiting_for, "cancelled")
                 self._waiting_for = None
@@ -346,6 +350,9 @@ class PlanExecutionWorkflow:
         # or replayed step is the same work and returns its first result.
         key = f"{info.workflow_id}:{state.index}:{plan_hash(self._active_plan)[:12]}"
         training = spec.queue == "training"
+        queue = request.training_task_queue if training else request.task_queue
+        if training and request.gpu_task_queue and params.get("family") in GPU_FAMILIES:
+            queue = request.gpu_task_queue
         state.status = "running"
         try:
             result = await workflow.execute_activity(
@@ -358,7 +365,7 @@ class PlanExecutionWorkflow:
                     idempotency_key=key,
                     workflow_id=info.workflow_id,
                 ),
-                task_queue=request.training_task_queue if training else request.task_queue,
+                task_queue=queue,
                 start_to_close_timeout=timedelta(seconds=spec.timeout_seconds),
                 heartbeat_timeout=(
                     timedelta(seconds=request.training_heartbeat_seconds)
@@ -373,6 +380,8 @@ class PlanExecutionWorkflow:
                 result_type=dict,
             )
         except ActivityError as exc:
+            if isinstance(exc.cause, CancelledError):
+                raise asyncio.CancelledError(str(exc.cause)) from exc  # the plan was cancelled
             cause = exc.cause
             message = cause.message if isinstance(cause, ApplicationError) else str(cause or exc)
             state.status, state.error = "failed", message

@@ -76,13 +76,15 @@ class PlanExecutionInput(BaseModel):
     task_queue: str
     training_task_queue: str
     training_heartbeat_seconds: float = 30.0
+    # PyTorch families' training goes here when set (a GPU worker); else the training queue.
+    gpu_task_queue: str | None = None
 
 
 class StepState(BaseModel):
     index: int
     tool: str
     # pending | waiting_timer | checking | waiting_approval | running | succeeded | denied |
-    # rejected | expired | failed | gate_failed | skipped
+    # rejected | expired | failed | gate_failed | skipped | cancelled
     status: str = "pending"
     fallback_of: int | None = None
     policy_reasons: list[str] = Field(default_factory=list)

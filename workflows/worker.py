@@ -1,6 +1,7 @@
 """The Temporal workers: the platform queue (workflows and every quick tool) and the training
 queue (train_model, heartbeating). `sentimentops worker` runs both in one process by default;
-`--queue training` runs only training, e.g. on a GPU machine."""
+`--queue training` runs only training; `--queue gpu` serves settings.gpu_task_queue (PyTorch
+families' training, when that queue is configured) on a GPU machine."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from sentimentops.workflows.policy_check import PolicyCheckWorkflow
 from sentimentops.workflows.sentry import DeploymentSentryWorkflow
 
 WORKFLOWS = [PolicyCheckWorkflow, PlanExecutionWorkflow, DeploymentSentryWorkflow]
-Queues = Literal["all", "platform", "training"]
+Queues = Literal["all", "platform", "training", "gpu"]
 
 log = get_logger(__name__)
 
@@ -87,11 +88,17 @@ async def run_worker(settings: Settings, queues: Queues = "all") -> None:
                 sessions=sessions, settings=settings,
             )
         )  # fmt: skip
-    if queues in ("all", "training"):
+    training_queues = {
+        "all": [settings.training_task_queue],
+        "training": [settings.training_task_queue],
+        "gpu": [settings.gpu_task_queue] if settings.gpu_task_queue else [],
+    }.get(queues, [])
+    if queues == "gpu" and not training_queues:
+        raise ValueError("--queue gpu needs SENTIMENTOPS_GPU_TASK_QUEUE")
+    for queue in training_queues:
         workers.append(
             build_training_worker(
-                client, task_queue=settings.training_task_queue, policy=policy,
-                sessions=sessions, settings=settings,
+                client, task_queue=queue, policy=policy, sessions=sessions, settings=settings,
                 heartbeat_seconds=max(1.0, settings.training_heartbeat_seconds / 4),
             )
         )  # fmt: skip

@@ -46,15 +46,22 @@ def version() -> None:
 @app.command()
 def worker(
     queue: Annotated[
-        str, typer.Option(help="all, platform or training (e.g. training alone on a GPU box)")
+        str,
+        typer.Option(
+            help="all (platform + training), platform, training, or gpu (the queue in "
+            "SENTIMENTOPS_GPU_TASK_QUEUE, for PyTorch families' training on a GPU machine)"
+        ),
     ] = "all",
 ) -> None:
     """Run the Temporal workers (started for you by `up`)."""
     from sentimentops.workflows.worker import run_worker
 
-    if queue not in ("all", "platform", "training"):
-        raise typer.BadParameter("--queue must be all, platform or training")
-    asyncio.run(run_worker(load_settings(), queue))  # type: ignore[arg-type]
+    if queue not in ("all", "platform", "training", "gpu"):
+        raise typer.BadParameter("--queue must be all, platform, training or gpu")
+    settings = load_settings()
+    if queue == "gpu" and not settings.gpu_task_queue:
+        raise typer.BadParameter("--queue gpu needs SENTIMENTOPS_GPU_TASK_QUEUE to be set")
+    asyncio.run(run_worker(settings, queue))  # type: ignore[arg-type]
 
 
 @app.command()

@@ -3,9 +3,14 @@ policy gates every step, approvals are bound to the proposer, the plan hash and 
 
 from __future__ import annotations
 
+import asyncio
+import uuid
+from pathlib import Path
+
 import pytest
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio.client import Client
 
 from sentimentops.approvals import service as approvals
 from sentimentops.approvals.errors import ApprovalClosed, ApprovalRefused
@@ -15,9 +20,16 @@ from sentimentops.core.audit.models import AuditEvent
 from sentimentops.core.identity.principal import Role
 from sentimentops.core.policy import Principal as PolicyPrincipal
 from sentimentops.tools.models import CanaryShare, PromotionEvent
-from sentimentops.workflows.client import amend_plan, signal_approval
+from sentimentops.workflows.client import amend_plan, cancel_workflow, signal_approval
 from sentimentops.workflows.schemas import AmendPlan, ApprovalSignal, PlanStep
-from tests.workflows.conftest import TENANT, Platform, approver, make_plan
+from tests.workflows.conftest import (
+    TENANT,
+    Platform,
+    approver,
+    make_plan,
+    platform_settings,
+    running_platform,
+)
 
 pytestmark = pytest.mark.parametrize("fresh_db_url", ["sqlite", "postgresql"], indirect=True)
 
@@ -263,3 +275,34 @@ async def test_canary_share_is_stored_per_tenant(platform: Platform, session: Se
     assert done.steps[1].result["previous_share"] == 0.25
     [row] = session.execute(select(CanaryShare)).scalars()
     assert (row.tenant_id, row.task, row.share) == (platform.tenant.id, "sarcasm", 0.5)
+
+
+async def test_pytorch_training_goes_to_the_gpu_queue_when_one_is_configured(
+    temporal_client: Client, opa_url: str, app_sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    settings = platform_settings(tmp_path, gpu_task_queue=f"gpu-{uuid.uuid4().hex[:8]}")
+    async with running_platform(
+        temporal_client, opa_url, app_sessions, tmp_path, settings=settings
+    ) as platform:
+        # No worker serves the GPU queue here: the step waits there until cancelled.
+        plan = make_plan(PlanStep(tool="train_model", params={"task": "sarcasm",
+                                                              "family": "minilm"}))  # fmt: skip
+        workflow_id = await platform.start(plan)
+        await platform.wait_for(workflow_id, {"running"})
+        handle = platform.client.get_workflow_handle(workflow_id)
+        queues: list[str] = []
+        for _ in range(100):
+            queues = [
+                e.activity_task_scheduled_event_attributes.task_queue.name
+                async for e in handle.fetch_history_events()
+                if e.HasField("activity_task_scheduled_event_attributes")
+                and e.activity_task_scheduled_event_attributes.activity_type.name == "train_model"
+            ]
+            if queues:
+                break
+            await asyncio.sleep(0.1)
+        assert queues == [settings.gpu_task_queue]
+
+        await cancel_workflow(platform.client, workflow_id)
+        done = await platform.wait_for(workflow_id, {"cancelled", "failed"})
+        assert done.status == "cancelled", done.message
