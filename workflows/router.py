@@ -1,6 +1,7 @@
 """/api/v1/plans: propose plans (or the lifecycle and rollback templates), follow their progress,
-amend and cancel them. Plans always act for the caller's tenant and under the caller's name;
-OPA decides each step when the workflow reaches it."""
+amend and cancel them; /api/v1/sentries: start, list and stop deployment sentries. Plans always
+act for the caller's tenant and under the caller's name; OPA decides each step when the
+workflow reaches it."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, status
 from starlette.concurrency import run_in_threadpool
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from sentimentops.core.api.deps import (
@@ -20,7 +23,7 @@ from sentimentops.core.api.deps import (
 )
 from sentimentops.core.audit import service as audit
 from sentimentops.core.db import transaction
-from sentimentops.core.errors import Conflict, InvalidInput, ServiceUnavailable
+from sentimentops.core.errors import Conflict, InvalidInput, NotFound, ServiceUnavailable
 from sentimentops.core.identity.principal import Principal
 from sentimentops.core.settings import Settings
 from sentimentops.core.temporal import workflow_ui_url
@@ -33,7 +36,9 @@ from sentimentops.workflows.client import (
     plan_progress,
     plan_workflow_id,
     rollback_plan,
+    sentry_workflow_id,
     start_plan,
+    start_sentry,
 )
 from sentimentops.workflows.policies import (
     can_amend_plan,
@@ -53,6 +58,9 @@ from sentimentops.workflows.schemas import (
     PlanStep,
     PlanSummary,
     RollbackIn,
+    SentryIn,
+    SentryOut,
+    Task,
     plan_hash,
 )
 
@@ -170,10 +178,13 @@ def list_plans(
         str | None, Query(alias="status", pattern="^[a-z_]{1,24}$", description="final status")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    sentry: Annotated[bool, Query(description="include the sentry's scheduled checks")] = False,
 ) -> list[PlanSummary]:
     """The tenant's plans, newest first."""
     can_read_plans(principal)
-    rows = service.list_plans(session, principal=principal, status=plan_status, limit=limit)
+    rows = service.list_plans(
+        session, principal=principal, status=plan_status, limit=limit, include_sentry=sentry
+    )
     return [_with_link(settings, r) for r in rows]
 
 
@@ -250,3 +261,81 @@ async def cancel(
         raise ServiceUnavailable(f"could not cancel {workflow_id}: {exc}") from exc
     await run_in_threadpool(_audit, request, principal, "plan.cancel", workflow_id)
     return {"workflow_id": workflow_id, "status_url": f"{router.prefix}/{workflow_id}"}
+
+
+# --- Deployment sentries -------------------------------------------------------------------------
+
+sentry_router = APIRouter(
+    prefix="/api/v1/sentries", tags=["sentries"], dependencies=[AUTHENTICATED]
+)
+TASKS: tuple[Task, ...] = ("sentiment", "sarcasm")
+
+
+async def _sentry_state(client: Client, settings: Settings, tenant: str, task: Task) -> SentryOut:
+    workflow_id = sentry_workflow_id(tenant, task)
+    try:
+        described = await client.get_workflow_handle(workflow_id).describe()
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.NOT_FOUND:
+            raise ServiceUnavailable(f"Temporal did not answer for {workflow_id}: {exc}") from exc
+        return SentryOut(task=task, workflow_id=workflow_id, running=False)
+    return SentryOut(
+        task=task,
+        workflow_id=workflow_id,
+        running=described.status == WorkflowExecutionStatus.RUNNING,
+        status=described.status.name if described.status is not None else None,
+        started_at=described.start_time,
+        workflow_url=workflow_ui_url(settings, workflow_id),
+    )
+
+
+@sentry_router.get("", response_model=list[SentryOut])
+async def list_sentries(
+    request: Request, principal: CurrentPrincipal, settings: SettingsDep
+) -> list[SentryOut]:
+    """The tenant's sentry per task (its checks are plans: GET /api/v1/plans?sentry=true)."""
+    can_read_plans(principal)
+    client = await temporal_client(request)
+    return [await _sentry_state(client, settings, principal.tenant, task) for task in TASKS]
+
+
+@sentry_router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=SentryOut)
+async def start_sentry_route(
+    request: Request, body: SentryIn, principal: CurrentPrincipal, settings: SettingsDep
+) -> SentryOut:
+    """Watch a task's production model: checks every `interval_seconds`, rollback on breach."""
+    can_propose_plans(principal)
+    client = await temporal_client(request)
+    try:
+        await start_sentry(
+            client, settings, tenant=principal.tenant, task=body.task,
+            interval_seconds=body.interval_seconds, window_seconds=body.window_seconds,
+        )  # fmt: skip
+    except WorkflowAlreadyStartedError as exc:
+        raise Conflict(f"a sentry already watches {body.task}") from exc
+    except RPCError as exc:
+        raise ServiceUnavailable(f"Temporal refused the sentry: {exc}") from exc
+    workflow_id = sentry_workflow_id(principal.tenant, body.task)
+    await run_in_threadpool(_audit, request, principal, "sentry.start", workflow_id)
+    return await _sentry_state(client, settings, principal.tenant, body.task)
+
+
+@sentry_router.delete("", status_code=status.HTTP_202_ACCEPTED, response_model=SentryOut)
+async def stop_sentry_route(
+    request: Request,
+    task: Annotated[Task, Query()],
+    principal: CurrentPrincipal,
+    settings: SettingsDep,
+) -> SentryOut:
+    """Stop the task's sentry (a check in progress is cancelled with it)."""
+    can_propose_plans(principal)
+    client = await temporal_client(request)
+    state = await _sentry_state(client, settings, principal.tenant, task)
+    if not state.running:
+        raise NotFound(f"no sentry is watching {task}")
+    try:
+        await cancel_workflow(client, state.workflow_id)
+    except RPCError as exc:
+        raise ServiceUnavailable(f"could not stop {state.workflow_id}: {exc}") from exc
+    await run_in_threadpool(_audit, request, principal, "sentry.stop", state.workflow_id)
+    return state

@@ -30,6 +30,9 @@ class PolicyCheckResult(BaseModel):
 
 # --- Plans ---------------------------------------------------------------------------------
 
+# The deployment sentry's name as the proposer of its check plans (an agent).
+SENTRY_SUBJECT = "deployment-sentry"
+
 # A parameter value "${steps.N.field}" is replaced by field `field` of step N's result (the
 # whole value, keeping its type), e.g. the version that the training step registered.
 STEP_REFERENCE = re.compile(r"^\$\{steps\.(\d+)\.([A-Za-z_][A-Za-z0-9_]*)\}$")
@@ -188,13 +191,16 @@ class PlanIn(BaseModel):
     approval_timeout_seconds: float = Field(default=86_400.0, ge=1, le=30 * 86_400)
 
 
+Task = Literal["sentiment", "sarcasm"]
+
+
 class LifecycleIn(BaseModel):
     """The model-lifecycle template: validate → train → evaluate → compare → staging → canary →
     soak → production (approval). Unset values come from the platform's settings."""
 
     model_config = ConfigDict(extra="forbid")
 
-    task: Literal["sentiment", "sarcasm"]
+    task: Task
     family: Literal["tfidf_lr", "notebook", "minilm"] = "tfidf_lr"
     max_train_samples: int | None = Field(default=None, ge=2)
     soak_seconds: float | None = Field(default=None, ge=0, le=30 * 86_400)
@@ -204,7 +210,7 @@ class LifecycleIn(BaseModel):
 class RollbackIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    task: Literal["sentiment", "sarcasm"]
+    task: Task
     alias: Literal["production", "staging"] = "production"
     steps: int = Field(default=1, ge=1, le=20)
 
@@ -245,3 +251,20 @@ class PlanDetail(BaseModel):
     plan: PlanSummary
     # Live progress from the workflow; None when Temporal no longer holds it (retention).
     progress: PlanProgress | None
+
+
+class SentryIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    task: Task
+    interval_seconds: float = Field(default=300.0, ge=1, le=86_400)
+    window_seconds: float = Field(default=900.0, gt=0, le=30 * 86_400)
+
+
+class SentryOut(BaseModel):
+    task: str
+    workflow_id: str
+    running: bool
+    status: str | None = None  # Temporal's: RUNNING, CANCELED, FAILED, …
+    started_at: datetime | None = None
+    workflow_url: str | None = None

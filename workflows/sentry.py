@@ -19,9 +19,13 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from sentimentops.core.policy import Principal
     from sentimentops.workflows.plan import PlanExecutionWorkflow
-    from sentimentops.workflows.schemas import Plan, PlanExecutionInput, PlanProgress, PlanStep
-
-SENTRY_SUBJECT = "deployment-sentry"
+    from sentimentops.workflows.schemas import (
+        SENTRY_SUBJECT,
+        Plan,
+        PlanExecutionInput,
+        PlanProgress,
+        PlanStep,
+    )
 
 
 class SentryInput(BaseModel):

@@ -22,7 +22,7 @@ from sentimentops.core.identity.tenancy import get_owned, owned
 from sentimentops.core.logging import get_logger
 from sentimentops.core.policy import Principal as PolicyPrincipal
 from sentimentops.workflows.models import PlanExecution
-from sentimentops.workflows.schemas import Plan, PlanStep, PlanSummary
+from sentimentops.workflows.schemas import SENTRY_SUBJECT, Plan, PlanStep, PlanSummary
 
 log = get_logger(__name__)
 
@@ -66,9 +66,18 @@ def record_started(
     plan_hash: str,
     rationale: str,
     tools: list[str],
+    new_execution: bool = False,
 ) -> None:
-    """Add the plan to its tenant's registry unless it is there already."""
-    if session.get(PlanExecution, workflow_id) is not None:
+    """Add the plan to its tenant's registry unless it is there already. `new_execution` (from
+    the workflow's own start event) replaces a finished row: a workflow id used again, as the
+    sentry's check ids are after the sentry restarts, is a new plan."""
+    existing = session.get(PlanExecution, workflow_id)
+    if existing is not None:
+        if new_execution and existing.status != RUNNING:
+            existing.proposer, existing.plan_hash = proposer[:255], plan_hash
+            existing.rationale, existing.tools = rationale, tools
+            existing.status, existing.message = RUNNING, ""
+            existing.created_at, existing.finished_at = datetime.now(UTC), None
         return
     row = identity.tenant_by_slug(session, tenant)
     if row is None:  # e.g. the platform's own smoke check: not a tenant's plan
@@ -108,7 +117,7 @@ def record_event(
             session, workflow_id=workflow_id, tenant=tenant, proposer=actor,
             plan_hash=str(details.get("plan_hash", "")),
             rationale=str(details.get("rationale", "")),
-            tools=[str(t) for t in details.get("tools", [])],
+            tools=[str(t) for t in details.get("tools", [])], new_execution=True,
         )  # fmt: skip
     elif action == "plan.finish":
         record_finished(
@@ -136,12 +145,20 @@ def _summaries(session: Session, rows: list[PlanExecution]) -> list[PlanSummary]
 
 
 def list_plans(
-    session: Session, *, principal: Principal, status: str | None = None, limit: int = 50
+    session: Session,
+    *,
+    principal: Principal,
+    status: str | None = None,
+    limit: int = 50,
+    include_sentry: bool = False,
 ) -> list[PlanSummary]:
-    """The caller's tenant's plans, newest first."""
+    """The caller's tenant's plans, newest first; the deployment sentry's scheduled checks (one
+    every few minutes) only when asked for."""
     query = owned(PlanExecution, principal).order_by(PlanExecution.created_at.desc())
     if status is not None:
         query = query.where(PlanExecution.status == status)
+    if not include_sentry:
+        query = query.where(PlanExecution.proposer != SENTRY_SUBJECT)
     return _summaries(session, list(session.execute(query.limit(limit)).scalars()))
 
 

@@ -83,6 +83,7 @@ def create_app(
     app.include_router(approvals_router.router)
     app.include_router(datasets_router.router)
     app.include_router(plans_router.router)
+    app.include_router(plans_router.sentry_router)
     # Added last = outermost: every response, a 413 included, carries a request id.
     app.add_middleware(
         BodySizeLimitMiddleware,

@@ -225,3 +225,50 @@ def _any_reader(api: Api, session: Session) -> Any:
     from tests.workflows.conftest import approver
 
     return approver(api.platform.tenant)
+
+
+async def test_sentries_start_list_and_stop_per_tenant(
+    temporal_client: Client, opa_url: str, fresh_db_url: str, tmp_path: Path
+) -> None:
+    async with running_api(temporal_client, opa_url, fresh_db_url, tmp_path) as api:
+        body = {"task": "sarcasm", "interval_seconds": 3600, "window_seconds": 600}
+        viewer = api.factory.headers(api.factory.account(TENANT, "vic", {Role.VIEWER}))
+        assert api.http.post("/api/v1/sentries", json=body, headers=viewer).status_code == 403
+
+        started = api.http.post("/api/v1/sentries", json=body, headers=api.engineer)
+        assert started.status_code == 202, started.text
+        assert started.json()["running"] is True
+        assert started.json()["workflow_id"] == f"sentry-{TENANT}-sarcasm"
+        again = api.http.post("/api/v1/sentries", json=body, headers=api.engineer)
+        assert again.status_code == 409
+
+        listed = {s["task"]: s for s in
+                  api.http.get("/api/v1/sentries", headers=viewer).json()}  # fmt: skip
+        assert (listed["sarcasm"]["running"], listed["sentiment"]["running"]) == (True, False)
+        outsider = api.factory.headers(api.factory.account("globex", "g-eng", {Role.ML_ENGINEER}))
+        theirs = api.http.get("/api/v1/sentries", headers=outsider).json()
+        assert not any(s["running"] for s in theirs)  # globex's own (none), never acme's
+        assert api.http.delete("/api/v1/sentries?task=sarcasm",
+                               headers=outsider).status_code == 404  # fmt: skip
+
+        # Its first check runs at once and is a plan, listed only when asked for.
+        for _ in range(100):
+            checks = api.http.get("/api/v1/plans?sentry=true", headers=api.engineer).json()
+            if checks and checks[0]["status"] != "running":
+                break
+            await asyncio.sleep(0.2)
+        assert checks[0]["id"] == f"sentry-{TENANT}-sarcasm-check-1"
+        assert checks[0]["proposer"] == "deployment-sentry"
+        assert api.http.get("/api/v1/plans", headers=api.engineer).json() == []
+
+        stopped = api.http.delete("/api/v1/sentries?task=sarcasm", headers=api.engineer)
+        assert stopped.status_code == 202, stopped.text
+        for _ in range(100):
+            sentries = api.http.get("/api/v1/sentries", headers=viewer).json()
+            state = next(s for s in sentries if s["task"] == "sarcasm")
+            if not state["running"]:
+                break
+            await asyncio.sleep(0.1)
+        assert state["status"] == "CANCELED"
+        assert api.http.delete("/api/v1/sentries?task=sarcasm",
+                               headers=api.engineer).status_code == 404  # fmt: skip
