@@ -161,12 +161,14 @@ def train(
     on_progress: Progress | None = None,
     resume: bool = False,
     max_eval_samples: int | None = None,
+    version_tags: dict[str, str] | None = None,
 ) -> TrainResult:
     """Train, evaluate, log one MLflow run and register a version with alias `candidate`.
 
     `resume` continues from this training's newest checkpoint (families that checkpoint);
     `max_eval_samples` evaluates on seeded samples of the test and validation splits (smoke
-    runs; tagged)."""
+    runs; tagged); `version_tags` are set on the new version as it is created (the train_model
+    tool's idempotency key, so a retry finds it)."""
     step = on_step or (lambda _message: None)
     config = resolve_config(task, family, config_path)
     implementation = get_family(family)
@@ -255,7 +257,7 @@ def train(
         config_file.write_text(config.model_dump_json(indent=2), encoding="utf-8")
         run_id, version = _record(
             settings, task, config, metrics, tags, work, config_file, train_seconds,
-            export.extra_artifacts,
+            export.extra_artifacts, version_tags or {},
         )  # fmt: skip
     if context.checkpoint_dir is not None:
         shutil.rmtree(context.checkpoint_dir, ignore_errors=True)  # recorded: no resume needed
@@ -291,6 +293,7 @@ def _record(
     config_file: Path,
     train_seconds: float,
     extra_artifacts: dict[str, Path],
+    version_tags: dict[str, str],
 ) -> tuple[str, str]:
     client = mlflow_client(settings)
     experiment_id = _experiment_id(client, settings, task)
@@ -316,7 +319,10 @@ def _record(
             task,
             source=f"{run.info.artifact_uri}/{ARTIFACT_PATH}",
             run_id=run_id,
-            tags={k: v for k, v in tags.items() if k != "sentimentops.dataset_files"},
+            tags={
+                **{k: v for k, v in tags.items() if k != "sentimentops.dataset_files"},
+                **version_tags,
+            },
             description=f"{config.family}, trained in {train_seconds:.1f}s",
         )
         client.set_registered_model_alias(task, CANDIDATE_ALIAS, version.version)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mlflow.tracking import MlflowClient
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.testing import ActivityEnvironment
 
@@ -87,6 +87,20 @@ async def test_train_model_with_the_same_key_trains_once(
     assert [str(v.version) for v in versions] == [first["version"]]
     assert versions[0].tags["sentimentops.idempotency_key"] == "plan-x:1"
     assert session.execute(select(ToolRun.key)).scalars().all() == [f"{TENANT}:plan-x:1"]
+
+    # A worker that died after registering, before the result was recorded (and before the
+    # alias moved): the retry finds the version by its key instead of training a second one.
+    session.execute(delete(ToolRun))
+    session.commit()
+    mlflow = MlflowClient(uri, registry_uri=uri)
+    mlflow.delete_registered_model_alias("sarcasm", "candidate")
+    retried = await env.run(tools.run_tool, TOOLS["train_model"], call)
+    assert (retried["version"], retried["run_id"]) == (first["version"], first["run_id"])
+    assert retried["metrics"]["test_accuracy"] == first["metrics"]["test_accuracy"]
+    assert len(mlflow.search_model_versions("name='sarcasm'")) == 1
+    assert (
+        str(mlflow.get_model_version_by_alias("sarcasm", "candidate").version) == first["version"]
+    )
 
 
 async def test_the_scoring_watcher_applies_canary_shares_from_the_database(
