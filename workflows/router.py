@@ -23,11 +23,10 @@ from sentimentops.core.api.deps import (
 )
 from sentimentops.core.audit import service as audit
 from sentimentops.core.db import transaction
-from sentimentops.core.errors import Conflict, InvalidInput, NotFound, ServiceUnavailable
+from sentimentops.core.errors import Conflict, NotFound, ServiceUnavailable
 from sentimentops.core.identity.principal import Principal
 from sentimentops.core.settings import Settings
 from sentimentops.core.temporal import workflow_ui_url
-from sentimentops.tools.registry import TOOLS
 from sentimentops.workflows import service
 from sentimentops.workflows.client import (
     amend_plan,
@@ -55,7 +54,6 @@ from sentimentops.workflows.schemas import (
     PlanAccepted,
     PlanDetail,
     PlanIn,
-    PlanStep,
     PlanSummary,
     RollbackIn,
     SentryIn,
@@ -70,15 +68,6 @@ router = APIRouter(prefix="/api/v1/plans", tags=["plans"], dependencies=[AUTHENT
 QUERY_TIMEOUT = timedelta(seconds=10)
 
 WorkflowId = Annotated[str, Path(pattern=WORKFLOW_ID_PATTERN)]
-
-
-def _check_tools(steps: list[PlanStep]) -> None:
-    """Unknown tools are refused at the door rather than failing the plan halfway."""
-    for step in steps:
-        if step.tool not in TOOLS:
-            known = ", ".join(sorted(TOOLS))
-            raise InvalidInput(f"no tool named {step.tool!r} (tools: {known})")
-        _check_tools(step.on_gate_failure)
 
 
 async def _start(request: Request, settings: Settings, plan: Plan) -> PlanAccepted:
@@ -113,7 +102,7 @@ async def propose_plan(
 ) -> PlanAccepted:
     """Start a plan of typed tool calls; answers at once with the workflow id to follow."""
     can_propose_plans(principal)
-    _check_tools(body.steps)
+    service.check_tools(body.steps)
     plan = service.caller_plan(
         principal, rationale=body.rationale, steps=body.steps,
         approval_timeout_seconds=body.approval_timeout_seconds,
@@ -234,7 +223,7 @@ async def amend(
     summary = await run_in_threadpool(_lookup, request, principal, workflow_id)
     can_amend_plan(principal, summary.proposer)
     _still_running(summary)
-    _check_tools(body.steps)
+    service.check_tools(body.steps)
     client = await temporal_client(request)
     try:
         await amend_plan(client, workflow_id, AmendPlan(steps=body.steps,

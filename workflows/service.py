@@ -16,11 +16,13 @@ from sqlalchemy.orm import Session
 
 from sentimentops.approvals.models import ApprovalRequest
 from sentimentops.approvals.service import PENDING
+from sentimentops.core.errors import InvalidInput
 from sentimentops.core.identity import service as identity
 from sentimentops.core.identity.principal import Principal
 from sentimentops.core.identity.tenancy import get_owned, owned
 from sentimentops.core.logging import get_logger
 from sentimentops.core.policy import Principal as PolicyPrincipal
+from sentimentops.tools.registry import TOOLS
 from sentimentops.workflows.models import PlanExecution
 from sentimentops.workflows.schemas import SENTRY_SUBJECT, Plan, PlanStep, PlanSummary
 
@@ -55,6 +57,15 @@ def caller_plan(
         steps=steps,
         approval_timeout_seconds=approval_timeout_seconds,
     )
+
+
+def check_tools(steps: list[PlanStep]) -> None:
+    """Unknown tools are refused at the door rather than failing the plan halfway."""
+    for step in steps:
+        if step.tool not in TOOLS:
+            known = ", ".join(sorted(TOOLS))
+            raise InvalidInput(f"no tool named {step.tool!r} (tools: {known})")
+        check_tools(step.on_gate_failure)
 
 
 def record_started(
