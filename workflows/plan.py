@@ -76,6 +76,14 @@ def resolve_references(value: Any, results: dict[int, dict[str, Any]]) -> Any:
     return value
 
 
+def _cancellation(exc: BaseException) -> bool:
+    """The workflow's cancellation, as it reaches an awaiting timer (CancelledError) or an
+    activity (an ActivityError caused by the cancel)."""
+    if isinstance(exc, ActivityError):
+        return isinstance(exc.cause, CancelledError)
+    return isinstance(exc, asyncio.CancelledError)
+
+
 @workflow.defn(name="PlanExecution")
 class PlanExecutionWorkflow:
     def __init__(self) -> None:
@@ -174,7 +182,9 @@ class PlanExecutionWorkflow:
             self._status, self._message = "completed", "all steps succeeded"
         except StepStopped as stop:
             self._status, self._message = stop.status, str(stop)
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, ActivityError) as exc:
+            if not _cancellation(exc):
+                raise
             # Cancelled through the API or CLI: close the approval it waited for, record the
             # end, and finish as cancelled in Temporal too (cleanup activities still run).
             self._status, self._message = "cancelled", "the plan was cancelled"
@@ -186,7 +196,7 @@ class PlanExecutionWorkflow:
                 await self._close_approval(self._waiting_for, "cancelled")
                 self._waiting_for = None
             await self._finish_event()
-            raise
+            raise asyncio.CancelledError(self._message) from exc
         self._current = None
         await self._finish_event()
         return self.progress()
@@ -380,8 +390,8 @@ class PlanExecutionWorkflow:
                 result_type=dict,
             )
         except ActivityError as exc:
-            if isinstance(exc.cause, CancelledError):
-                raise asyncio.CancelledError(str(exc.cause)) from exc  # the plan was cancelled
+            if _cancellation(exc):
+                raise  # the plan was cancelled: run() ends it
             cause = exc.cause
             message = cause.message if isinstance(cause, ApplicationError) else str(cause or exc)
             state.status, state.error = "failed", message

@@ -11,10 +11,12 @@ continues as new every `checks_per_run` checks so that its history stays small.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from pydantic import BaseModel, Field
 from temporalio import workflow
+from temporalio.exceptions import CancelledError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
     from sentimentops.core.policy import Principal
@@ -100,16 +102,21 @@ class DeploymentSentryWorkflow:
             if sentry.max_checks is not None and self._status.checks_done >= sentry.max_checks:
                 return self._status
             check_id = f"{workflow.info().workflow_id}-check-{self._status.checks_done + 1}"
-            progress: PlanProgress = await workflow.execute_child_workflow(
-                PlanExecutionWorkflow.run,
-                PlanExecutionInput(
-                    plan=check_plan(sentry),
+            try:
+                progress: PlanProgress = await workflow.execute_child_workflow(
+                    PlanExecutionWorkflow.run,
+                    PlanExecutionInput(
+                        plan=check_plan(sentry),
+                        task_queue=sentry.task_queue,
+                        training_task_queue=sentry.training_task_queue,
+                    ),
+                    id=check_id,
                     task_queue=sentry.task_queue,
-                    training_task_queue=sentry.training_task_queue,
-                ),
-                id=check_id,
-                task_queue=sentry.task_queue,
-            )
+                )
+            except ChildWorkflowError as exc:
+                if isinstance(exc.cause, CancelledError):  # `sentry stop` during a check
+                    raise asyncio.CancelledError("the sentry was stopped") from exc
+                raise
             self._status.checks_done += 1
             self._status.last_check = check_id
             self._status.last_status = progress.status
