@@ -12,10 +12,11 @@ import json
 import os
 import shutil
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
+import onnx
 import torch
 from onnxruntime.quantization import QuantType, quantize_dynamic
 from torch import nn
@@ -29,6 +30,7 @@ from sentimentops.training.families.encoding import Encoder
 
 ONNX_FILE = "model.onnx"
 INPUTS = ("input_ids", "attention_mask")
+WEIGHT_OPS = ("MatMul", "Gemm")  # the weight matrices dynamic quantisation turns into int8
 
 
 class ExportRejected(InvalidInput):
@@ -69,9 +71,50 @@ def export_onnx(module: nn.Module, encoder: Encoder, path: Path, *, opset: int) 
     module.to(device)
 
 
-def quantize_int8(source: Path, destination: Path) -> None:
-    """Dynamic int8 quantisation with per-channel weights (per-tensor lost accuracy on MiniLM)."""
-    quantize_dynamic(source, destination, per_channel=True, weight_type=QuantType.QInt8)
+def quantize_int8(source: Path, destination: Path, *, keep_fp32: Sequence[str] = ()) -> None:
+    """Dynamic int8 quantisation with per-channel weights (per-tensor lost accuracy on MiniLM);
+    the nodes named in `keep_fp32` stay in fp32."""
+    quantize_dynamic(
+        source, destination, per_channel=True, weight_type=QuantType.QInt8,
+        nodes_to_exclude=list(keep_fp32),
+    )  # fmt: skip
+
+
+def _weight_nodes(model_path: Path) -> list[str]:
+    return [n.name for n in onnx.load(str(model_path)).graph.node if n.op_type in WEIGHT_OPS]
+
+
+def sensitive_nodes(
+    fp32_dir: Path,
+    texts: list[str],
+    *,
+    max_nodes: int,
+    min_agreement: float,
+    batch_size: int,
+    on_step: Step,
+) -> list[str]:
+    """The fewest weight matrices (at most `max_nodes`) to keep in fp32 so that int8 agrees
+    with fp32 on `texts` at least `min_agreement`: each matrix is quantised alone and ranked by
+    the predictions it flips, then the ranking's shortest prefix that reaches the bar is kept
+    (the whole `max_nodes` prefix when none does; the caller's check then decides)."""
+    reference = _served_proba(fp32_dir, texts, batch_size).argmax(axis=1)
+    nodes = _weight_nodes(fp32_dir / ONNX_FILE)
+    probe = fp32_dir.parent / "onnx_int8_probe"
+    shutil.copytree(fp32_dir, probe, dirs_exist_ok=True)
+
+    def flips(keep_fp32: list[str]) -> int:
+        quantize_int8(fp32_dir / ONNX_FILE, probe / ONNX_FILE, keep_fp32=keep_fp32)
+        return int((_served_proba(probe, texts, batch_size).argmax(axis=1) != reference).sum())
+
+    cost: dict[str, int] = {}
+    for i, node in enumerate(nodes, start=1):
+        on_step(f"int8 sensitivity: matrix {i} of {len(nodes)} on {len(texts):,} texts")
+        cost[node] = flips([n for n in nodes if n != node])
+    ranked = [n for n in sorted(nodes, key=lambda n: -cost[n]) if cost[n] > 0][:max_nodes]
+    for k in range(1, len(ranked) + 1):
+        if 1.0 - flips(ranked[:k]) / len(texts) >= min_agreement:
+            return ranked[:k]
+    return ranked
 
 
 def write_artifact(
@@ -125,9 +168,12 @@ def export_classifier(
     validation_texts: list[str],
     validation_targets: IntArray,
     on_step: Step,
+    calibration_texts: Sequence[str] = (),
 ) -> Export:
     """Export fp32 (and int8), check agreement with PyTorch, write the served artifact to
-    `directory`. Raises ExportRejected when no ONNX model agrees well enough."""
+    `directory`. Raises ExportRejected when no ONNX model agrees well enough. When plain int8
+    falls short and the config allows it, the most quantisation-sensitive weight matrices
+    (ranked on `calibration_texts`, training texts) stay in fp32 and int8 is checked again."""
     if not validation_texts:
         raise ExportRejected("the export check needs validation texts")
     rng = np.random.default_rng(seed)
@@ -168,21 +214,42 @@ def export_classifier(
     if config.quantize_int8:
         on_step("quantising to int8 (dynamic, per-channel)")
         int8_dir.mkdir(parents=True, exist_ok=True)
-        quantize_int8(fp32_dir / ONNX_FILE, int8_dir / ONNX_FILE)
-        write_artifact(
-            int8_dir,
-            onnx_path=int8_dir / ONNX_FILE,
-            encoder=encoder,
-            task=task,
-            labels=labels,
-            extra={**manifest_extra, "quantization": "int8-dynamic-per-channel"},
-        )
-        int8 = _served_proba(int8_dir, texts, eval_batch_size).argmax(axis=1)
-        metrics["export_agreement_int8"] = float((int8 == reference).mean())
-        metrics["export_accuracy_int8"] = float((int8 == targets).mean())
-        metrics["export_int8_minus_fp32_accuracy"] = (
-            metrics["export_accuracy_int8"] - metrics["export_accuracy_fp32"]
-        )
+
+        def int8_agreement(keep_fp32: Sequence[str]) -> None:
+            quantize_int8(fp32_dir / ONNX_FILE, int8_dir / ONNX_FILE, keep_fp32=keep_fp32)
+            quantization = "int8-dynamic-per-channel"
+            if keep_fp32:
+                quantization += f" ({len(keep_fp32)} weight matrices kept in fp32)"
+            write_artifact(
+                int8_dir,
+                onnx_path=int8_dir / ONNX_FILE,
+                encoder=encoder,
+                task=task,
+                labels=labels,
+                extra={**manifest_extra, "quantization": quantization,
+                       "int8_fp32_nodes": list(keep_fp32)},
+            )  # fmt: skip
+            int8 = _served_proba(int8_dir, texts, eval_batch_size).argmax(axis=1)
+            metrics["export_agreement_int8"] = float((int8 == reference).mean())
+            metrics["export_accuracy_int8"] = float((int8 == targets).mean())
+            metrics["export_int8_minus_fp32_accuracy"] = (
+                metrics["export_accuracy_int8"] - metrics["export_accuracy_fp32"]
+            )
+            metrics["export_int8_fp32_nodes"] = float(len(keep_fp32))
+
+        int8_agreement(())
+        short = metrics["export_agreement_int8"] < config.min_agreement
+        if short and config.int8_max_fp32_nodes and calibration_texts:
+            on_step(
+                f"int8 agrees on {metrics['export_agreement_int8']:.2%}: ranking weight "
+                "matrices by their sensitivity to quantisation"
+            )
+            keep = sensitive_nodes(
+                fp32_dir, list(calibration_texts), max_nodes=config.int8_max_fp32_nodes,
+                min_agreement=config.min_agreement, batch_size=eval_batch_size, on_step=on_step,
+            )  # fmt: skip
+            metrics["export_agreement_int8_plain"] = metrics["export_agreement_int8"]
+            int8_agreement(keep)
         if metrics["export_agreement_int8"] >= config.min_agreement:
             served = int8_dir
             extra["model_fp32"] = fp32_dir

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
+import onnx
 import pandas as pd
 import pytest
 import torch
@@ -236,3 +237,37 @@ def test_service_trains_and_registers_a_notebook_model(tmp_path: Path) -> None:
     local = service.download_candidate(settings, "sarcasm", tmp_path / "served")
     scorer = load_scorer(local)
     assert scorer.predict_proba(["area man wins lottery"]).shape == (1, 2)
+
+
+def test_mixed_precision_int8_keeps_the_most_sensitive_matrices_in_fp32(
+    trained: TrainedTorchClassifier, sarcasm_sample: pd.DataFrame, tmp_path: Path
+) -> None:
+    data = _fit_data(sarcasm_sample, 256, 64)
+    trained.calibration_texts = data.train_texts
+    # A bar plain int8 rarely meets on a barely trained model: the search must run.
+    export_config = trained.config.export.model_copy(
+        update={"quantize_int8": True, "min_agreement": 1.0, "int8_max_fp32_nodes": 2}
+    )
+    trained.config = trained.config.model_copy(update={"export": export_config})
+    steps: list[str] = []
+    export = trained.export(
+        tmp_path / "model", validation_texts=data.validation_texts,
+        validation_targets=data.validation_targets, work_dir=tmp_path / "work",
+        on_step=steps.append,
+    )  # fmt: skip
+    metrics = export.metrics
+    weight_nodes = {
+        n.name for n in onnx.load(str(tmp_path / "work" / "onnx_fp32" / "model.onnx")).graph.node
+        if n.op_type in ("MatMul", "Gemm")
+    }  # fmt: skip
+    int8_manifest = json.loads((tmp_path / "work" / "onnx_int8" / "model.json").read_text())
+    kept = int8_manifest["int8_fp32_nodes"]
+    assert set(kept) <= weight_nodes
+    assert metrics["export_int8_fp32_nodes"] == len(kept) <= 2
+    if "export_agreement_int8_plain" in metrics:  # plain int8 fell short: ranked and retried
+        assert any(s.startswith("int8 sensitivity: matrix 1 of") for s in steps)
+        assert metrics["export_agreement_int8"] >= metrics["export_agreement_int8_plain"]
+    else:
+        assert metrics["export_agreement_int8"] == 1.0
+        assert kept == []
+    assert metrics["export_served_int8"] == float(metrics["export_agreement_int8"] >= 1.0)

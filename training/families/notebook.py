@@ -28,7 +28,7 @@ from sentimentops.training.families.torch_loop import (
     pick_device,
     seed_everything,
 )
-from sentimentops.training.families.trained import TrainedTorchClassifier
+from sentimentops.training.families.trained import TrainedTorchClassifier, calibration_sample
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]")
 
@@ -154,6 +154,9 @@ class NotebookFamily:
             config, module, encoder, device, data.labels, loop,
             manifest_extra={"architecture": config.architecture},
             extra_metrics={"vocabulary_size": float(encoder.tokenizer.get_vocab_size())},
+            calibration_texts=calibration_sample(
+                data.train_texts, config.export.int8_calibration_samples, config.seed
+            ),
         )  # fmt: skip
 
 

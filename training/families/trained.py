@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -31,6 +32,8 @@ class TrainedTorchClassifier:
     loop: LoopResult
     manifest_extra: dict[str, object] = field(default_factory=dict)
     extra_metrics: dict[str, float] = field(default_factory=dict)
+    # Training texts that rank weight matrices for mixed-precision int8 (export config).
+    calibration_texts: list[str] = field(default_factory=list)
 
     def predict_proba(self, texts: Sequence[str]) -> FloatArray:
         logits = predict_logits(
@@ -70,6 +73,7 @@ class TrainedTorchClassifier:
             validation_texts=validation_texts,
             validation_targets=validation_targets,
             on_step=on_step,
+            calibration_texts=self.calibration_texts,
         )
         result.metrics.update(
             {
@@ -81,3 +85,11 @@ class TrainedTorchClassifier:
             }
         )
         return result
+
+
+def calibration_sample(texts: Sequence[str], n: int, seed: int) -> list[str]:
+    """A seeded sample of `n` training texts (all of them when there are fewer)."""
+    if n >= len(texts):
+        return list(texts)
+    picked = np.random.default_rng(seed).choice(len(texts), size=n, replace=False)
+    return [texts[i] for i in sorted(picked)]
