@@ -57,7 +57,8 @@ def _show(settings: Settings, row: ApprovalRequest) -> None:
     console.print(f"why approval: {'; '.join(row.reasons)}")
     console.print(f"plan hash {row.plan_hash}; expires {row.expires_at:%Y-%m-%d %H:%M:%S} UTC")
     if row.decided_by:
-        console.print(f"decided by {row.decided_by}: {row.comment or ''}")
+        comment = f": {row.comment}" if row.comment else ""
+        console.print(f"decided by {row.decided_by}{comment}")
     url = workflow_ui_url(settings, row.workflow_id)
     console.print(f"workflow {row.workflow_id}" + (f"  {url}" if url else ""))
 

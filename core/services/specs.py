@@ -57,6 +57,10 @@ def child_env(settings: Settings) -> dict[str, str]:
     }
     if settings.redis_url:
         env["SENTIMENTOPS_REDIS_URL"] = settings.redis_url
+    # Children get Temporal's address, so they no longer see it as embedded: hand them the web
+    # UI's address too (links in API answers and approval notices).
+    if settings.temporal_ui_url:
+        env["SENTIMENTOPS_TEMPORAL_EXTERNAL_UI_URL"] = settings.temporal_ui_url
     return env
 
 
