@@ -64,3 +64,18 @@ def test_misspelt_dotenv_keys_are_rejected(tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ValidationError, match="api_prot"):
         Settings()
+
+
+def test_children_of_up_know_the_embedded_temporal_web_ui(tmp_path: Path) -> None:
+    from sentimentops.core.services.specs import child_env
+
+    parent = Settings(_env_file=None, data_dir=tmp_path, temporal_ui_port=18233)  # type: ignore[call-arg]
+    env = child_env(parent)
+    child = Settings(
+        _env_file=None,
+        **{  # type: ignore[arg-type]
+            k.removeprefix("SENTIMENTOPS_").lower(): v for k, v in env.items()
+        },
+    )
+    assert not child.embedded_temporal  # the child is told the address, so it is "external"
+    assert child.temporal_ui_url == "http://127.0.0.1:18233"
