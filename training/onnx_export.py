@@ -84,6 +84,31 @@ def _weight_nodes(model_path: Path) -> list[str]:
     return [n.name for n in onnx.load(str(model_path)).graph.node if n.op_type in WEIGHT_OPS]
 
 
+def choose_fp32_nodes(
+    nodes: Sequence[str],
+    flips: Callable[[list[str]], int],
+    *,
+    n_texts: int,
+    max_nodes: int,
+    min_agreement: float,
+    on_step: Step,
+) -> list[str]:
+    """The fewest nodes (at most `max_nodes`) to keep in fp32 so that int8 agrees with fp32 on
+    at least `min_agreement` of `n_texts`. `flips(keep_fp32)` quantises all other nodes and
+    counts the changed predictions. Each node is first quantised alone and ranked by what it
+    flips; then the ranking's shortest prefix that reaches the bar wins (the whole `max_nodes`
+    prefix when none does: the caller's check then decides)."""
+    cost: dict[str, int] = {}
+    for i, node in enumerate(nodes, start=1):
+        on_step(f"int8 sensitivity: matrix {i} of {len(nodes)} on {n_texts:,} texts")
+        cost[node] = flips([n for n in nodes if n != node])
+    ranked = [n for n in sorted(nodes, key=lambda n: -cost[n]) if cost[n] > 0][:max_nodes]
+    for k in range(1, len(ranked) + 1):
+        if 1.0 - flips(ranked[:k]) / n_texts >= min_agreement:
+            return ranked[:k]
+    return ranked
+
+
 def sensitive_nodes(
     fp32_dir: Path,
     texts: list[str],
@@ -93,12 +118,9 @@ def sensitive_nodes(
     batch_size: int,
     on_step: Step,
 ) -> list[str]:
-    """The fewest weight matrices (at most `max_nodes`) to keep in fp32 so that int8 agrees
-    with fp32 on `texts` at least `min_agreement`: each matrix is quantised alone and ranked by
-    the predictions it flips, then the ranking's shortest prefix that reaches the bar is kept
-    (the whole `max_nodes` prefix when none does; the caller's check then decides)."""
+    """`choose_fp32_nodes` over the weight matrices of the ONNX model in `fp32_dir`, with
+    predictions served exactly as the scoring service serves them."""
     reference = _served_proba(fp32_dir, texts, batch_size).argmax(axis=1)
-    nodes = _weight_nodes(fp32_dir / ONNX_FILE)
     probe = fp32_dir.parent / "onnx_int8_probe"
     shutil.copytree(fp32_dir, probe, dirs_exist_ok=True)
 
@@ -106,15 +128,10 @@ def sensitive_nodes(
         quantize_int8(fp32_dir / ONNX_FILE, probe / ONNX_FILE, keep_fp32=keep_fp32)
         return int((_served_proba(probe, texts, batch_size).argmax(axis=1) != reference).sum())
 
-    cost: dict[str, int] = {}
-    for i, node in enumerate(nodes, start=1):
-        on_step(f"int8 sensitivity: matrix {i} of {len(nodes)} on {len(texts):,} texts")
-        cost[node] = flips([n for n in nodes if n != node])
-    ranked = [n for n in sorted(nodes, key=lambda n: -cost[n]) if cost[n] > 0][:max_nodes]
-    for k in range(1, len(ranked) + 1):
-        if 1.0 - flips(ranked[:k]) / len(texts) >= min_agreement:
-            return ranked[:k]
-    return ranked
+    return choose_fp32_nodes(
+        _weight_nodes(fp32_dir / ONNX_FILE), flips, n_texts=len(texts), max_nodes=max_nodes,
+        min_agreement=min_agreement, on_step=on_step,
+    )  # fmt: skip
 
 
 def write_artifact(

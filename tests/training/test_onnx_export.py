@@ -20,7 +20,11 @@ from sentimentops.training.config import (
 )
 from sentimentops.training.families import FitContext, FitData, get_family
 from sentimentops.training.families.trained import TrainedTorchClassifier
-from sentimentops.training.onnx_export import ExportRejected, export_classifier
+from sentimentops.training.onnx_export import (
+    ExportRejected,
+    choose_fp32_nodes,
+    export_classifier,
+)
 
 
 def tiny_minilm() -> MinilmConfig:
@@ -130,3 +134,22 @@ def test_a_disagreeing_export_is_refused(
             on_step=lambda _m: None,
         )
     assert not (tmp_path / "model").exists()
+
+
+def test_mixed_precision_keeps_the_fewest_most_sensitive_nodes_in_fp32() -> None:
+    # Quantising a node alone flips `alone[node]` of 1,000 predictions; together they add up.
+    alone = {"ffn0": 9, "ffn2": 5, "attn1": 2, "emb": 0, "head": 1}
+
+    def flips(keep_fp32: list[str]) -> int:
+        return sum(v for n, v in alone.items() if n not in keep_fp32)
+
+    def choose(max_nodes: int, min_agreement: float) -> list[str]:
+        return choose_fp32_nodes(
+            list(alone), flips, n_texts=1000, max_nodes=max_nodes,
+            min_agreement=min_agreement, on_step=lambda _m: None,
+        )  # fmt: skip
+
+    assert choose(12, 0.995) == ["ffn0", "ffn2"]  # 17 flips → 3 (99.7 %) after two
+    assert choose(12, 0.999) == ["ffn0", "ffn2", "attn1"]  # 1 flip left: exactly the bar
+    assert choose(12, 1.0) == ["ffn0", "ffn2", "attn1", "head"]  # 0 flips; "emb" never kept
+    assert choose(1, 1.0) == ["ffn0"]  # the bar is out of reach: the caller's check decides
