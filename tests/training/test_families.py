@@ -238,6 +238,15 @@ def test_service_trains_and_registers_a_notebook_model(tmp_path: Path) -> None:
     scorer = load_scorer(local)
     assert scorer.predict_proba(["area man wins lottery"]).shape == (1, 2)
 
+    # The same config on the same data, in a fresh store, reproduces the metrics (seeded,
+    # deterministic on CPU; the bar is 0.1 point).
+    again = service.train(
+        settings=Settings(env="development", data_dir=tmp_path / "again"), task="sarcasm",
+        family="notebook", config_path=path, max_train_samples=256, max_eval_samples=200,
+    )  # fmt: skip
+    for key in ("test_accuracy", "test_macro_f1", "test_roc_auc"):
+        assert abs(again.metrics[key] - result.metrics[key]) <= 0.001, key
+
 
 def test_mixed_precision_int8_keeps_the_most_sensitive_matrices_in_fp32(
     trained: TrainedTorchClassifier, sarcasm_sample: pd.DataFrame, tmp_path: Path
