@@ -2,8 +2,9 @@
 
 A row per plan execution is written when the plan starts: by the API right after starting it
 (so the caller can read it at once) and by the workflow's first activity (so plans started by
-the CLI, the sentry or an agent are listed too). Both insert only when the row is missing. The
-workflow's last activity records the final status."""
+the CLI, the sentry or an agent are listed too). Both insert only when the row is missing (the
+workflow's own start also resets a finished row: its id was reused). The workflow's last
+activity records the final status."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from sentimentops.approvals.models import ApprovalRequest
 from sentimentops.approvals.service import PENDING
 from sentimentops.core.errors import InvalidInput
 from sentimentops.core.identity import service as identity
-from sentimentops.core.identity.principal import Principal
+from sentimentops.core.identity.principal import Principal, PrincipalKind, Role
 from sentimentops.core.identity.tenancy import get_owned, owned
 from sentimentops.core.logging import get_logger
 from sentimentops.core.policy import Principal as PolicyPrincipal
@@ -33,10 +34,13 @@ RUNNING = "running"
 
 def proposer_of(principal: Principal) -> PolicyPrincipal:
     """How policy and approvals see an API caller: named as the audit log names it, so the
-    "the proposer never approves" rule compares like with like."""
+    "the proposer never approves" rule compares like with like. Policy knows two kinds: an
+    agent (by kind or by role: the agent rules must never be sidestepped by an account's kind)
+    and everyone else."""
+    agent = principal.kind is PrincipalKind.AGENT or Role.AGENT in principal.roles
     return PolicyPrincipal(
         subject=principal.actor,
-        kind=principal.kind.value,
+        kind="agent" if agent else "human",
         roles=sorted(role.value for role in principal.roles),
         tenant=principal.tenant,
     )

@@ -143,6 +143,18 @@ async def test_propose_follow_list_and_isolate(
         assert unknown.status_code == 422
         assert "no tool named 'drop_tables'" in unknown.json()["detail"]
 
+        # An account holding the agent role is an agent to policy, whatever its kind: a tool
+        # off the agents' safe list waits for a human instead of running.
+        agent = api.factory.headers(api.factory.account(TENANT, "bot", {Role.AGENT}))
+        canary = {"tool": "set_canary", "params": {"task": "sarcasm", "share": 0.2}}
+        proposed = api.post("", {"rationale": "canary", "steps": [canary]}, headers=agent)
+        assert proposed.status_code == 202, proposed.text
+        held = await api.plan(proposed.json()["workflow_id"], {"waiting_approval", "completed"})
+        assert held["plan"]["status"] == "waiting_approval"
+        assert "agents may call set_canary only with a human approval" in " ".join(
+            held["progress"]["steps"][0]["policy_reasons"]
+        )
+
         # The rollback template.
         first, second = api.platform.register_version(), api.platform.register_version()
         with transaction(api.platform.sessions) as session:
