@@ -1,7 +1,8 @@
 """HTTP load benchmark of the scoring API (loopback only, bounded in time).
 
     .venv/bin/python benchmarks/scoring.py [--seconds 5] [--concurrency 1 8 32]
-                                           [--onnx-pack DIR]
+                                           [--onnx-pack DIR] [--task sentiment|sarcasm]
+                                           [--results FILE]
 
 Starts the real API process (`sentimentops api`, one uvicorn worker) on a free loopback port
 against a benchmark data directory (benchmarks/.work/<model>; the first run trains the linear
@@ -12,11 +13,13 @@ with an asyncio HTTP client at each concurrency for each scenario:
     review  one IMDB review truncated to ~250 words per request
     batch   32 short texts per request
 
-`--onnx-pack DIR` also benchmarks transformer models: DIR holds `sentiment/` and `sarcasm/`
-serving artifacts (format sentimentops.onnx_transformer/v1), registered as production.
+`--onnx-pack DIR` also benchmarks transformer models: DIR holds `sentiment/` and/or `sarcasm/`
+serving artifacts (format sentimentops.onnx_transformer/v1; a model pack's `<task>/model/`
+works too), registered as production in a data directory of their own per pack. `--task`
+picks the route every scenario calls (default sentiment).
 The load generator shares the machine with the server: on a 2-core machine the client takes
 part of the CPU, so these numbers are a lower bound for a dedicated server.
-Prints a table and writes benchmarks/results/scoring.json.
+Prints a table and writes --results (default benchmarks/results/scoring.json).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import hashlib
 import json
 import os
 import platform
@@ -60,7 +64,7 @@ class Scenario:
     bodies: list[dict[str, object]]
 
 
-def scenarios() -> list[Scenario]:
+def scenarios(task: str) -> list[Scenario]:
     datasets = REPO_ROOT / "datasets"
     sarcasm = load_task("sarcasm", datasets)
     imdb = load_task("sentiment", datasets)
@@ -71,14 +75,18 @@ def scenarios() -> list[Scenario]:
         if len(t.split()) >= 250
     ]
     return [
-        Scenario("short", "/api/v1/sentiment", [{"text": t} for t in headlines]),
-        Scenario("review", "/api/v1/sentiment", [{"text": t} for t in reviews]),
+        Scenario("short", f"/api/v1/{task}", [{"text": t} for t in headlines]),
+        Scenario("review", f"/api/v1/{task}", [{"text": t} for t in reviews]),
         Scenario(
             "batch32",
-            "/api/v1/sentiment",
+            f"/api/v1/{task}",
             [{"texts": headlines[i : i + 32]} for i in range(0, len(headlines) - 32, 32)],
         ),
     ]
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:10]
 
 
 def _free_port() -> int:
@@ -101,6 +109,11 @@ def prepare(data_dir: Path, onnx_pack: Path | None) -> tuple[Settings, str]:
 
         client = mlflow_client(settings)
         for task in settings.serving_tasks:
+            artifact = onnx_pack / task
+            if (artifact / "model").is_dir():  # a model pack's layout
+                artifact = artifact / "model"
+            if not artifact.is_dir():
+                continue  # not in this pack: the task is not benchmarked
             with contextlib.suppress(MlflowException):
                 client.get_model_version_by_alias(task, "production")
                 continue  # already registered by an earlier run
@@ -110,7 +123,7 @@ def prepare(data_dir: Path, onnx_pack: Path | None) -> tuple[Settings, str]:
                 )
             )
             run = client.create_run(experiment.experiment_id)
-            client.log_artifacts(run.info.run_id, str(onnx_pack / task), "model")
+            client.log_artifacts(run.info.run_id, str(artifact), "model")
             with contextlib.suppress(MlflowException):  # already registered
                 client.create_registered_model(task)
             version = client.create_model_version(
@@ -190,7 +203,8 @@ async def drive(
 def run_model(
     label: str, onnx_pack: Path | None, args: argparse.Namespace, cases: list[Scenario]
 ) -> list[dict[str, object]]:
-    data_dir = WORK / label
+    # One data directory per pack: a registry prepared for one pack never serves another.
+    data_dir = WORK / (label if onnx_pack is None else f"{label}-{_digest(onnx_pack)}")
     data_dir.mkdir(parents=True, exist_ok=True)
     console.print(f"[bold]{label}[/]: preparing {data_dir}")
     _settings, key = prepare(data_dir, onnx_pack)
@@ -241,11 +255,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0, help="per scenario and level")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--onnx-pack", type=Path, help="transformer serving artifacts")
+    parser.add_argument("--task", choices=["sentiment", "sarcasm"], default="sentiment")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="where the JSON goes")
     parser.add_argument("--fresh", action="store_true", help="delete benchmarks/.work first")
     args = parser.parse_args()
     if args.fresh:
         shutil.rmtree(WORK, ignore_errors=True)
-    cases = scenarios()
+    cases = scenarios(args.task)
     rows = run_model("linear", None, args, cases)
     if args.onnx_pack:
         rows += run_model("onnx", args.onnx_pack, args, cases)
@@ -261,8 +277,8 @@ def main() -> None:
             f"{r['req_per_s']:.0f}", f"{r['texts_per_s']:.0f}", str(r["errors"]),
         )  # fmt: skip
     console.print(table)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    args.results.write_text(
         json.dumps(
             {
                 "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -272,12 +288,14 @@ def main() -> None:
                     "python": platform.python_version(),
                 },
                 "seconds_per_level": args.seconds,
+                "task": args.task,
+                "onnx_pack": str(args.onnx_pack) if args.onnx_pack else None,
                 "results": rows,
             },
             indent=2,
         )
     )
-    console.print(f"saved {RESULTS}")
+    console.print(f"saved {args.results}")
 
 
 if __name__ == "__main__":
