@@ -9,6 +9,7 @@ validation split; otherwise ExportRejected is raised and the caller registers no
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import warnings
@@ -31,6 +32,17 @@ from sentimentops.training.families.encoding import Encoder
 ONNX_FILE = "model.onnx"
 INPUTS = ("input_ids", "attention_mask")
 WEIGHT_OPS = ("MatMul", "Gemm")  # the weight matrices dynamic quantisation turns into int8
+
+
+class _QuietQuantizer(logging.Filter):
+    """onnxruntime.quantization logs this advice on every call (dozens during the mixed-precision
+    search); pre-processing is about static quantisation of vision models, not ours."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Please consider to run pre-processing")
+
+
+logging.getLogger().addFilter(_QuietQuantizer())
 
 
 class ExportRejected(InvalidInput):
