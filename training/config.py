@@ -110,8 +110,9 @@ class ExportConfig(_Strict):
     # At most this many validation texts (a seeded sample) measure the agreement.
     agreement_samples: Annotated[int, Field(ge=1)]
     # Mixed precision when plain int8 disagrees too often: keep up to this many of the weight
-    # matrices most sensitive to quantisation in fp32, ranked on this many training texts (a
-    # seeded sample: never the validation texts that then judge the result). 0: off.
+    # matrices most sensitive to quantisation in fp32, ranked on this many training texts (the
+    # least sure of a seeded pool eight times as large; never the validation texts that then
+    # judge the result). 0: off.
     int8_max_fp32_nodes: Annotated[int, Field(ge=0, le=64)] = 0
     int8_calibration_samples: Annotated[int, Field(ge=0, le=20_000)] = 0
 

@@ -255,7 +255,12 @@ def test_mixed_precision_int8_keeps_the_most_sensitive_matrices_in_fp32(
     trained.calibration_texts = data.train_texts
     # A bar plain int8 rarely meets on a barely trained model: the search must run.
     export_config = trained.config.export.model_copy(
-        update={"quantize_int8": True, "min_agreement": 1.0, "int8_max_fp32_nodes": 2}
+        update={
+            "quantize_int8": True,
+            "min_agreement": 1.0,
+            "int8_max_fp32_nodes": 2,
+            "int8_calibration_samples": 32,
+        }
     )
     trained.config = trained.config.model_copy(update={"export": export_config})
     steps: list[str] = []
