@@ -70,6 +70,15 @@ def mlflow_client(settings: Settings) -> MlflowClient:
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
+def ensure_mlflow_store(settings: Settings) -> None:
+    """Create (or upgrade) the tracking and registry store now. MLflow builds a new SQLite
+    store's schema on first use, and a process killed halfway leaves one it cannot open again
+    ("table … already exists"); so the worker does this at start, never inside a tool."""
+    client = mlflow_client(settings)
+    client.search_experiments(max_results=1)
+    client.search_registered_models(max_results=1)
+
+
 def _experiment_id(client: MlflowClient, settings: Settings, name: str) -> str:
     existing = client.get_experiment_by_name(name)
     if existing is not None:

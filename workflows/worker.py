@@ -20,6 +20,7 @@ from sentimentops.core.logging import get_logger
 from sentimentops.core.policy import OpaPolicyEngine, PolicyEngine
 from sentimentops.core.settings import Settings
 from sentimentops.core.temporal import connect
+from sentimentops.training.service import ensure_mlflow_store
 from sentimentops.workflows.activities import PlanActivities, PolicyActivities, ToolActivities
 from sentimentops.workflows.plan import PlanExecutionWorkflow
 from sentimentops.workflows.policy_check import PolicyCheckWorkflow
@@ -78,6 +79,8 @@ def build_training_worker(
 async def run_worker(settings: Settings, queues: Queues = "all") -> None:
     """Run until SIGINT/SIGTERM, then let in-flight activities finish (graceful shutdown)."""
     client = await connect(settings)
+    # Before any activity can touch it: a first use killed halfway breaks the store.
+    await asyncio.to_thread(ensure_mlflow_store, settings)
     sessions = make_session_factory(make_engine(settings.resolved_database_url))
     policy = OpaPolicyEngine(settings.resolved_opa_url)
     workers: list[Worker] = []
