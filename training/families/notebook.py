@@ -24,11 +24,10 @@ from sentimentops.training.families.base import (
 )
 from sentimentops.training.families.encoding import Encoder
 from sentimentops.training.families.torch_loop import (
-    fine_tune,
     pick_device,
     seed_everything,
 )
-from sentimentops.training.families.trained import TrainedTorchClassifier, calibration_sample
+from sentimentops.training.families.trained import TrainedTorchClassifier, fit_classifier
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]")
 
@@ -137,26 +136,13 @@ class NotebookFamily:
         )
         seed_everything(config.seed)
         module = NotebookClassifier(config, encoder.tokenizer.get_vocab_size(), len(data.labels))
-        rows = encoder.ids(data.train_texts)
-        context.on_step(f"training the {config.architecture} model on {len(rows):,} texts")
-        loop = fine_tune(
-            module,
-            rows=rows,
-            targets=data.train_targets,
-            encoder=encoder,
-            optim=config.optim,
-            seed=config.seed,
-            device=device,
-            context=context,
-            fingerprint=f"notebook:{config.architecture}:{config.task}:{len(rows)}",
-        )
-        return TrainedTorchClassifier(
-            config, module, encoder, device, data.labels, loop,
+        n = len(data.train_texts)
+        context.on_step(f"training the {config.architecture} model on {n:,} texts")
+        return fit_classifier(
+            config, module, encoder=encoder, device=device, data=data, context=context,
+            fingerprint=f"notebook:{config.architecture}:{config.task}",
             manifest_extra={"architecture": config.architecture},
             extra_metrics={"vocabulary_size": float(encoder.tokenizer.get_vocab_size())},
-            calibration_texts=calibration_sample(
-                data.train_texts, config.export.int8_calibration_samples, config.seed
-            ),
         )  # fmt: skip
 
 

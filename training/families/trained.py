@@ -12,9 +12,21 @@ import torch
 from torch import nn
 
 from sentimentops.training.config import MinilmConfig, NotebookConfig
-from sentimentops.training.families.base import Export, FloatArray, IntArray, Step
+from sentimentops.training.families.base import (
+    Export,
+    FitContext,
+    FitData,
+    FloatArray,
+    IntArray,
+    Step,
+)
 from sentimentops.training.families.encoding import Encoder
-from sentimentops.training.families.torch_loop import LoopResult, predict_logits, softmax
+from sentimentops.training.families.torch_loop import (
+    LoopResult,
+    fine_tune,
+    predict_logits,
+    softmax,
+)
 from sentimentops.training.onnx_export import export_classifier
 
 
@@ -98,3 +110,31 @@ def calibration_sample(texts: Sequence[str], n: int, seed: int) -> list[str]:
         return list(texts)
     picked = np.random.default_rng(seed).choice(len(texts), size=n, replace=False)
     return [texts[i] for i in sorted(picked)]
+
+
+def fit_classifier(
+    config: MinilmConfig | NotebookConfig,
+    module: nn.Module,
+    *,
+    encoder: Encoder,
+    device: torch.device,
+    data: FitData,
+    context: FitContext,
+    fingerprint: str,
+    manifest_extra: dict[str, object] | None = None,
+    extra_metrics: dict[str, float] | None = None,
+) -> TrainedTorchClassifier:
+    """Fine-tune `module` on the training texts (checkpoints keyed by `fingerprint` and the
+    number of texts) and keep what its export needs, calibration texts included."""
+    rows = encoder.ids(data.train_texts)
+    loop = fine_tune(
+        module, rows=rows, targets=data.train_targets, encoder=encoder, optim=config.optim,
+        seed=config.seed, device=device, context=context, fingerprint=f"{fingerprint}:{len(rows)}",
+    )  # fmt: skip
+    return TrainedTorchClassifier(
+        config, module, encoder, device, data.labels, loop,
+        manifest_extra=manifest_extra or {}, extra_metrics=extra_metrics or {},
+        calibration_texts=calibration_sample(
+            data.train_texts, config.export.int8_calibration_samples, config.seed
+        ),
+    )  # fmt: skip
