@@ -98,7 +98,8 @@ def _free_port() -> int:
 
 def prepare(data_dir: Path, onnx_pack: Path | None) -> tuple[Settings, str]:
     """Models in the registry, a migrated database and an API key; returns settings + key."""
-    settings = Settings(data_dir=data_dir, _env_file=None)  # type: ignore[call-arg]
+    # The linear baseline must not pick up the committed model pack, as `up` would.
+    settings = Settings(data_dir=data_dir, model_pack_dir=data_dir / "no-pack", _env_file=None)  # type: ignore[call-arg]
     db.upgrade(settings.resolved_database_url)
     if onnx_pack is None:
         from sentimentops.training.bootstrap import ensure_serving_models
@@ -217,6 +218,9 @@ def run_model(
         "SENTIMENTOPS_RATE_LIMIT_PER_SECOND": "1000000",
         "SENTIMENTOPS_RATE_LIMIT_BURST": "1000000",
     }
+    if onnx_pack is not None:  # serve (and wait for) only the tasks the pack holds
+        tasks = [t for t in ("sentiment", "sarcasm") if (onnx_pack / t).is_dir()]
+        env["SENTIMENTOPS_SERVING_TASKS"] = json.dumps(tasks)
     log = (data_dir / "api.log").open("wb")
     server = subprocess.Popen(
         [sys.executable, "-P", "-m", "sentimentops.core.cli", "api"],
