@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from sentimentops.core.cli.main import app
+from sentimentops.core.db import make_engine, make_session_factory
 from sentimentops.workflows.schemas import PlanStep
 from tests.workflows.conftest import Platform, make_plan, platform_settings, running_platform
 
@@ -26,6 +27,14 @@ def _env(platform: Platform, db_url: str) -> dict[str, str]:
     }
 
 
+def _platform(client: object, opa_url: str, db_url: str, tmp_path: Path) -> running_platform:
+    """Workers on the test's database (real commits: the CLI is another process's view)."""
+    settings = platform_settings(tmp_path, database_url=db_url)
+    sessions = make_session_factory(make_engine(db_url))
+    return running_platform(client, opa_url, sessions, tmp_path,  # type: ignore[arg-type]
+                            settings=settings)  # fmt: skip
+
+
 async def _cli(env: dict[str, str], *args: str) -> Result:
     # The commands run their own event loop: call them off this one (the workers run here).
     return await asyncio.to_thread(CliRunner().invoke, app, list(args), env=env)
@@ -35,13 +44,7 @@ async def _cli(env: dict[str, str], *args: str) -> Result:
 async def test_plan_run_and_approve_from_the_cli(
     temporal_client: object, opa_url: str, fresh_db_url: str, tmp_path: Path
 ) -> None:
-    from sentimentops.core.db import make_engine, make_session_factory
-
-    settings = platform_settings(tmp_path, database_url=fresh_db_url)
-    sessions = make_session_factory(make_engine(fresh_db_url))
-    async with running_platform(
-        temporal_client, opa_url, sessions, tmp_path, settings=settings,  # type: ignore[arg-type]
-    ) as platform:  # fmt: skip
+    async with _platform(temporal_client, opa_url, fresh_db_url, tmp_path) as platform:
         version = platform.register_version()
         plan = make_plan(PlanStep(tool="promote_model", params={
             "task": "sarcasm", "target": "production", "version": version}))  # fmt: skip
@@ -78,13 +81,7 @@ async def test_cancel_a_plan_and_stop_a_sentry_from_the_cli(
 ) -> None:
     from temporalio.client import WorkflowExecutionStatus
 
-    from sentimentops.core.db import make_engine, make_session_factory
-
-    settings = platform_settings(tmp_path, database_url=fresh_db_url)
-    sessions = make_session_factory(make_engine(fresh_db_url))
-    async with running_platform(
-        temporal_client, opa_url, sessions, tmp_path, settings=settings,  # type: ignore[arg-type]
-    ) as platform:  # fmt: skip
+    async with _platform(temporal_client, opa_url, fresh_db_url, tmp_path) as platform:
         env = _env(platform, fresh_db_url)
         version = platform.register_version()
         workflow_id = await platform.start(make_plan(PlanStep(tool="promote_model", params={
