@@ -5,6 +5,13 @@ One command on a GPU machine (full data, the configs' epochs):
 
     .venv/bin/python benchmarks/minilm_gpu.py
 
+Where the GPU machine cannot hold the platform (no MLflow, say), only the fit runs there
+(training/remote_fit.py): write the bundles here, run them there, and finish here:
+
+    .venv/bin/python benchmarks/minilm_gpu.py --task sentiment --fit-bundle /tmp/bundles
+    python -m sentimentops.training.remote_fit /tmp/bundles/sentiment        # on the GPU box
+    .venv/bin/python benchmarks/minilm_gpu.py --task sentiment --adopt /tmp/bundles
+
 A CPU smoke test of the same path (minutes):
 
     .venv/bin/python benchmarks/minilm_gpu.py --max-train-samples 64 --max-eval-samples 200 \\
@@ -41,7 +48,7 @@ from rich.table import Table
 
 from sentimentops.core.settings import REPO_ROOT, Settings
 from sentimentops.inference.artifacts import load_scorer
-from sentimentops.training import service
+from sentimentops.training import remote_fit, service
 from sentimentops.training.config import config_hash, default_config_path, load_config
 from sentimentops.training.evaluation import classification_metrics
 from sentimentops.training.reference_data import load_task
@@ -62,6 +69,11 @@ def _score(directory: Path, texts: list[str], batch_size: int = 64) -> np.ndarra
 
 def run_task(task: str, args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
     started = time.perf_counter()
+    if args.adopt is not None:
+        adopted = remote_fit.adopt_checkpoint(
+            settings, args.adopt / task, max_train_samples=args.max_train_samples
+        )
+        console.print(f"[dim]{task} ·[/] adopted the fit's final checkpoint → {adopted}")
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -86,7 +98,7 @@ def run_task(task: str, args: argparse.Namespace, settings: Settings) -> dict[st
             max_eval_samples=args.max_eval_samples,
             on_step=on_step,
             on_progress=on_progress,
-            resume=args.resume,
+            resume=args.resume or args.adopt is not None,
         )
     client = service.mlflow_client(settings)
     run = client.get_run(result.run_id)
@@ -139,9 +151,10 @@ def run_task(task: str, args: argparse.Namespace, settings: Settings) -> dict[st
         "command": shlex.join([sys.executable, *sys.argv]),
         "max_train_samples": args.max_train_samples or "all",
         "max_eval_samples": args.max_eval_samples or "all",
-        "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
+        # Where the training loop ran: with --adopt, the GPU machine, not this one.
+        "device": manifest.get("trained_on", "unknown"),
         "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "train_seconds": result.train_seconds,
+        "train_seconds": metrics.get("train_loop_seconds", result.train_seconds),
         "total_seconds": time.perf_counter() - started,
         "metrics": {
             "test_accuracy": metrics.get("test_accuracy"),
@@ -202,6 +215,20 @@ def main() -> None:
     parser.add_argument("--max-eval-samples", type=int)
     parser.add_argument("--resume", action="store_true", help="continue from checkpoints")
     parser.add_argument(
+        "--fit-bundle",
+        type=Path,
+        metavar="DIR",
+        help="only write each task's fit bundle to DIR/<task> (for a GPU machine without the "
+        "platform: python -m sentimentops.training.remote_fit DIR/<task>) and stop",
+    )
+    parser.add_argument(
+        "--adopt",
+        type=Path,
+        metavar="DIR",
+        help="finish the fits run from DIR/<task> bundles: adopt their final checkpoints, then "
+        "export, evaluate and write the pack here",
+    )
+    parser.add_argument(
         "--other-test",
         action=argparse.BooleanOptionalAction,
         default=True,
@@ -224,8 +251,23 @@ def main() -> None:
     console.print(
         f"device: {torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'CPU only'}"
     )
+    tasks = args.task or ["sarcasm", "sentiment"]
+    if args.fit_bundle is not None:
+        for task in tasks:
+            bundle = remote_fit.write_bundle(
+                settings, task=task, family="minilm", out_dir=args.fit_bundle / task,
+                max_train_samples=args.max_train_samples,
+            )  # fmt: skip
+            console.print(f"{task}: python -m sentimentops.training.remote_fit {bundle}")
+        return
     args.out.mkdir(parents=True, exist_ok=True)
-    cards = [run_task(task, args, settings) for task in args.task or ["sarcasm", "sentiment"]]
+    cards = [run_task(task, args, settings) for task in tasks]
+    # A pack keeps the tasks this run did not train (each trained by its own run).
+    kept = [
+        json.loads((args.out / task / "card.json").read_text("utf-8"))
+        for task in ("sarcasm", "sentiment")
+        if task not in tasks and (args.out / task / "card.json").is_file()
+    ]
     pack = {
         "format": PACK_FORMAT,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -237,7 +279,7 @@ def main() -> None:
                 "card": f"{c['task']}/card.json",
                 "test_accuracy": c["metrics"]["test_accuracy"],
             }
-            for c in cards
+            for c in sorted([*kept, *cards], key=lambda c: str(c["task"]))
         ],
     }
     (args.out / "pack.json").write_text(json.dumps(pack, indent=2), encoding="utf-8")

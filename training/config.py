@@ -7,7 +7,7 @@ import hashlib
 import json
 import tomllib
 from pathlib import Path
-from typing import Annotated, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -217,15 +217,19 @@ def load_config(path: Path) -> TrainingConfig:
         raw = tomllib.loads(path.read_text("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise InvalidInput(f"config file {path} is not valid TOML: {exc}") from exc
+    return load_config_data(raw, source=f"config file {path}")
+
+
+def load_config_data(raw: dict[str, Any], *, source: str) -> TrainingConfig:
+    """Validate a parsed config (a TOML file's or a fit bundle's); errors name `source`."""
     family = raw.get("family")
     if family not in FAMILIES:
         raise InvalidInput(
-            f"config file {path}: unknown family {family!r}; expected one of {', '.join(FAMILIES)}"
+            f"{source}: unknown family {family!r}; expected one of {', '.join(FAMILIES)}"
         )
     if raw.get("task") not in TASKS:
         raise InvalidInput(
-            f"config file {path}: unknown task {raw.get('task')!r}; "
-            f"expected one of {', '.join(TASKS)}"
+            f"{source}: unknown task {raw.get('task')!r}; expected one of {', '.join(TASKS)}"
         )
     try:
         return _CONFIG_TYPES[family].model_validate(raw)
@@ -233,7 +237,7 @@ def load_config(path: Path) -> TrainingConfig:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
         )
-        raise InvalidInput(f"config file {path} is invalid: {problems}") from exc
+        raise InvalidInput(f"{source} is invalid: {problems}") from exc
 
 
 def config_hash(config: TrainingConfig) -> str:

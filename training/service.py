@@ -140,7 +140,7 @@ def _flat_params(config: TrainingConfig) -> dict[str, str]:
     return flat
 
 
-def _select_training_rows(
+def select_training_rows(
     data: pd.DataFrame, config: TrainingConfig, max_train_samples: int | None
 ) -> pd.DataFrame:
     train = data[data["split"].isin(config.fit_splits)]
@@ -187,7 +187,7 @@ def train(
 
     step("loading the reference data")
     data = load_task(task, settings.datasets_dir)
-    train_rows = _select_training_rows(data, config, max_train_samples)
+    train_rows = select_training_rows(data, config, max_train_samples)
     validation = data[data["split"] == "validation"]
     test = data[data["split"] == "test"]
     if max_eval_samples is not None:

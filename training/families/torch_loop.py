@@ -28,6 +28,11 @@ def pick_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+def device_name(device: torch.device) -> str:
+    """The GPU's name ("NVIDIA H200") or "cpu", as model cards report it."""
+    return torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+
+
 def seed_everything(seed: int) -> None:
     """Seed Python, numpy and torch (CPU and CUDA) before a model is built."""
     random.seed(seed)
@@ -65,7 +70,11 @@ class LoopResult:
     steps: int
     resumed_at_step: int
     final_loss: float
+    # Time in the loop, the runs before a resume included (a fit finished elsewhere and
+    # adopted here keeps that machine's time).
     seconds: float
+    # Where the steps ran: the GPU's name or "cpu" (the last machine when a resume moved).
+    trained_on: str
 
 
 def _save_checkpoint(path: Path, state: dict[str, object]) -> None:
@@ -103,17 +112,23 @@ def fine_tune(
     total = per_epoch * optim.epochs
     start_step = 0
     smoothed = float("nan")
+    earlier_seconds = 0.0
+    trained_on = device_name(device)
     checkpoint = context.checkpoint_dir / CHECKPOINT_FILE if context.checkpoint_dir else None
     if checkpoint is not None and context.resume and checkpoint.is_file():
         state = torch.load(checkpoint, map_location=device, weights_only=True)
         if state.get("fingerprint") == fingerprint and state.get("total_steps") == total:
             module.load_state_dict(state["model"])
-            optimizer.load_state_dict(state["optimizer"])
+            if "optimizer" in state:  # the final checkpoint has none: nothing trains after it
+                optimizer.load_state_dict(state["optimizer"])
             torch.set_rng_state(state["torch_rng"].cpu())
             if device.type == "cuda" and state.get("cuda_rng") is not None:
                 torch.cuda.set_rng_state(state["cuda_rng"].cpu(), device)
             start_step = int(state["step"])
             smoothed = float(state.get("loss", float("nan")))
+            earlier_seconds = float(state.get("seconds", 0.0))
+            if start_step == total:
+                trained_on = str(state.get("trained_on", trained_on))
             context.on_step(f"resuming from the checkpoint at step {start_step:,} of {total:,}")
         else:
             context.on_step("the checkpoint belongs to another training: starting afresh")
@@ -139,27 +154,31 @@ def fine_tune(
         smoothed = value if math.isnan(smoothed) else 0.95 * smoothed + 0.05 * value
         done = step + 1
         # The last step is checkpointed too: a crash during export or evaluation then resumes
-        # without retraining. The service deletes the folder once the run is recorded.
+        # without retraining, and a fit run on another machine is adopted through it
+        # (training/remote_fit.py). It holds the weights alone, a third of the size: nothing
+        # trains after it. The service deletes the folder once the run is recorded.
         if checkpoint is not None and (done % optim.checkpoint_every_steps == 0 or done == total):
             checkpoint.parent.mkdir(parents=True, exist_ok=True)
-            _save_checkpoint(
-                checkpoint,
-                {
-                    "fingerprint": fingerprint,
-                    "total_steps": total,
-                    "step": done,
-                    "loss": smoothed,
-                    "model": module.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "torch_rng": torch.get_rng_state(),
-                    "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
-                },
-            )
+            state = {
+                "fingerprint": fingerprint,
+                "total_steps": total,
+                "step": done,
+                "loss": smoothed,
+                "seconds": earlier_seconds + time.perf_counter() - started,
+                "trained_on": trained_on,
+                "model": module.state_dict(),
+                "torch_rng": torch.get_rng_state(),
+                "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
+            }
+            if done < total:
+                state["optimizer"] = optimizer.state_dict()
+            _save_checkpoint(checkpoint, state)
         context.on_progress(
             f"training · epoch {epoch + 1}/{optim.epochs} · loss {smoothed:.3f}", done, total
         )
     module.eval()
-    return LoopResult(total, start_step, smoothed, time.perf_counter() - started)
+    seconds = earlier_seconds + time.perf_counter() - started
+    return LoopResult(total, start_step, smoothed, seconds, trained_on)
 
 
 @torch.no_grad()

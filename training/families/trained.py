@@ -80,6 +80,7 @@ class TrainedTorchClassifier:
             manifest_extra={
                 "family": self.config.family,
                 "seed": self.config.seed,
+                "trained_on": self.loop.trained_on,
                 **self.manifest_extra,
             },
             validation_texts=validation_texts,
@@ -92,7 +93,8 @@ class TrainedTorchClassifier:
                 "train_steps": float(self.loop.steps),
                 "train_resumed_at_step": float(self.loop.resumed_at_step),
                 "train_final_loss": self.loop.final_loss,
-                "train_on_cuda": float(self.device.type == "cuda"),
+                "train_on_cuda": float(self.loop.trained_on != "cpu"),
+                "train_loop_seconds": self.loop.seconds,
                 **self.extra_metrics,
             }
         )
