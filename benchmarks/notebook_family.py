@@ -2,7 +2,10 @@
 length, on seeded subsets sized for a couple of CPU cores: the upgrade's effect, measured.
 
     .venv/bin/python benchmarks/notebook_family.py [--task sentiment --task sarcasm]
-        [--sentiment-train 3000] [--sarcasm-train 8000] [--test-samples 2000]
+        [--sentiment-train 3000] [--sarcasm-train 8000] [--test-samples 2000] [--results FILE]
+
+With --full it trains and tests on the whole splits (a GPU machine: minutes; it runs without
+the platform's services, see benchmarks/README.md).
 
 Uses the configs training/configs/notebook_<task>.toml (full length) and
 notebook_<task>_32.toml, switching only `architecture`. Scores with the PyTorch model (the
@@ -17,6 +20,7 @@ import json
 import os
 import platform
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -78,19 +82,37 @@ def bench(task: str, train_n: int | None, test_n: int | None) -> list[dict[str, 
     return rows
 
 
+def _command(args: argparse.Namespace) -> str:
+    words = ["benchmarks/notebook_family.py"]
+    for task in args.task or []:
+        words += ["--task", task]
+    if args.full:
+        words.append("--full")
+    else:
+        words += ["--sentiment-train", str(args.sentiment_train),
+                  "--sarcasm-train", str(args.sarcasm_train),
+                  "--test-samples", str(args.test_samples)]  # fmt: skip
+    return " ".join(words)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--task", action="append", choices=["sentiment", "sarcasm"])
     parser.add_argument("--sentiment-train", type=int, default=3000)
     parser.add_argument("--sarcasm-train", type=int, default=8000)
     parser.add_argument("--test-samples", type=int, default=2000)
+    parser.add_argument("--full", action="store_true", help="the whole train and test splits")
+    parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args()
+    if args.full:
+        args.sentiment_train = args.sarcasm_train = args.test_samples = None
     started = time.perf_counter()
     rows: list[dict[str, object]] = []
     for task in args.task or ["sarcasm", "sentiment"]:
         train_n = args.sentiment_train if task == "sentiment" else args.sarcasm_train
         rows += bench(task, train_n, args.test_samples)
-    table = Table(title="notebook family: 32 tokens vs full length (seeded subsets)")
+    subsets = "whole splits" if args.full else "seeded subsets"
+    table = Table(title=f"notebook family: 32 tokens vs full length ({subsets})")
     for column in ("task", "architecture", "length", "train", "test", "accuracy", "macro-F1",
                    "ROC-AUC", "train s"):  # fmt: skip
         table.add_column(
@@ -103,16 +125,16 @@ def main() -> None:
             f"{r['test_macro_f1']:.4f}", f"{r['test_roc_auc']:.4f}", f"{r['train_seconds']:.0f}",
         )  # fmt: skip
     Console().print(table)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    args.results.write_text(
         json.dumps(
             {
                 "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
                             "torch_threads": torch.get_num_threads(),
-                            "cuda": torch.cuda.is_available()},
-                "command": "benchmarks/notebook_family.py " + " ".join(
-                    f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if v is not None
-                ),
+                            "cuda": torch.cuda.is_available(),
+                            "gpu": torch.cuda.get_device_name(0)
+                            if torch.cuda.is_available() else None},
+                "command": _command(args),
                 "subset_seed": SEED,
                 "total_seconds": time.perf_counter() - started,
                 "results": rows,
@@ -121,7 +143,7 @@ def main() -> None:
         ),
         encoding="utf-8",
     )  # fmt: skip
-    print(f"wrote {RESULTS}")
+    print(f"wrote {args.results}")
 
 
 if __name__ == "__main__":
