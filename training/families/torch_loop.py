@@ -134,7 +134,7 @@ def fine_tune(
             context.on_step("the checkpoint belongs to another training: starting afresh")
     autocast = device.type == "cuda" and optim.cuda_precision == "bf16"
     loss_fn = nn.CrossEntropyLoss()
-    target_tensor = torch.from_numpy(np.asarray(targets, dtype=np.int64))
+    target_tensor = torch.from_numpy(np.array(targets, dtype=np.int64))  # a copy: may be read-only
     module.train()
     context.on_progress("training", start_step, total)
     for step in range(start_step, total):
