@@ -1,12 +1,14 @@
-"""Multilingual (XLM-T), code-mixed (SentiMix) and golden-set reports for the tfidf_lr models.
+"""Multilingual (XLM-T), code-mixed (SentiMix) and golden-set reports for the serving models.
 
-    .venv/bin/python benchmarks/reports.py [--source registry|train] [--write-golden]
+    .venv/bin/python benchmarks/reports.py [--source registry|train|pack] [--write-golden]
 
 `--source registry` (the default when the MLflow registry under settings has them) evaluates the
 `production` version of each task, else its `candidate` (what `sentimentops train` registered);
 `--source train` fits the tfidf_lr family from its default config on the full reference data
 (about a minute and a half for IMDB on 2 cores) and evaluates it through the numpy serving
-runtime. `--write-golden` rewrites datasets/golden/<task>.json with the evaluated models'
+runtime; `--source pack` evaluates the committed model pack (settings.model_pack_dir), which a
+fresh install serves, through the ONNX runtime (tasks the pack lacks fall back to training).
+`--write-golden` rewrites datasets/golden/<task>.json with the evaluated models'
 predictions (do that when the production model changes, and commit the files).
 
 Prints tables and writes benchmarks/results/reports.json.
@@ -29,8 +31,10 @@ from rich.console import Console
 from rich.table import Table
 
 from sentimentops.core.settings import REPO_ROOT, Settings
+from sentimentops.inference.artifacts import load_scorer
 from sentimentops.inference.runtime.linear import LinearModel
 from sentimentops.training import reports
+from sentimentops.training.model_pack import content_hash, read_manifest
 from sentimentops.training.reference_data import LABEL_NAMES, TASKS, load_task
 
 DATASETS = REPO_ROOT / "datasets"
@@ -67,11 +71,31 @@ def _from_registry(
     return None
 
 
+def _from_pack(settings: Settings, task: str) -> tuple[reports.ProbaScorer, dict[str, str]] | None:
+    pack = settings.model_pack_dir
+    if not (pack / "pack.json").is_file():
+        return None
+    for entry in read_manifest(pack).models:
+        if entry.task == task:
+            directory = pack / entry.path
+            info = {"name": task, "version": f"pack:{content_hash(directory)[:12]}",
+                    "alias": "pack", "family": entry.family}  # fmt: skip
+            return load_scorer(directory, threads=os.cpu_count()), info
+    return None
+
+
 def _trained(task: str, work: Path) -> tuple[LinearModel, dict[str, str]]:
-    from sentimentops.training.config import config_hash, default_config_path, load_config
+    from sentimentops.training.config import (
+        TfidfLrConfig,
+        config_hash,
+        default_config_path,
+        load_config,
+    )
     from sentimentops.training.tfidf_lr import TfidfLrModel
 
     config = load_config(default_config_path(task, "tfidf_lr"))
+    if not isinstance(config, TfidfLrConfig):
+        raise SystemExit(f"tfidf_lr_{task}.toml is not a tfidf_lr config")
     data = load_task(task, DATASETS)
     train = data[data["split"].isin(config.fit_splits)]
     started = time.perf_counter()
@@ -98,7 +122,7 @@ def _table(title: str, rows: list[tuple[str, dict[str, Any]]]) -> Table:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--source", choices=["registry", "train"], default=None)
+    parser.add_argument("--source", choices=["registry", "train", "pack"], default=None)
     parser.add_argument("--write-golden", action="store_true")
     args = parser.parse_args()
     settings = Settings()
@@ -112,16 +136,21 @@ def main() -> None:
     }
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        models: dict[str, tuple[LinearModel, dict[str, str]]] = {}
+        models: dict[str, tuple[reports.ProbaScorer, dict[str, str]]] = {}
         for task in TASKS:
-            found = None if args.source == "train" else _from_registry(settings, task, work)
+            found: tuple[reports.ProbaScorer, dict[str, str]] | None = None
+            if args.source == "pack":
+                found = _from_pack(settings, task)
+            elif args.source != "train":
+                found = _from_registry(settings, task, work)
             if found is None and args.source == "registry":
                 raise SystemExit(
                     f"no tfidf_lr {task} model in the registry; run `sentimentops train`"
                 )
             models[task] = found or _trained(task, work)
         out["models"] = {task: info for task, (_m, info) in models.items()}
-        sentiment = models["sentiment"][0]
+        sentiment, sentiment_info = models["sentiment"]
+        family = sentiment_info["family"]
 
         started = time.perf_counter()
         multilingual = reports.multilingual_report(sentiment, DATASETS)
@@ -129,7 +158,7 @@ def main() -> None:
         out["seconds_reports"] = time.perf_counter() - started
         out["multilingual"] = multilingual
         out["code_mixed"] = code_mixed
-        console.print(_table("XLM-T test, 2-class subset (tfidf_lr sentiment)",
+        console.print(_table(f"XLM-T test, 2-class subset ({family} sentiment)",
                              list(multilingual["languages"].items())))  # fmt: skip
         console.print(
             f"mean over languages: accuracy {multilingual['mean_accuracy']:.4f}, "
@@ -137,7 +166,7 @@ def main() -> None:
         )
         rows = [(f"{pair} {part}", m) for pair, parts in code_mixed["pairs"].items()
                 for part, m in parts.items()]  # fmt: skip
-        console.print(_table("SentiMix, 2-class subset (tfidf_lr sentiment)", rows))
+        console.print(_table(f"SentiMix, 2-class subset ({family} sentiment)", rows))
 
         out["golden"] = {}
         for task, (model, info) in models.items():

@@ -99,7 +99,7 @@ def _free_port() -> int:
 def prepare(data_dir: Path, onnx_pack: Path | None) -> tuple[Settings, str]:
     """Models in the registry, a migrated database and an API key; returns settings + key."""
     # The linear baseline must not pick up the committed model pack, as `up` would.
-    settings = Settings(data_dir=data_dir, model_pack_dir=data_dir / "no-pack", _env_file=None)  # type: ignore[call-arg]
+    settings = Settings(data_dir=data_dir, model_pack_dir=data_dir / "no-pack", _env_file=None)
     db.upgrade(settings.resolved_database_url)
     if onnx_pack is None:
         from sentimentops.training.bootstrap import ensure_serving_models

@@ -23,7 +23,12 @@ from rich.table import Table
 
 from sentimentops.core.settings import REPO_ROOT
 from sentimentops.inference.runtime.linear import LinearModel
-from sentimentops.training.config import config_hash, default_config_path, load_config
+from sentimentops.training.config import (
+    TfidfLrConfig,
+    config_hash,
+    default_config_path,
+    load_config,
+)
 from sentimentops.training.evaluation import classification_metrics
 from sentimentops.training.reference_data import LABEL_NAMES, load_task
 from sentimentops.training.tfidf_lr import TfidfLrModel
@@ -35,6 +40,8 @@ LATENCY_TEXTS = 1000
 
 def bench(task: str) -> dict[str, object]:
     config = load_config(default_config_path(task, "tfidf_lr"))
+    if not isinstance(config, TfidfLrConfig):
+        raise SystemExit(f"tfidf_lr_{task}.toml is not a tfidf_lr config")
     data = load_task(task, DATASETS)
     train = data[data["split"].isin(config.fit_splits)]
     test = data[data["split"] == "test"]
