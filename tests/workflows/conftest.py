@@ -4,6 +4,7 @@ test) and an MLflow SQLite store in a temporary directory; workers on per-test t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 from sqlalchemy.orm import Session, sessionmaker
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowFailureError
 
 from sentimentops.approvals.notifier import Notifier
 from sentimentops.core.db import make_engine, make_session_factory, transaction
@@ -30,6 +31,7 @@ from sentimentops.workflows.worker import build_training_worker, build_worker
 from tests.inference.registry import register
 
 TENANT = "acme"
+ENDED = frozenset({"completed", "failed", "denied", "rejected", "expired", "cancelled"})
 
 
 def engineer(name: str = "alice", tenant: str = TENANT) -> PolicyPrincipal:
@@ -68,11 +70,17 @@ class Platform:
     async def wait_for(
         self, workflow_id: str, statuses: set[str], *, within: float = 60.0
     ) -> PlanProgress:
-        """Poll the progress query until the plan reaches one of `statuses`."""
+        """Poll the progress query until the plan reaches one of `statuses`; for a final
+        status, also until the workflow has ended."""
         deadline = asyncio.get_running_loop().time() + within
         while True:
             progress = await self.progress(workflow_id)
             if progress.status in statuses:
+                if progress.status in ENDED:
+                    # The query answers as soon as the status is set, before the workflow's
+                    # last activity has recorded plan.finish in the registry and audit log.
+                    with contextlib.suppress(WorkflowFailureError):
+                        await self.client.get_workflow_handle(workflow_id).result()
                 return progress
             if asyncio.get_running_loop().time() > deadline:
                 raise AssertionError(f"plan stuck in {progress.status}: {progress.message}")

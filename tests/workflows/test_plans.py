@@ -77,7 +77,9 @@ async def test_a_denied_step_never_runs(platform: Platform, session: Session) ->
     actions = [
         (e.action, e.outcome)
         for e in session.execute(
-            select(AuditEvent).where(AuditEvent.resource == f"workflow/{workflow_id}")
+            select(AuditEvent)
+            .where(AuditEvent.resource == f"workflow/{workflow_id}")
+            .order_by(AuditEvent.seq)
         ).scalars()
     ]
     assert ("policy.check:set_canary", "denied") in actions
