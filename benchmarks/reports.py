@@ -11,7 +11,7 @@ fresh install serves, through the ONNX runtime (tasks the pack lacks fall back t
 `--write-golden` rewrites datasets/golden/<task>.json with the evaluated models'
 predictions (do that when the production model changes, and commit the files).
 
-Prints tables and writes benchmarks/results/reports.json.
+Prints tables and writes --results (default benchmarks/results/reports.json).
 """
 
 from __future__ import annotations
@@ -124,6 +124,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--source", choices=["registry", "train", "pack"], default=None)
     parser.add_argument("--write-golden", action="store_true")
+    parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args()
     settings = Settings()
     out: dict[str, Any] = {
@@ -187,9 +188,9 @@ def main() -> None:
     for section in ("multilingual",):
         for metrics in out[section]["languages"].values():
             metrics.pop("confusion_matrix", None)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
-    console.print(f"saved {RESULTS.relative_to(REPO_ROOT)}")
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    args.results.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
+    console.print(f"saved {args.results}")
 
 
 if __name__ == "__main__":
