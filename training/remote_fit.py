@@ -15,7 +15,6 @@ MLflow run need the platform. So the training is cut at the loop's final checkpo
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import shutil
 import sys
@@ -27,7 +26,7 @@ import pandas as pd
 import torch
 
 from sentimentops.core.errors import InvalidInput, NotFound
-from sentimentops.training.config import config_hash, load_config_data
+from sentimentops.training.config import TrainingConfig, config_hash, load_config_data
 from sentimentops.training.families import FitContext, FitData, get_family
 from sentimentops.training.families.torch_loop import CHECKPOINT_FILE, LoopResult
 from sentimentops.training.families.trained import TrainedTorchClassifier
@@ -42,6 +41,21 @@ ROWS = "fit.parquet"
 CHECKPOINT_DIR = "checkpoint"
 
 
+def _training(
+    settings: Settings, task: str, family: str, max_train_samples: int | None
+) -> tuple[TrainingConfig, pd.DataFrame, Path]:
+    """The config, training rows and checkpoint folder `service.train` would use here."""
+    # Imported here: service needs mlflow, which the GPU side of this module does without.
+    from sentimentops.training import service
+    from sentimentops.training.reference_data import load_task
+
+    config = service.resolve_config(task, family, None)
+    rows = service.select_training_rows(
+        load_task(task, settings.datasets_dir), config, max_train_samples
+    )
+    return config, rows, service.checkpoint_dir(settings, config, rows)
+
+
 def write_bundle(
     settings: Settings,
     *,
@@ -51,16 +65,9 @@ def write_bundle(
     max_train_samples: int | None = None,
 ) -> Path:
     """Write the rows and config that `service.train` would fit on to `out_dir`."""
-    # Imported here: service needs mlflow, which the GPU side of this module does without.
-    from sentimentops.training import service
-    from sentimentops.training.reference_data import load_task
-
-    config = service.resolve_config(task, family, None)
     if family not in {"minilm", "notebook"}:
         raise InvalidInput(f"the {family} family trains in seconds here: nothing to fit remotely")
-    rows = service.select_training_rows(
-        load_task(task, settings.datasets_dir), config, max_train_samples
-    )
+    config, rows, checkpoints = _training(settings, task, family, max_train_samples)
     out_dir.mkdir(parents=True, exist_ok=True)
     frame = pd.DataFrame({"text": rows["text"].tolist(), "label": rows["label"].to_numpy()})
     frame.to_parquet(out_dir / ROWS, index=False, compression="zstd")
@@ -73,7 +80,7 @@ def write_bundle(
         "rows": len(frame),
         "rows_sha256": file_sha256(out_dir / ROWS),
         "max_train_samples": max_train_samples,
-        "checkpoint_key": service.checkpoint_dir(settings, config, rows).name,
+        "checkpoint_key": checkpoints.name,
     }
     (out_dir / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
     return out_dir
@@ -132,9 +139,6 @@ def adopt_checkpoint(
     """Put the bundle's final checkpoint where the training that follows (with the same
     `max_train_samples`) resumes from, after checking that the fit finished and that this
     checkout would train on the same rows and config."""
-    from sentimentops.training import service
-    from sentimentops.training.reference_data import load_task
-
     manifest = _manifest(bundle)
     if manifest["max_train_samples"] != max_train_samples:
         raise InvalidInput(
@@ -144,11 +148,9 @@ def adopt_checkpoint(
     source = checkpoint or bundle / CHECKPOINT_DIR / CHECKPOINT_FILE
     if not source.is_file():
         raise NotFound(f"no checkpoint at {source}")
-    config = service.resolve_config(manifest["task"], manifest["family"], None)
-    rows = service.select_training_rows(
-        load_task(manifest["task"], settings.datasets_dir), config, manifest["max_train_samples"]
+    _config, _rows, target = _training(
+        settings, manifest["task"], manifest["family"], max_train_samples
     )
-    target = service.checkpoint_dir(settings, config, rows)
     if target.name != manifest["checkpoint_key"]:
         raise InvalidInput(
             f"{bundle} was written for other rows or another config ({manifest['checkpoint_key']}"
@@ -186,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     checkpoint = args.bundle / CHECKPOINT_DIR / CHECKPOINT_FILE
-    digest = hashlib.sha256(checkpoint.read_bytes()).hexdigest()
+    digest = file_sha256(checkpoint)
     print(
         f"fit done on {loop.trained_on}: {loop.steps} steps in {loop.seconds:.1f} s, final loss "
         f"{loop.final_loss:.4f}; {checkpoint} sha256 {digest}",
