@@ -16,15 +16,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sentimentops.inference.runtime.base import FloatArray
+from sentimentops.inference.runtime.base import Scored
 
-ScoreFn = Callable[[Sequence[str]], FloatArray]
+ScoreFn = Callable[[Sequence[str], Sequence[str | None]], Scored]
 
 
 @dataclass
 class _Pending:
     texts: list[str]
-    future: asyncio.Future[FloatArray]
+    contexts: list[str | None]
+    future: asyncio.Future[Scored]
     enqueued: float = field(default_factory=time.perf_counter)
 
 
@@ -39,11 +40,13 @@ class MicroBatcher:
         self,
         score: ScoreFn,
         *,
+        n_labels: int,
         max_batch: int = 32,
         max_wait_ms: float = 2.0,
         on_batch: Callable[[int], None] = lambda _size: None,
     ) -> None:
         self._score = score
+        self._n_labels = n_labels
         self._max_batch = max_batch
         self._max_wait = max_wait_ms / 1000
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
@@ -56,12 +59,16 @@ class MicroBatcher:
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run())
 
-    async def score(self, texts: list[str]) -> FloatArray:
+    async def score(self, texts: list[str], contexts: Sequence[str | None] | None = None) -> Scored:
+        """Score `texts` (each with its context or None) in the next batch."""
         if self._closed:
             raise BatcherClosed("model is being unloaded")
+        given: list[str | None] = list(contexts) if contexts is not None else [None] * len(texts)
+        if len(given) != len(texts):
+            raise ValueError(f"{len(texts)} texts but {len(given)} contexts")
         self.start()
-        future: asyncio.Future[FloatArray] = asyncio.get_running_loop().create_future()
-        await self._queue.put(_Pending(texts, future))
+        future: asyncio.Future[Scored] = asyncio.get_running_loop().create_future()
+        await self._queue.put(_Pending(texts, given, future))
         return await future
 
     async def close(self) -> None:
@@ -92,25 +99,25 @@ class MicroBatcher:
                 size += len(item.texts)
         return batch
 
-    def _score_grouped(self, texts: list[str]) -> FloatArray:
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        parts: list[FloatArray] = []
+    def _score_grouped(self, texts: list[str], contexts: list[str | None]) -> Scored:
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]) + len(contexts[i] or ""))
+        parts: list[Scored] = []
         for start in range(0, len(order), self._max_batch):
             chunk = order[start : start + self._max_batch]
-            parts.append(self._score([texts[i] for i in chunk]))
-        scored = np.concatenate(parts, axis=0)
-        result = np.empty_like(scored)
-        result[order] = scored
-        return result
+            parts.append(self._score([texts[i] for i in chunk], [contexts[i] for i in chunk]))
+        return Scored.concat(parts, self._n_labels).take(np.argsort(order))
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
             batch = await self._collect()
             texts = [t for item in batch for t in item.texts]
+            contexts = [c for item in batch for c in item.contexts]
             self._on_batch(len(texts))
             try:
-                probs = await loop.run_in_executor(self._executor, self._score_grouped, texts)
+                scored = await loop.run_in_executor(
+                    self._executor, self._score_grouped, texts, contexts
+                )
             except Exception as exc:  # noqa: BLE001 - delivered to every waiting request
                 for item in batch:
                     if not item.future.done():
@@ -120,7 +127,7 @@ class MicroBatcher:
                 for item in batch:
                     n = len(item.texts)
                     if not item.future.done():
-                        item.future.set_result(probs[offset : offset + n])
+                        item.future.set_result(scored.take(range(offset, offset + n)))
                     offset += n
             finally:
                 for _ in batch:

@@ -187,7 +187,8 @@ class ModelWatcher:
                 alias=alias,
                 scorer=scorer,
                 batcher=MicroBatcher(
-                    scorer.predict_proba,
+                    scorer.score,
+                    n_labels=len(scorer.labels),
                     max_batch=self._batch_max_size,
                     max_wait_ms=self._batch_max_wait_ms,
                     on_batch=self._metrics.batch_size.labels(version_label).observe,

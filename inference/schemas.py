@@ -36,32 +36,78 @@ def _clean(text: str) -> str:
 
 
 Text = Annotated[str, Field(min_length=1, max_length=MAX_TEXT_CHARS), AfterValidator(_clean)]
+# Previous turns of a conversation, oldest first; models read the last one (the turn the text
+# answers), so a few are plenty.
+MAX_CONTEXT_TURNS = 8
+Context = Annotated[
+    list[Text],
+    Field(
+        max_length=MAX_CONTEXT_TURNS,
+        description="Previous turns (oldest first) that the text answers, such as the parent "
+        "comment or the tweet replied to. Sarcasm often cannot be read without it; models "
+        "that read context use the last turn.",
+    ),
+]
+
+
+class TextItem(BaseModel):
+    """One text of a batch with its conversation context."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: Text
+    context: Context | None = None
 
 
 class ScoreRequest(BaseModel):
-    """Either `text` (one) or `texts` (a batch)."""
+    """Either `text` (one, with an optional `context`) or `texts` (a batch of strings or of
+    `{"text", "context"}` objects)."""
 
     model_config = ConfigDict(extra="forbid")
 
     text: Text | None = None
-    texts: list[Text] | None = Field(default=None, min_length=1, max_length=MAX_BATCH)
+    context: Context | None = None
+    texts: list[Text | TextItem] | None = Field(default=None, min_length=1, max_length=MAX_BATCH)
     explain: bool = Field(default=False, description="Add per-token contributions.")
 
     @model_validator(mode="after")
     def _one_of(self) -> ScoreRequest:
         if (self.text is None) == (self.texts is None):
             raise ValueError("give exactly one of `text` or `texts`")
+        if self.context is not None and self.text is None:
+            raise ValueError("`context` goes with `text`; in a batch give each item its own")
         return self
 
     @property
     def items(self) -> list[str]:
-        return [self.text] if self.text is not None else list(self.texts or [])
+        if self.text is not None:
+            return [self.text]
+        return [t if isinstance(t, str) else t.text for t in self.texts or []]
+
+    @property
+    def contexts(self) -> list[str | None]:
+        """The last context turn of each text, or None."""
+        if self.text is not None:
+            return [self.context[-1] if self.context else None]
+        return [
+            t.context[-1] if isinstance(t, TextItem) and t.context else None
+            for t in self.texts or []
+        ]
 
 
 class ModelRef(BaseModel):
     name: str
     version: str
     alias: str
+    route: str = Field(
+        default="main",
+        description="Which component of the version answered: `main` for a single model; for "
+        "a routed version `general`, `long_reviews` (texts beyond the general model's length) "
+        "or `multilingual` (text not in English).",
+    )
+    language: str | None = Field(
+        default=None, description="The detected language (ISO 639-1) where the version routes."
+    )
 
 
 class TokenWeight(BaseModel):
@@ -73,6 +119,12 @@ class Prediction(BaseModel):
     label: str
     probability: float = Field(description="Probability of `label`.")
     scores: dict[str, float] = Field(description="Probability of every label.")
+    in_domain: bool = Field(
+        default=True,
+        description="False when the text is unlike what the answering model was trained on "
+        '(docs/scoring.md, "Out-of-domain texts"): its answer is less reliable; route it '
+        "to review or the labelling queue.",
+    )
     model: ModelRef
     explanation: list[TokenWeight] | None = None
 
@@ -99,6 +151,7 @@ class StreamRequest(BaseModel):
     id: str = Field(min_length=1, max_length=128)
     task: Task
     text: Text
+    context: Context | None = None
 
 
 class StreamResult(BaseModel):

@@ -8,6 +8,7 @@ import asyncio
 import hashlib
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -16,7 +17,7 @@ import numpy as np
 from sentimentops.core.errors import InvalidInput, ServiceUnavailable
 from sentimentops.core.metrics import Metrics
 from sentimentops.inference.prediction_log import FailureRow, PredictionLog, PredictionRow
-from sentimentops.inference.runtime.base import FloatArray
+from sentimentops.inference.runtime.base import Scored
 from sentimentops.inference.schemas import ModelRef, Prediction, TokenWeight
 from sentimentops.inference.slots import ModelSlots, ServingModel
 
@@ -39,10 +40,16 @@ class Scoring:
     limits: ScoringLimits
 
 
-def check_limits(limits: ScoringLimits, texts: list[str], *, explain: bool) -> None:
+def check_limits(
+    limits: ScoringLimits,
+    texts: list[str],
+    *,
+    explain: bool,
+    contexts: Sequence[str | None] = (),
+) -> None:
     if len(texts) > limits.max_batch_texts:
         raise InvalidInput(f"at most {limits.max_batch_texts} texts per request")
-    longest = max(len(t) for t in texts)
+    longest = max(len(t) for t in [*texts, *(c for c in contexts if c)])
     if longest > limits.max_text_chars:
         raise InvalidInput(f"texts are limited to {limits.max_text_chars} characters")
     if explain and len(texts) > limits.explain_max_texts:
@@ -50,19 +57,25 @@ def check_limits(limits: ScoringLimits, texts: list[str], *, explain: bool) -> N
 
 
 def _predictions(
-    model: ServingModel, probs: FloatArray, explanations: list[list[tuple[str, float]]] | None
+    model: ServingModel, scored: Scored, explanations: list[list[tuple[str, float]]] | None
 ) -> list[Prediction]:
     labels = model.scorer.labels
-    ref = ModelRef(name=model.name, version=model.version, alias=model.alias)
     out = []
-    for i, row in enumerate(probs):
+    for i, row in enumerate(scored.probabilities):
         best = int(np.argmax(row))
         out.append(
             Prediction(
                 label=labels[best],
                 probability=float(row[best]),
                 scores={label: float(p) for label, p in zip(labels, row, strict=True)},
-                model=ref,
+                in_domain=bool(scored.in_domain[i]),
+                model=ModelRef(
+                    name=model.name,
+                    version=model.version,
+                    alias=model.alias,
+                    route=scored.routes[i],
+                    language=scored.languages[i],
+                ),
                 explanation=(
                     [TokenWeight(token=t, weight=w) for t, w in explanations[i]]
                     if explanations is not None
@@ -83,9 +96,11 @@ async def score(
     route: str,
     explain: bool = False,
     request_key: str | None = None,
+    contexts: Sequence[str | None] | None = None,
 ) -> list[Prediction]:
-    """Score `texts` for `task` on behalf of a tenant; the answer names the version used."""
-    check_limits(scoring.limits, texts, explain=explain)
+    """Score `texts` (each with its context turn or None) for `task` on behalf of a tenant;
+    the answer names the version, and the component of it, that answered each text."""
+    check_limits(scoring.limits, texts, explain=explain, contexts=contexts or ())
     started = time.perf_counter()
     model = scoring.slots.route(task, tenant=tenant_id, request_key=request_key or uuid.uuid4().hex)
     if model is None:
@@ -93,7 +108,7 @@ async def score(
         raise ServiceUnavailable(f"no model is serving {task} yet")
     async with model.lease() as leased:
         try:
-            probs = await leased.batcher.score(texts)
+            scored = await leased.batcher.score(texts, contexts)
             explanations = None
             if explain:
                 max_tokens = scoring.limits.explain_max_tokens
@@ -101,7 +116,7 @@ async def score(
                     await asyncio.to_thread(leased.scorer.explain, t, max_tokens=max_tokens)
                     for t in texts
                 ]
-            predictions = _predictions(leased, probs, explanations)
+            predictions = _predictions(leased, scored, explanations)
         except Exception:
             _failed(scoring, task, texts, tenant_id=tenant_id, route=route,
                     reason="runtime_error", model=leased)  # fmt: skip

@@ -52,6 +52,33 @@ class ClassifierConfig(_Strict):
     nb_scale: bool
 
 
+class AugmentConfig(_Strict):
+    """Noise added to training texts so that small edits do not flip answers
+    (training/perturb.py): each text is replaced, with probability `rate`, by a copy with one
+    perturbation (typos, casing, emoji added or swapped)."""
+
+    rate: Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class DataConfig(_Strict):
+    """Which data a model fits on. `reference`: the task's single bundled source (IMDB, the
+    headlines); `general`: every domain of the task (training/domains.py), domain-balanced;
+    `multilingual`: non-English sentiment (training/multilingual.py), sentiment only."""
+
+    mixture: Literal["reference", "general", "multilingual"]
+    # At most this many training texts from each domain (a seeded sample); None: all.
+    max_train_per_domain: Annotated[int, Field(ge=1)] | None = None
+    # Read the previous turn (parent comment) with the text where a source has one.
+    use_context: bool = False
+    # Share of training rows with a context that see it dropped: the model must also work
+    # without one, as most requests come without.
+    context_dropout: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
+    augment: AugmentConfig | None = None
+
+
+REFERENCE_DATA = DataConfig(mixture="reference")
+
+
 class TfidfLrConfig(_Strict):
     """The `tfidf_lr` family: word and character TF-IDF + logistic regression."""
 
@@ -62,6 +89,7 @@ class TfidfLrConfig(_Strict):
     fit_splits: tuple[FitSplit, ...] = Field(min_length=1)
     features: tuple[VectorizerConfig, ...] = Field(min_length=1)
     classifier: ClassifierConfig
+    data: DataConfig = REFERENCE_DATA
 
 
 class EncodingConfig(_Strict):
@@ -72,11 +100,19 @@ class EncodingConfig(_Strict):
     max_length: Annotated[int, Field(ge=8, le=512)]
     # Tokens kept from the start of a long text; the rest of the budget comes from its end.
     head_tokens: Annotated[int, Field(ge=0)]
+    # At most this many tokens of a context (the previous turn, its end kept) follow the text
+    # after a [SEP]; 0: contexts are ignored.
+    context_tokens: Annotated[int, Field(ge=0)] = 0
+    # The text normaliser (training/normalize.py) applied before tokenising, in training and in
+    # the serving runtime alike; None: texts are tokenised as they are.
+    normalize: Literal["norm-v1"] | None = None
 
     @model_validator(mode="after")
     def _head_fits(self) -> EncodingConfig:
         if self.head_tokens > self.max_length - 2:
             raise ValueError(f"head_tokens must be at most max_length - 2 ({self.max_length - 2})")
+        if self.context_tokens > self.max_length - 8:
+            raise ValueError("context_tokens must leave the text at least 5 tokens")
         return self
 
 
@@ -134,6 +170,7 @@ class MinilmConfig(_Strict):
     model: MinilmModelConfig
     optim: OptimConfig
     export: ExportConfig
+    data: DataConfig = REFERENCE_DATA
 
 
 class VocabularyConfig(_Strict):
@@ -188,6 +225,7 @@ class NotebookConfig(_Strict):
     cnn: CnnConfig
     bilstm: BilstmConfig
     export: ExportConfig
+    data: DataConfig = REFERENCE_DATA
 
     @property
     def optim(self) -> OptimConfig:

@@ -20,10 +20,19 @@ import numpy.typing as npt
 import pandas as pd
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, roc_auc_score
 
+from sentimentops.training.perturb import PERTURBATIONS
 from sentimentops.training.reference_data import load_sst2
 
 FloatArray = npt.NDArray[np.float64]
-PredictProba = Callable[[list[str]], FloatArray]
+
+
+# Class probabilities of texts, each with its context (the previous turn) or None.
+PredictProba = Callable[[list[str], list[str | None] | None], FloatArray]
+
+
+# Per-domain metrics that the promotion gates read (domain_<name>_<metric>) and whose minimum
+# over domains is worst_domain_<metric>.
+DOMAIN_METRICS = ("accuracy", "macro_f1", "roc_auc", "ece")
 
 ECE_BINS = 15
 # Word-count buckets: headlines fall in the first two, reviews spread over the rest.
@@ -34,8 +43,6 @@ LENGTH_BUCKETS: tuple[tuple[str, int, int], ...] = (
     ("101-300", 101, 300),
     ("301+", 301, 10**9),
 )
-HOMOGLYPHS = {"a": "а", "e": "е", "o": "о", "p": "р", "c": "с", "x": "х", "i": "і", "y": "у"}
-EMOJI = ("😀", "😂", "🙄", "👍", "🔥", "😢")
 
 
 def expected_calibration_error(probabilities: FloatArray, targets: npt.NDArray[np.int64]) -> float:
@@ -73,49 +80,14 @@ def classification_metrics(
     return metrics
 
 
-# --- Robustness perturbations (seeded) -------------------------------------------------------
-def _typos(text: str, rng: random.Random) -> str:
-    words = text.split(" ")
-    for i, word in enumerate(words):
-        if len(word) > 3 and rng.random() < 0.15:
-            j = rng.randrange(len(word) - 1)
-            words[i] = word[:j] + word[j + 1] + word[j] + word[j + 2 :]
-    return " ".join(words)
-
-
-def _emoji(text: str, rng: random.Random) -> str:
-    return f"{text} {rng.choice(EMOJI)}"
-
-
-def _zero_width(text: str, rng: random.Random) -> str:
-    return "".join(ch + "\u200b" if ch.isalpha() and rng.random() < 0.1 else ch for ch in text)
-
-
-def _homoglyphs(text: str, rng: random.Random) -> str:
-    return "".join(HOMOGLYPHS[ch] if ch in HOMOGLYPHS and rng.random() < 0.1 else ch for ch in text)
-
-
-def _casing(text: str, rng: random.Random) -> str:
-    return text.upper() if rng.random() < 0.5 else text.title()
-
-
-PERTURBATIONS: dict[str, Callable[[str, random.Random], str]] = {
-    "typos": _typos,
-    "appended_emoji": _emoji,
-    "zero_width": _zero_width,
-    "homoglyphs": _homoglyphs,
-    "casing": _casing,
-}
-
-
 def robustness(predict_proba: PredictProba, texts: Sequence[str], *, seed: int) -> dict[str, float]:
     """Per perturbation, the share of texts whose predicted label changes."""
-    base = predict_proba(list(texts)).argmax(axis=1)
+    base = predict_proba(list(texts), None).argmax(axis=1)
     flips: dict[str, float] = {}
     for name, perturb in PERTURBATIONS.items():
         # Seeded for reproducible reports, not security.
         rng = random.Random(f"{seed}:{name}")  # noqa: S311
-        changed = predict_proba([perturb(t, rng) for t in texts]).argmax(axis=1)
+        changed = predict_proba([perturb(t, rng) for t in texts], None).argmax(axis=1)
         flips[name] = float((changed != base).mean())
     return flips
 
@@ -138,6 +110,44 @@ def plot_confusion_matrix(matrix: list[list[int]], labels: Sequence[str], path: 
     plt.close(figure)
 
 
+def contexts_of(frame: pd.DataFrame) -> list[str | None] | None:
+    """The `context` column as a list (None where a row has none), or None without one."""
+    if "context" not in frame.columns:
+        return None
+    values = [c if isinstance(c, str) and c else None for c in frame["context"]]
+    return values if any(v is not None for v in values) else None
+
+
+def domain_report(
+    probabilities: FloatArray,
+    test: pd.DataFrame,
+    n_labels: int,
+    trained_domains: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """Metrics per domain of `test` (its `domain` column), each marked in or out of the
+    model's training domains, and the worst domain per metric."""
+    targets = test["label"].to_numpy(dtype=np.int64)
+    names = test["domain"].to_numpy()
+    per_domain: dict[str, Any] = {}
+    for name in sorted(set(names)):
+        mask = names == name
+        metrics = classification_metrics(probabilities[mask], targets[mask], n_labels)
+        if trained_domains is not None:
+            metrics["in_training"] = name in trained_domains
+        per_domain[str(name)] = metrics
+    worst: dict[str, Any] = {}
+    for metric in ("accuracy", "macro_f1", "roc_auc"):
+        values = {n: m[metric] for n, m in per_domain.items() if m.get(metric) is not None}
+        if values:
+            name = min(values, key=lambda n: values[n])
+            worst[metric] = {"domain": name, "value": values[name]}
+    eces = {n: m["ece"] for n, m in per_domain.items()}
+    if eces:
+        name = max(eces, key=lambda n: eces[n])
+        worst["ece"] = {"domain": name, "value": eces[name]}
+    return {"domains": per_domain, "worst": worst}
+
+
 def evaluate(
     predict_proba: PredictProba,
     test: pd.DataFrame,
@@ -148,18 +158,25 @@ def evaluate(
     datasets_dir: Path | None,
     seed: int,
     robustness_samples: int = 1000,
+    trained_domains: Sequence[str] | None = None,
 ) -> dict[str, Any]:
-    """Evaluate on `test` (columns text, label) and write report.json and
-    confusion_matrix.png to `out_dir`. Returns the report."""
+    """Evaluate on `test` (columns text, label; optional domain and context) and write
+    report.json and confusion_matrix.png to `out_dir`. Returns the report. With a `domain`
+    column, every domain is reported on its own ("domains", "worst_domain"): the pooled "test"
+    figure is dominated by the largest source and is never "the" accuracy."""
     out_dir.mkdir(parents=True, exist_ok=True)
     texts = test["text"].astype(str).tolist()
     targets = test["label"].to_numpy(dtype=np.int64)
-    probabilities = predict_proba(texts)
+    probabilities = predict_proba(texts, contexts_of(test))
     report: dict[str, Any] = {
         "task": task,
         "labels": list(labels),
         "test": classification_metrics(probabilities, targets, len(labels)),
     }
+    if "domain" in test.columns:
+        by_domain = domain_report(probabilities, test, len(labels), trained_domains)
+        report["domains"] = by_domain["domains"]
+        report["worst_domain"] = by_domain["worst"]
     lengths = np.array([len(t.split()) for t in texts])
     slices: dict[str, Any] = {}
     for name, low, high in LENGTH_BUCKETS:
@@ -171,9 +188,10 @@ def evaluate(
     rng = random.Random(seed)  # noqa: S311
     sample = rng.sample(texts, min(robustness_samples, len(texts)))
     report["robustness_flip_rate"] = robustness(predict_proba, sample, seed=seed)
-    if task == "sentiment" and datasets_dir is not None:
+    report["robustness_samples"] = len(sample)
+    if task == "sentiment" and datasets_dir is not None and "domain" not in test.columns:
         sst2 = load_sst2(datasets_dir, "test")
-        sst2_probabilities = predict_proba(sst2["text"].tolist())
+        sst2_probabilities = predict_proba(sst2["text"].tolist(), None)
         sst2_targets = sst2["label"].to_numpy(dtype=np.int64)
         ood = classification_metrics(sst2_probabilities, sst2_targets, len(labels))
         report["out_of_domain"] = {"sst2_test": ood}

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import shutil
 import warnings
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import onnx
 import torch
 from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -24,10 +27,15 @@ from torch import nn
 
 from sentimentops.core.errors import InvalidInput
 from sentimentops.inference.artifacts import load_scorer
-from sentimentops.inference.runtime.onnx_transformer import FORMAT
+from sentimentops.inference.runtime.onnx_transformer import FORMAT, OnnxTransformer
+from sentimentops.inference.runtime.ood import FILE as OOD_FILE
+from sentimentops.inference.runtime.ood import METHOD as OOD_METHOD
+from sentimentops.inference.runtime.ood import MahalanobisDetector
 from sentimentops.training.config import ExportConfig
+from sentimentops.training.evaluation import expected_calibration_error
 from sentimentops.training.families.base import Export, FloatArray, IntArray, Step
 from sentimentops.training.families.encoding import Encoder
+from sentimentops.training.families.torch_loop import softmax
 
 ONNX_FILE = "model.onnx"
 INPUTS = ("input_ids", "attention_mask")
@@ -49,6 +57,21 @@ class ExportRejected(InvalidInput):
     """The ONNX model does not reproduce the PyTorch model closely enough to be served."""
 
 
+class _WithEmbedding(nn.Module):
+    """A classifier whose graph also outputs the pooled embedding its head reads."""
+
+    def __init__(self, module: nn.Module) -> None:
+        super().__init__()
+        self.module = module
+
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        pooled: torch.Tensor = self.module.pooled(input_ids, attention_mask)  # type: ignore[operator]
+        logits: torch.Tensor = self.module.head(pooled)  # type: ignore[operator]
+        return logits, pooled
+
+
 def export_onnx(module: nn.Module, encoder: Encoder, path: Path, *, opset: int) -> None:
     """Trace `module` (forward(input_ids, attention_mask) → logits) on CPU into `path`, with
     dynamic batch and sequence axes."""
@@ -66,16 +89,23 @@ def export_onnx(module: nn.Module, encoder: Encoder, path: Path, *, opset: int) 
         "attention_mask": {0: "batch", 1: "sequence"},
         "logits": {0: "batch"},
     }
+    outputs = ["logits"]
+    traced: nn.Module = module
+    if callable(getattr(module, "pooled", None)):
+        # The pooled embedding leaves the graph too: the out-of-distribution detector reads it.
+        traced = _WithEmbedding(module)
+        outputs.append("embedding")
+        axes["embedding"] = {0: "batch"}
     with warnings.catch_warnings():
         # The tracer warns about Python branches on shapes; the agreement check below is what
         # proves the graph right for every batch and length.
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            module,
+            traced,
             (torch.from_numpy(ids), torch.from_numpy(mask)),
             str(path),
             input_names=list(INPUTS),
-            output_names=["logits"],
+            output_names=outputs,
             dynamic_axes=axes,
             opset_version=opset,
             dynamo=False,
@@ -179,21 +209,140 @@ def write_artifact(
     (directory / "model.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
 
 
-def _served_proba(directory: Path, texts: list[str], batch_size: int) -> FloatArray:
+def _served_proba(
+    directory: Path,
+    texts: list[str],
+    batch_size: int,
+    contexts: Sequence[str | None] | None = None,
+) -> FloatArray:
     scorer = load_scorer(directory, threads=os.cpu_count())
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     result = np.zeros((len(texts), len(scorer.labels)))
     for start in range(0, len(order), batch_size):
         chunk = order[start : start + batch_size]
-        result[chunk] = scorer.predict_proba([texts[i] for i in chunk])
+        given = [contexts[i] for i in chunk] if contexts is not None else None
+        result[chunk] = scorer.predict_proba([texts[i] for i in chunk], given)
     return result
+
+
+@dataclass(frozen=True)
+class DomainSample:
+    """Training texts (unaugmented) with their targets: what "in domain" means for a model."""
+
+    texts: list[str]
+    contexts: list[str | None] | None
+    targets: IntArray
+
+
+@dataclass(frozen=True)
+class _Fitted:
+    manifest: dict[str, object]
+    metrics: dict[str, float]
+    embeddings: npt.NDArray[np.float32] | None = None
+
+
+def _raw_outputs(
+    directory: Path,
+    texts: Sequence[str],
+    contexts: Sequence[str | None] | None,
+    batch_size: int,
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32] | None]:
+    """Uncalibrated logits and embeddings (when the graph has them) of the served artifact."""
+    scorer = OnnxTransformer(directory, threads=os.cpu_count())
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    logits: list[npt.NDArray[np.float32]] = []
+    embeddings: list[npt.NDArray[np.float32]] = []
+    for start in range(0, len(order), batch_size):
+        chunk = order[start : start + batch_size]
+        given = [contexts[i] for i in chunk] if contexts is not None else None
+        part_logits, part_embedding = scorer.run([texts[i] for i in chunk], given)
+        logits.append(part_logits)
+        if part_embedding is not None:
+            embeddings.append(part_embedding)
+    inverse = np.argsort(order)
+    all_logits = np.concatenate(logits)[inverse]
+    return all_logits, (np.concatenate(embeddings)[inverse] if embeddings else None)
+
+
+def calibrate(
+    directory: Path,
+    texts: Sequence[str],
+    contexts: Sequence[str | None] | None,
+    targets: IntArray,
+    batch_size: int,
+) -> _Fitted:
+    """Temperature scaling (Guo et al., 2017) of the served artifact on validation texts: the
+    one temperature that minimises their negative log-likelihood. It divides the logits and so
+    never changes a predicted label, only how sure the answer says it is."""
+    logits, embeddings = _raw_outputs(directory, texts, contexts, batch_size)
+    temperature = fit_temperature(logits.astype(np.float64), targets)
+    before = expected_calibration_error(softmax(logits), targets)
+    after = expected_calibration_error(softmax(logits / temperature), targets)
+    return _Fitted(
+        {"temperature": temperature},
+        {"calibration_temperature": temperature, "calibration_ece_before": before,
+         "calibration_ece_after": after},
+        embeddings,
+    )  # fmt: skip
+
+
+def fit_temperature(logits: npt.NDArray[np.float64], targets: IntArray) -> float:
+    """argmin over T of the mean negative log-likelihood of softmax(logits / T): a coarse grid
+    over log T, then golden-section search around the best point (the loss is unimodal in T)."""
+
+    def nll(log_t: float) -> float:
+        z = logits / math.exp(log_t)
+        z = z - z.max(axis=1, keepdims=True)
+        log_p = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+        return float(-log_p[np.arange(len(targets)), targets].mean())
+
+    grid = np.linspace(-3.0, 3.0, 61)
+    best = float(grid[int(np.argmin([nll(float(g)) for g in grid]))])
+    low, high = best - 0.1, best + 0.1
+    ratio = (math.sqrt(5) - 1) / 2
+    for _ in range(40):
+        a, b = high - ratio * (high - low), low + ratio * (high - low)
+        if nll(a) < nll(b):
+            high = b
+        else:
+            low = a
+    return round(math.exp((low + high) / 2), 6)
+
+
+# The share of in-domain validation texts called in domain (the detector's threshold).
+OOD_QUANTILE = 0.95
+
+
+def fit_detector(
+    directory: Path,
+    sample: DomainSample,
+    *,
+    validation: npt.NDArray[np.float32],
+    batch_size: int,
+) -> _Fitted:
+    """Fit the Mahalanobis detector on training embeddings and set its threshold on the
+    validation embeddings (inference/runtime/ood.py); writes ood.npz into the artifact."""
+    _logits, embeddings = _raw_outputs(directory, sample.texts, sample.contexts, batch_size)
+    if embeddings is None:
+        raise ExportRejected("the served graph has no embedding output for the detector")
+    n_labels = int(max(sample.targets.max(), 0)) + 1
+    detector = MahalanobisDetector.fit(embeddings, sample.targets, n_labels).with_threshold(
+        validation, OOD_QUANTILE
+    )
+    detector.save(directory)
+    spec = {"method": OOD_METHOD, "file": OOD_FILE, "threshold": detector.threshold,
+            "quantile": OOD_QUANTILE}  # fmt: skip
+    return _Fitted(
+        {"ood": spec},
+        {"ood_threshold": detector.threshold, "ood_fit_texts": float(len(sample.texts))},
+    )
 
 
 def export_classifier(
     module: nn.Module,
     *,
     encoder: Encoder,
-    torch_proba: Callable[[list[str]], FloatArray],
+    torch_proba: Callable[[list[str], list[str | None] | None], FloatArray],
     directory: Path,
     work_dir: Path,
     task: str,
@@ -206,6 +355,8 @@ def export_classifier(
     validation_targets: IntArray,
     on_step: Step,
     calibration_texts: Sequence[str] = (),
+    validation_contexts: Sequence[str | None] | None = None,
+    domain_sample: DomainSample | None = None,
 ) -> Export:
     """Export fp32 (and int8), check agreement with PyTorch, write the served artifact to
     `directory`. Raises ExportRejected when no ONNX model agrees well enough. When plain int8
@@ -219,9 +370,10 @@ def export_classifier(
     if config.agreement_samples < len(sample):
         sample = np.sort(rng.choice(sample, size=config.agreement_samples, replace=False))
     texts = [validation_texts[i] for i in sample]
+    contexts = [validation_contexts[int(i)] for i in sample] if validation_contexts else None
     targets = validation_targets[sample]
     on_step(f"export check: PyTorch predictions on {len(texts):,} validation texts")
-    reference = torch_proba(texts).argmax(axis=1)
+    reference = torch_proba(texts, contexts).argmax(axis=1)
 
     fp32_dir, int8_dir = work_dir / "onnx_fp32", work_dir / "onnx_int8"
     fp32_dir.mkdir(parents=True, exist_ok=True)
@@ -235,7 +387,7 @@ def export_classifier(
         labels=labels,
         extra={**manifest_extra, "quantization": "none"},
     )
-    fp32 = _served_proba(fp32_dir, texts, eval_batch_size).argmax(axis=1)
+    fp32 = _served_proba(fp32_dir, texts, eval_batch_size, contexts).argmax(axis=1)
     metrics = {
         "export_agreement_samples": float(len(texts)),
         "export_agreement_fp32": float((fp32 == reference).mean()),
@@ -267,7 +419,7 @@ def export_classifier(
                 extra={**manifest_extra, "quantization": quantization,
                        "int8_fp32_nodes": list(keep_fp32)},
             )  # fmt: skip
-            int8 = _served_proba(int8_dir, texts, eval_batch_size).argmax(axis=1)
+            int8 = _served_proba(int8_dir, texts, eval_batch_size, contexts).argmax(axis=1)
             metrics["export_agreement_int8"] = float((int8 == reference).mean())
             metrics["export_accuracy_int8"] = float((int8 == targets).mean())
             metrics["export_int8_minus_fp32_accuracy"] = (
@@ -302,18 +454,33 @@ def export_classifier(
     shutil.copytree(served, directory)
     manifest_path = directory / "model.json"
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    on_step(f"calibrating on {len(texts):,} validation texts")
+    calibration = calibrate(directory, texts, contexts, targets, eval_batch_size)
+    manifest.update(calibration.manifest)
+    metrics.update(calibration.metrics)
+    if domain_sample is not None and calibration.embeddings is not None:
+        on_step(f"fitting the out-of-distribution detector on {len(domain_sample.texts):,} texts")
+        ood = fit_detector(
+            directory, domain_sample, validation=calibration.embeddings,
+            batch_size=eval_batch_size,
+        )  # fmt: skip
+        manifest.update(ood.manifest)
+        metrics.update(ood.metrics)
     manifest["export_check"] = metrics
     manifest_path.write_text(json.dumps(manifest, indent=2), encoding="utf-8")
     # Evaluation runs in the training process: use every core, unlike a serving replica.
     scorer = load_scorer(directory, threads=os.cpu_count())
 
-    def serving_proba(batch: list[str]) -> FloatArray:
+    def serving_proba(
+        batch: list[str], batch_contexts: list[str | None] | None = None
+    ) -> FloatArray:
         # Texts of similar length share a batch: the runtime pads each batch to its longest.
         order = sorted(range(len(batch)), key=lambda i: len(batch[i]))
         result = np.zeros((len(batch), len(labels)))
         for start in range(0, len(order), eval_batch_size):
             chunk = order[start : start + eval_batch_size]
-            result[chunk] = scorer.predict_proba([batch[i] for i in chunk])
+            given = [batch_contexts[i] for i in chunk] if batch_contexts is not None else None
+            result[chunk] = scorer.predict_proba([batch[i] for i in chunk], given)
         return result
 
     return Export(predict_proba=serving_proba, metrics=metrics, extra_artifacts=extra)

@@ -47,11 +47,10 @@ def _training(
     """The config, training rows and checkpoint folder `service.train` would use here."""
     # Imported here: service needs mlflow, which the GPU side of this module does without.
     from sentimentops.training import service
-    from sentimentops.training.reference_data import load_task
 
     config = service.resolve_config(task, family, None)
     rows = service.select_training_rows(
-        load_task(task, settings.datasets_dir), config, max_train_samples
+        service.load_data(config, settings.datasets_dir), config, max_train_samples
     )
     return config, rows, service.checkpoint_dir(settings, config, rows)
 
@@ -69,7 +68,13 @@ def write_bundle(
         raise InvalidInput(f"the {family} family trains in seconds here: nothing to fit remotely")
     config, rows, checkpoints = _training(settings, task, family, max_train_samples)
     out_dir.mkdir(parents=True, exist_ok=True)
-    frame = pd.DataFrame({"text": rows["text"].tolist(), "label": rows["label"].to_numpy()})
+    frame = pd.DataFrame(
+        {
+            "text": rows["text"].tolist(),
+            "label": rows["label"].to_numpy(),
+            "context": rows["context"].tolist() if "context" in rows.columns else None,
+        }
+    )
     frame.to_parquet(out_dir / ROWS, index=False, compression="zstd")
     manifest = {
         "format": BUNDLE_FORMAT,
@@ -116,6 +121,9 @@ def run_bundle(bundle: Path, context: FitContext | None = None) -> LoopResult:
             validation_texts=[],  # the fit does not look at it; export does, at home
             validation_targets=np.zeros(0, dtype=np.int64),
             labels=tuple(LABEL_NAMES[manifest["task"]]),
+            train_contexts=[c if isinstance(c, str) else None for c in frame["context"]]
+            if "context" in frame.columns
+            else None,
         ),
         FitContext(
             on_step=given.on_step,

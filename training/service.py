@@ -34,7 +34,8 @@ from sentimentops.training.config import (
     default_config_path,
     load_config,
 )
-from sentimentops.training.evaluation import classification_metrics, evaluate
+from sentimentops.training.domains import balanced_training_rows, domain_files, load_general
+from sentimentops.training.evaluation import DOMAIN_METRICS, classification_metrics, evaluate
 from sentimentops.training.families import FitContext, FitData, Progress, get_family
 from sentimentops.training.reference_data import (
     LABEL_NAMES,
@@ -140,10 +141,39 @@ def _flat_params(config: TrainingConfig) -> dict[str, str]:
     return flat
 
 
+def load_data(config: TrainingConfig, datasets_dir: Path) -> pd.DataFrame:
+    """The frame a config trains and is evaluated on: its task's reference source, or every
+    domain of the task (with `domain` and `context` columns) for the general mixture."""
+    if config.data.mixture == "general":
+        return load_general(config.task, datasets_dir)
+    if config.data.mixture == "multilingual":
+        from sentimentops.training.multilingual import load_multilingual
+
+        return load_multilingual(config.task, datasets_dir)
+    return load_task(config.task, datasets_dir)
+
+
+def data_files(config: TrainingConfig, datasets_dir: Path) -> list[Path]:
+    """The bundled files `load_data` reads (lineage)."""
+    if config.data.mixture == "general":
+        return domain_files(config.task, datasets_dir)
+    if config.data.mixture == "multilingual":
+        from sentimentops.training.multilingual import multilingual_files
+
+        return multilingual_files(datasets_dir)
+    return source_files(config.task, datasets_dir)
+
+
 def select_training_rows(
     data: pd.DataFrame, config: TrainingConfig, max_train_samples: int | None
 ) -> pd.DataFrame:
-    train = data[data["split"].isin(config.fit_splits)]
+    if "domain" in data.columns:
+        train = balanced_training_rows(
+            data, splits=config.fit_splits, max_per_domain=config.data.max_train_per_domain,
+            seed=config.seed,
+        )  # fmt: skip
+    else:
+        train = data[data["split"].isin(config.fit_splits)]
     if max_train_samples is not None:
         if max_train_samples < 2:
             raise InvalidInput("--max-train-samples must be at least 2")
@@ -185,17 +215,16 @@ def train(
     if max_eval_samples is not None and max_eval_samples < 2:
         raise InvalidInput("--max-eval-samples must be at least 2")
 
-    step("loading the reference data")
-    data = load_task(task, settings.datasets_dir)
+    step(f"loading the {config.data.mixture} data")
+    data = load_data(config, settings.datasets_dir)
     train_rows = select_training_rows(data, config, max_train_samples)
     validation = data[data["split"] == "validation"]
     test = data[data["split"] == "test"]
     if max_eval_samples is not None:
         # Smoke runs: the export check and the validation metrics shrink with the test set.
-        if max_eval_samples < len(test):
-            test = test.sample(n=max_eval_samples, random_state=config.seed)
-        if max_eval_samples < len(validation) and "validation" not in config.fit_splits:
-            validation = validation.sample(n=max_eval_samples, random_state=config.seed)
+        test = _sample(test, max_eval_samples, config.seed)
+        if "validation" not in config.fit_splits:
+            validation = _sample(validation, max_eval_samples, config.seed)
 
     step(f"fitting {family} on {len(train_rows):,} texts")
     context = FitContext(
@@ -213,6 +242,8 @@ def train(
             validation_texts=validation["text"].tolist(),
             validation_targets=validation["label"].to_numpy(dtype=np.int64),
             labels=tuple(labels),
+            train_contexts=_contexts(train_rows),
+            validation_contexts=_contexts(validation),
         ),
         context,
     )
@@ -227,6 +258,7 @@ def train(
             validation_targets=validation["label"].to_numpy(dtype=np.int64),
             work_dir=work / "export",
             on_step=step,
+            validation_contexts=_contexts(validation),
         )
         step(f"evaluating on {len(test):,} test texts")
         report = evaluate(
@@ -238,10 +270,13 @@ def train(
             datasets_dir=settings.datasets_dir,
             seed=config.seed,
             robustness_samples=min(1000, max_eval_samples or 1000),
+            trained_domains=(
+                sorted(train_rows["domain"].unique()) if "domain" in train_rows else None
+            ),
         )
         if len(validation) and "validation" not in config.fit_splits:
             report["validation"] = classification_metrics(
-                export.predict_proba(validation["text"].tolist()),
+                export.predict_proba(validation["text"].tolist(), _contexts(validation)),
                 validation["label"].to_numpy(dtype=np.int64),
                 len(labels),
             )
@@ -256,7 +291,7 @@ def train(
             "sentimentops.dataset_hash": frame_hash(data),
             "sentimentops.dataset_files": ",".join(
                 f"{p.relative_to(settings.datasets_dir)}={file_sha256(p)}"
-                for p in source_files(task, settings.datasets_dir)
+                for p in data_files(config, settings.datasets_dir)
             ),
             "sentimentops.git_commit": git_commit(),
             "sentimentops.max_train_samples": str(max_train_samples or "all"),
@@ -274,6 +309,25 @@ def train(
     return TrainResult(run_id, task, version, metrics, train_seconds, report)
 
 
+def _contexts(rows: pd.DataFrame) -> list[str | None] | None:
+    if "context" not in rows.columns:
+        return None
+    return [c if isinstance(c, str) else None for c in rows["context"]]
+
+
+def _sample(rows: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
+    """At most `n` rows, seeded; spread evenly over domains when the frame has them, so that a
+    smoke run still measures every domain."""
+    if n >= len(rows):
+        return rows
+    if "domain" not in rows.columns:
+        return rows.sample(n=n, random_state=seed)
+    names = rows["domain"].unique()
+    per = max(1, n // len(names))
+    parts = [g.sample(n=min(per, len(g)), random_state=seed) for _, g in rows.groupby("domain")]
+    return pd.concat(parts)
+
+
 def _metrics(report: dict[str, Any], train_seconds: float, n_train: int) -> dict[str, float]:
     metrics: dict[str, float] = {"train_seconds": train_seconds, "n_train": float(n_train)}
     for section in ("test", "validation"):
@@ -289,6 +343,21 @@ def _metrics(report: dict[str, Any], train_seconds: float, n_train: int) -> dict
         metrics[f"slice_len_{bucket}_accuracy"] = slice_metrics["accuracy"]
     for name, ood in report.get("out_of_domain", {}).items():
         metrics[f"ood_{name}_accuracy"] = ood["accuracy"]
+    metrics.update(domain_metrics(report))
+    return metrics
+
+
+def domain_metrics(report: dict[str, Any]) -> dict[str, float]:
+    """The per-domain figures the promotion gates read: domain_<name>_<metric>, the worst
+    domain's worst_domain_<metric> (lowest accuracy, macro-F1, ROC-AUC) and max_domain_ece."""
+    metrics: dict[str, float] = {}
+    for name, domain in report.get("domains", {}).items():
+        for key in DOMAIN_METRICS:
+            value = domain.get(key)
+            if isinstance(value, float):
+                metrics[f"domain_{name}_{key}"] = value
+    for key, worst in report.get("worst_domain", {}).items():
+        metrics["max_domain_ece" if key == "ece" else f"worst_domain_{key}"] = worst["value"]
     return metrics
 
 

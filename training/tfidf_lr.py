@@ -88,8 +88,10 @@ class TfidfLrModel:
             matrix = sp.csr_matrix(matrix.multiply(self.nb_ratio))
         return matrix
 
-    def predict_proba(self, texts: Sequence[str]) -> FloatArray:
-        """Class probabilities, columns in label order."""
+    def predict_proba(
+        self, texts: Sequence[str], contexts: Sequence[str | None] | None = None
+    ) -> FloatArray:
+        """Class probabilities, columns in label order (a bag of n-grams reads no context)."""
         result: FloatArray = self.classifier.predict_proba(self.features(texts))
         return result
 

@@ -3,21 +3,71 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+Contexts = Sequence[str | None] | None
+# The route of a model that is not a routed composite (inference/runtime/routed.py).
+MAIN_ROUTE = "main"
+
+
+@dataclass(frozen=True)
+class Scored:
+    """What a runtime says about each text of a batch: calibrated class probabilities, whether
+    the text resembles what the model was trained on, and which component answered."""
+
+    probabilities: FloatArray
+    in_domain: BoolArray
+    routes: list[str]
+    # The detected language where a routed model looked (ISO 639-1), else None.
+    languages: list[str | None]
+
+    @classmethod
+    def single(cls, probabilities: FloatArray, in_domain: BoolArray) -> Scored:
+        """The answer of a model that is not routed."""
+        n = len(probabilities)
+        return cls(probabilities, in_domain, [MAIN_ROUTE] * n, [None] * n)
+
+    @classmethod
+    def concat(cls, parts: Sequence[Scored], n_labels: int) -> Scored:
+        if not parts:
+            return cls(np.zeros((0, n_labels)), np.zeros(0, dtype=bool), [], [])
+        return cls(
+            np.concatenate([p.probabilities for p in parts], axis=0),
+            np.concatenate([p.in_domain for p in parts]),
+            [r for p in parts for r in p.routes],
+            [lang for p in parts for lang in p.languages],
+        )
+
+    def take(self, indices: Sequence[int] | npt.NDArray[np.int64]) -> Scored:
+        index = np.asarray(indices, dtype=np.int64)
+        return Scored(
+            self.probabilities[index],
+            self.in_domain[index],
+            [self.routes[i] for i in index],
+            [self.languages[i] for i in index],
+        )
+
+    def __len__(self) -> int:
+        return len(self.routes)
 
 
 class Scorer(Protocol):
-    """A loaded model: class probabilities for a batch of texts, and token attributions."""
+    """A loaded model: class probabilities for a batch of texts (each with an optional
+    context, the previous turn), the same with per-text routing and domain signals, and token
+    attributions."""
 
     @property
     def labels(self) -> tuple[str, ...]: ...
 
-    def predict_proba(self, texts: Sequence[str]) -> FloatArray: ...
+    def predict_proba(self, texts: Sequence[str], contexts: Contexts = None) -> FloatArray: ...
+
+    def score(self, texts: Sequence[str], contexts: Contexts = None) -> Scored: ...
 
     def explain(self, text: str, *, max_tokens: int) -> list[tuple[str, float]]: ...
 

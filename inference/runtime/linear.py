@@ -29,7 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from sentimentops.core.errors import InvalidInput
-from sentimentops.inference.runtime.base import FloatArray
+from sentimentops.inference.runtime.base import Contexts, FloatArray, Scored
 from sentimentops.training.text import CLEAN_VERSION, clean_text
 
 FORMAT = "sentimentops.tfidf_lr/v1"
@@ -138,6 +138,8 @@ class LinearModel:
         featurizers: list[Featurizer],
         coef: FloatArray,
         intercept: FloatArray,
+        temperature: float = 1.0,
+        min_coverage: float | None = None,
     ) -> None:
         if preprocess not in PREPROCESSORS:
             raise InvalidInput(f"unknown preprocessing {preprocess!r} in the serving artifact")
@@ -155,6 +157,13 @@ class LinearModel:
         self.featurizers = featurizers
         self.coef = coef
         self.intercept = intercept
+        if not temperature > 0:
+            raise InvalidInput(f"temperature must be positive, got {temperature}")
+        self.temperature = temperature
+        # Out-of-distribution signal: the share of a text's words the word vocabulary knows.
+        # A text below it is mostly words the model never saw (another language, jargon).
+        self.min_coverage = min_coverage
+        self._words = next((f for f in featurizers if f.analyzer == "word"), None)
         self._offsets = np.cumsum([0, *(len(f.vocabulary) for f in featurizers)])
 
     @property
@@ -198,6 +207,8 @@ class LinearModel:
                 featurizers=featurizers,
                 coef=loaded["coef"],
                 intercept=loaded["intercept"],
+                temperature=float(manifest.get("temperature", 1.0)),
+                min_coverage=(float(manifest["ood"]["threshold"]) if manifest.get("ood") else None),
             )
         except (KeyError, TypeError, ValueError, OSError) as exc:
             raise InvalidInput(f"serving artifact {directory} is malformed: {exc!r}") from exc
@@ -220,9 +231,31 @@ class LinearModel:
             scores[row] = self.coef[:, index] @ value + self.intercept
         return scores[:, 0] if self.coef.shape[0] == 1 else scores
 
-    def predict_proba(self, texts: Sequence[str]) -> FloatArray:
-        """Class probabilities, shape (len(texts), len(labels))."""
-        scores = self.decision_function(texts)
+    def coverage(self, texts: Sequence[str]) -> FloatArray:
+        """Per text, the share of its words that the word featuriser's vocabulary holds (1.0
+        for a model without word features or a text without words)."""
+        out = np.ones(len(texts), dtype=np.float64)
+        if self._words is None:
+            return out
+        for row, text in enumerate(texts):
+            tokens = self._words.token_pattern.findall(self._preprocess(text))
+            if tokens:
+                out[row] = sum(t in self._words.vocabulary for t in tokens) / len(tokens)
+        return out
+
+    def score(self, texts: Sequence[str], contexts: Contexts = None) -> Scored:
+        """Probabilities with the vocabulary-coverage domain signal; contexts are not read."""
+        probabilities = self.predict_proba(texts)
+        if self.min_coverage is None:
+            in_domain = np.ones(len(texts), dtype=bool)
+        else:
+            in_domain = self.coverage(texts) >= self.min_coverage
+        return Scored.single(probabilities, in_domain)
+
+    def predict_proba(self, texts: Sequence[str], contexts: Contexts = None) -> FloatArray:
+        """Class probabilities, shape (len(texts), len(labels)). The linear family reads no
+        context: a bag of n-grams has no place for the previous turn."""
+        scores = self.decision_function(texts) / self.temperature
         if scores.ndim == 1:
             positive = 1.0 / (1.0 + np.exp(-scores))
             return np.column_stack([1.0 - positive, positive])

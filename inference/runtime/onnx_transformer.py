@@ -25,9 +25,27 @@ import onnxruntime as ort
 from pydantic import BaseModel, ConfigDict, Field
 from tokenizers import Tokenizer
 
-from sentimentops.inference.runtime.base import FloatArray, occlusion_explain
+from sentimentops.inference.runtime.base import (
+    Contexts,
+    FloatArray,
+    Scored,
+    occlusion_explain,
+)
+from sentimentops.inference.runtime.ood import FILE as OOD_FILE
+from sentimentops.inference.runtime.ood import METHOD as OOD_METHOD
+from sentimentops.inference.runtime.ood import MahalanobisDetector
+from sentimentops.training.normalize import get_normalizer
 
 FORMAT = "sentimentops.onnx_transformer/v1"
+
+
+class OodSpec(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    method: str
+    file: str
+    threshold: float
+    quantile: float
 
 
 class OnnxTransformerSpec(BaseModel):
@@ -42,6 +60,14 @@ class OnnxTransformerSpec(BaseModel):
     cls_token_id: int
     sep_token_id: int
     pad_token_id: int = 0
+    # Tokens of a request's context (the previous turn) after the text; 0: contexts ignored.
+    context_tokens: int = Field(default=0, ge=0)
+    # The normaliser the model was trained with (training/normalize.py); None: none.
+    normalize: str | None = None
+    # Calibration: logits are divided by it before the softmax (fitted on validation data).
+    temperature: float = Field(default=1.0, gt=0.0)
+    # Out-of-distribution detector over the graph's `embedding` output (inference/runtime/ood.py).
+    ood: OodSpec | None = None
 
 
 def head_tail(ids: list[int], budget: int, head: int) -> list[int]:
@@ -53,8 +79,29 @@ def head_tail(ids: list[int], budget: int, head: int) -> list[int]:
     return ids[:head] + (ids[-tail:] if tail else [])
 
 
-def _softmax(logits: npt.NDArray[np.float32]) -> FloatArray:
-    z = logits.astype(np.float64)
+def frame(
+    text_ids: list[int],
+    context_ids: list[int] | None,
+    *,
+    max_length: int,
+    head_tokens: int,
+    context_tokens: int,
+    cls_id: int,
+    sep_id: int,
+) -> list[int]:
+    """[CLS] text [SEP], or [CLS] text [SEP] context [SEP] when a context is given and the
+    model reads contexts. The context keeps its last `context_tokens` tokens (the words nearest
+    the reply); the text keeps its head and tail within what is left."""
+    context = context_ids[-context_tokens:] if context_ids and context_tokens else []
+    if not context:
+        return [cls_id, *head_tail(text_ids, max_length - 2, head_tokens), sep_id]
+    budget = max_length - 3 - len(context)
+    text = head_tail(text_ids, budget, min(head_tokens, budget))
+    return [cls_id, *text, sep_id, *context, sep_id]
+
+
+def _softmax(logits: npt.NDArray[np.float32], temperature: float = 1.0) -> FloatArray:
+    z = logits.astype(np.float64) / temperature
     z -= z.max(axis=1, keepdims=True)
     e = np.exp(z)
     result: FloatArray = e / e.sum(axis=1, keepdims=True)
@@ -98,17 +145,51 @@ class OnnxTransformer:
             str(model_path), sess_options=session_options(threads), providers=providers()
         )
         self._input_names = {i.name for i in self.session.get_inputs()}
+        try:
+            self._normalize = get_normalizer(self.spec.normalize)
+        except KeyError as exc:
+            raise ValueError(f"unknown text normaliser {self.spec.normalize!r}") from exc
+        outputs = {o.name for o in self.session.get_outputs()}
+        self._detector: MahalanobisDetector | None = None
+        if self.spec.ood is not None:
+            if self.spec.ood.method != OOD_METHOD or self.spec.ood.file != OOD_FILE:
+                raise ValueError(f"unknown out-of-distribution detector {self.spec.ood.method!r}")
+            if "embedding" not in outputs:
+                raise ValueError("model.json names a detector but the graph has no embedding")
+            self._detector = MahalanobisDetector.load(directory, self.spec.ood.threshold)
+        self._outputs = ["logits", "embedding"] if "embedding" in outputs else ["logits"]
 
     @property
     def labels(self) -> tuple[str, ...]:
         return self.spec.labels
 
-    def encode(self, texts: Sequence[str]) -> dict[str, npt.NDArray[np.int64]]:
+    def encode(
+        self, texts: Sequence[str], contexts: Sequence[str | None] | None = None
+    ) -> dict[str, npt.NDArray[np.int64]]:
         spec = self.spec
-        budget = spec.max_length - 2
+        encoded = self.tokenizer.encode_batch(
+            [self._normalize(t) for t in texts], add_special_tokens=False
+        )
+        context_ids: list[list[int] | None] = [None] * len(texts)
+        if contexts is not None and spec.context_tokens:
+            given = [i for i, c in enumerate(contexts) if c]
+            if given:
+                batch = self.tokenizer.encode_batch(
+                    [self._normalize(str(contexts[i])) for i in given], add_special_tokens=False
+                )
+                for i, e in zip(given, batch, strict=True):
+                    context_ids[i] = e.ids
         rows = [
-            [spec.cls_token_id, *head_tail(e.ids, budget, spec.head_tokens), spec.sep_token_id]
-            for e in self.tokenizer.encode_batch(list(texts), add_special_tokens=False)
+            frame(
+                e.ids,
+                c,
+                max_length=spec.max_length,
+                head_tokens=spec.head_tokens,
+                context_tokens=spec.context_tokens,
+                cls_id=spec.cls_token_id,
+                sep_id=spec.sep_token_id,
+            )
+            for e, c in zip(encoded, context_ids, strict=True)
         ]
         width = max(len(r) for r in rows)
         ids = np.full((len(rows), width), spec.pad_token_id, dtype=np.int64)
@@ -121,11 +202,30 @@ class OnnxTransformer:
             feeds["token_type_ids"] = np.zeros_like(ids)
         return feeds
 
-    def predict_proba(self, texts: Sequence[str]) -> FloatArray:
+    def run(
+        self, texts: Sequence[str], contexts: Contexts = None
+    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32] | None]:
+        """Raw logits and, when the graph has one, the pooled embedding of each text."""
+        outputs = self.session.run(self._outputs, self.encode(texts, contexts))
+        logits = np.asarray(outputs[0])
+        return logits, (np.asarray(outputs[1]) if len(outputs) > 1 else None)
+
+    def predict_proba(self, texts: Sequence[str], contexts: Contexts = None) -> FloatArray:
         if not texts:
             return np.zeros((0, len(self.labels)))
-        (logits,) = self.session.run(None, self.encode(texts))[:1]
-        return _softmax(np.asarray(logits))
+        logits, _embedding = self.run(texts, contexts)
+        return _softmax(logits, self.spec.temperature)
+
+    def score(self, texts: Sequence[str], contexts: Contexts = None) -> Scored:
+        if not texts:
+            return Scored.concat([], len(self.labels))
+        logits, embedding = self.run(texts, contexts)
+        if self._detector is not None and embedding is not None:
+            in_domain = self._detector.in_domain(embedding)
+        else:
+            in_domain = np.ones(len(texts), dtype=bool)
+        probabilities = _softmax(logits, self.spec.temperature)
+        return Scored.single(probabilities, in_domain)
 
     def explain(self, text: str, *, max_tokens: int) -> list[tuple[str, float]]:
         return occlusion_explain(self, text, max_tokens=max_tokens)

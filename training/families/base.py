@@ -14,7 +14,7 @@ from sentimentops.training.config import TrainingConfig
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
-PredictProba = Callable[[list[str]], FloatArray]
+PredictProba = Callable[[list[str], list[str | None] | None], FloatArray]
 Step = Callable[[str], None]
 # (what is running, units done, units in all or None when unknown)
 Progress = Callable[[str, int, int | None], None]
@@ -37,6 +37,9 @@ class FitData:
     validation_texts: list[str]
     validation_targets: IntArray
     labels: tuple[str, ...]
+    # The previous turn of each text (a parent comment) or None; None: no text has one.
+    train_contexts: list[str | None] | None = None
+    validation_contexts: list[str | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -68,7 +71,9 @@ class TrainedModel(Protocol):
     @property
     def labels(self) -> tuple[str, ...]: ...
 
-    def predict_proba(self, texts: Sequence[str]) -> FloatArray: ...
+    def predict_proba(
+        self, texts: Sequence[str], contexts: Sequence[str | None] | None = None
+    ) -> FloatArray: ...
 
     def export(
         self,
@@ -78,6 +83,7 @@ class TrainedModel(Protocol):
         validation_targets: IntArray,
         work_dir: Path,
         on_step: Step,
+        validation_contexts: list[str | None] | None = None,
     ) -> Export:
         """Write the pickle-free serving artifact to `directory` (inference/artifacts.py loads
         it) and check it; raise InvalidInput when the artifact must not be registered."""

@@ -12,8 +12,9 @@ import numpy as np
 import numpy.typing as npt
 from tokenizers import Tokenizer
 
-from sentimentops.inference.runtime.onnx_transformer import head_tail
+from sentimentops.inference.runtime.onnx_transformer import frame
 from sentimentops.training.config import EncodingConfig
+from sentimentops.training.normalize import get_normalizer
 
 IdMatrix = npt.NDArray[np.int64]
 
@@ -28,6 +29,8 @@ class Encoder:
     cls_token_id: int
     sep_token_id: int
     pad_token_id: int
+    context_tokens: int = 0
+    normalize: str | None = None
 
     @classmethod
     def create(
@@ -44,14 +47,38 @@ class Encoder:
         cls_id, sep_id, pad_id = ids
         if cls_id is None or sep_id is None or pad_id is None:
             raise ValueError(f"tokenizer lacks one of {', '.join(framing)}")
-        return cls(tokenizer, encoding.max_length, encoding.head_tokens, cls_id, sep_id, pad_id)
+        return cls(
+            tokenizer, encoding.max_length, encoding.head_tokens, cls_id, sep_id, pad_id,
+            encoding.context_tokens, encoding.normalize,
+        )  # fmt: skip
 
-    def ids(self, texts: Sequence[str]) -> list[list[int]]:
-        """Framed, truncated ids per text (unpadded)."""
-        budget = self.max_length - 2
+    def ids(
+        self, texts: Sequence[str], contexts: Sequence[str | None] | None = None
+    ) -> list[list[int]]:
+        """Framed, truncated ids per text (unpadded), with its context where given."""
+        normalize = get_normalizer(self.normalize)
+        encoded = self.tokenizer.encode_batch(
+            [normalize(t) for t in texts], add_special_tokens=False
+        )
+        context_ids: list[list[int] | None] = [None] * len(encoded)
+        if contexts is not None and self.context_tokens:
+            given = [i for i, c in enumerate(contexts) if c]
+            batch = self.tokenizer.encode_batch(
+                [normalize(str(contexts[i])) for i in given], add_special_tokens=False
+            )
+            for i, e in zip(given, batch, strict=True):
+                context_ids[i] = e.ids
         return [
-            [self.cls_token_id, *head_tail(e.ids, budget, self.head_tokens), self.sep_token_id]
-            for e in self.tokenizer.encode_batch(list(texts), add_special_tokens=False)
+            frame(
+                e.ids,
+                c,
+                max_length=self.max_length,
+                head_tokens=self.head_tokens,
+                context_tokens=self.context_tokens,
+                cls_id=self.cls_token_id,
+                sep_id=self.sep_token_id,
+            )
+            for e, c in zip(encoded, context_ids, strict=True)
         ]
 
     def pad(self, rows: Sequence[Sequence[int]]) -> tuple[IdMatrix, IdMatrix]:
@@ -64,9 +91,11 @@ class Encoder:
             mask[i, : len(row)] = 1
         return ids, mask
 
-    def manifest_fields(self) -> dict[str, int]:
+    def manifest_fields(self) -> dict[str, int | str | None]:
         """The model.json fields the runtime reads to encode like this."""
         return {
+            "context_tokens": self.context_tokens,
+            "normalize": self.normalize,
             "max_length": self.max_length,
             "head_tokens": self.head_tokens,
             "cls_token_id": self.cls_token_id,

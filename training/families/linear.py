@@ -29,7 +29,9 @@ class TrainedLinear:
     def labels(self) -> tuple[str, ...]:
         return self.model.labels
 
-    def predict_proba(self, texts: Sequence[str]) -> FloatArray:
+    def predict_proba(
+        self, texts: Sequence[str], contexts: Sequence[str | None] | None = None
+    ) -> FloatArray:
         return self.model.predict_proba(texts)
 
     def export(
@@ -40,6 +42,7 @@ class TrainedLinear:
         validation_targets: IntArray,
         work_dir: Path,
         on_step: Step,
+        validation_contexts: list[str | None] | None = None,
     ) -> Export:
         self.model.save(directory)
         return Export(predict_proba=self.model.predict_proba)

@@ -62,11 +62,16 @@ class MeanPoolClassifier(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(hidden, n_labels)
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    def pooled(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """The text's embedding: the mean of its token states (what the head reads, and what
+        the out-of-distribution detector measures)."""
         states = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         weights = attention_mask.unsqueeze(-1).to(states.dtype)
-        pooled = (states * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1e-9)
-        logits: torch.Tensor = self.head(self.dropout(pooled))
+        pooled: torch.Tensor = (states * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1e-9)
+        return pooled
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        logits: torch.Tensor = self.head(self.dropout(self.pooled(input_ids, attention_mask)))
         return logits
 
 

@@ -50,10 +50,27 @@ def learning_rate(step: int, total: int, optim: OptimConfig) -> float:
     return optim.learning_rate * max(0.0, (total - step) / max(1, total - warmup))
 
 
-def _batch_order(n: int, batch_size: int, seed: int, epoch: int) -> list[np.ndarray]:
+# Batches are formed from windows of this many batches' worth of shuffled rows, sorted by length
+# inside the window: batches of similar lengths pad little (on CPU, a mixture of tweets and
+# forum posts trained about twice as fast), while every window is still a random draw.
+BUCKET_WINDOW_BATCHES = 50
+
+
+def _batch_order(
+    n: int, batch_size: int, seed: int, epoch: int, lengths: Sequence[int] | None = None
+) -> list[np.ndarray]:
     # One seeded permutation per epoch, so a resumed run sees exactly the batches it would have.
-    order = np.random.default_rng([seed, epoch]).permutation(n)
-    return [order[i : i + batch_size] for i in range(0, n, batch_size)]
+    rng = np.random.default_rng([seed, epoch])
+    order = rng.permutation(n)
+    if lengths is None:
+        return [order[i : i + batch_size] for i in range(0, n, batch_size)]
+    window = batch_size * BUCKET_WINDOW_BATCHES
+    batches: list[np.ndarray] = []
+    for start in range(0, n, window):
+        chunk = order[start : start + window]
+        chunk = chunk[np.argsort([lengths[i] for i in chunk], kind="stable")]
+        batches.extend(chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size))
+    return [batches[i] for i in rng.permutation(len(batches))]
 
 
 def _to_device(
@@ -137,9 +154,13 @@ def fine_tune(
     target_tensor = torch.from_numpy(np.array(targets, dtype=np.int64))  # a copy: may be read-only
     module.train()
     context.on_progress("training", start_step, total)
+    lengths = [len(r) for r in rows]
+    epoch_batches: tuple[int, list[np.ndarray]] | None = None
     for step in range(start_step, total):
         epoch, index = divmod(step, per_epoch)
-        batch = _batch_order(len(rows), optim.batch_size, seed, epoch)[index]
+        if epoch_batches is None or epoch_batches[0] != epoch:
+            epoch_batches = (epoch, _batch_order(len(rows), optim.batch_size, seed, epoch, lengths))
+        batch = epoch_batches[1][index]
         ids, mask = _to_device(encoder, [rows[i] for i in batch], device)
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, total, optim)

@@ -1,15 +1,37 @@
 # Promotion and soak gates: may a model version move towards production?
 #
 # data.sentimentops.gates.evaluation  input: {task, candidate: {metric: number}}
-#   the candidate's own quality: metric floors per task, robustness flip rate, latency.
+#   the candidate's own quality: metric floors per task, robustness flip rate, latency, and,
+#   for a model evaluated per domain, per-domain and worst-domain floors.
 # data.sentimentops.gates.promotion   input: {task, candidate: {...}, production: {...} | null}
-#   the evaluation gates plus "no regression beyond a tolerance" against production.
+#   the evaluation gates plus "no regression beyond a tolerance" against production, overall
+#   and in every domain both versions were evaluated on.
 # data.sentimentops.gates.soak        input: {volume, error_rate, latency_p95_ms} (null: unknown)
 #   the canary's service metrics over the soak period.
 # data.sentimentops.gates.drift       input: {current_volume, reference_volume, psi: {...}}
 #   traffic drift between two windows; answers {drifted: bool, reasons: [string]}.
 #
 # The others answer {passed: bool, reasons: [string]}. Thresholds live in config/data.json.
+#
+# Per-domain gates (promotion_gates in data.json). Training logs domain_<domain>_<metric> for
+# every domain (data source) of the task's test data, worst_domain_<metric> (the minimum over
+# domains) and max_domain_ece; the pooled test_* metrics can hide a model that is excellent on
+# one source and useless on another, and these gates are what refuse it.
+# - domain_floors {task: {domain: {metric: floor}}}: each domain's own bar. Sarcasm: macro-F1
+#   0.80 on headlines (satire vs news is nearly separable on style, so a weaker headline score
+#   means a broken model) and 0.55 elsewhere (tweets, Reddit and forum sarcasm need context the
+#   text often lacks; 0.55 is clearly above a coin flip yet reachable by an honest general
+#   model). Sentiment: accuracy 0.85 on IMDB (long, unambiguous reviews) and 0.75 elsewhere
+#   (short snippets, tweets and news phrases are noisier).
+# - worst_domain_floors {task: {worst_domain_<metric>: floor}}: a bar for whichever domain is
+#   worst, which also covers domains no per-domain floor names (sarcasm macro-F1 0.50,
+#   sentiment accuracy 0.75).
+# - max_domain_regression {metric: tolerance}: promotion refuses a candidate that loses more
+#   than the tolerance in any one domain against production, even if it wins elsewhere. Only
+#   for metrics where higher is better (not ece).
+# A candidate with no domain_* metric at all (a model trained and evaluated on one source,
+# before per-domain evaluation) is judged by the metric floors alone; one that has them must
+# have every metric a floor names, so a missing domain is never a silent pass.
 package sentimentops.gates
 
 import rego.v1
@@ -50,6 +72,51 @@ quality_failures contains msg if {
 	msg := sprintf("P95 latency %v ms exceeds the bound %v ms", [latency, gates.max_latency_p95_ms])
 }
 
+# Any per-domain metric at all marks a model evaluated per domain (see the header).
+has_domain_metrics if {
+	some name, _ in input.candidate
+	startswith(name, "domain_")
+}
+
+domain_floors := object.get(object.get(gates, "domain_floors", {}), input.task, {})
+
+worst_domain_floors := object.get(object.get(gates, "worst_domain_floors", {}), input.task, {})
+
+quality_failures contains msg if {
+	has_domain_metrics
+	some domain, floors in domain_floors
+	some metric, _ in floors
+	name := sprintf("domain_%v_%v", [domain, metric])
+	object.get(input.candidate, name, null) == null
+	msg := sprintf("the candidate has no %v metric", [name])
+}
+
+quality_failures contains msg if {
+	some domain, floors in domain_floors
+	some metric, floor in floors
+	name := sprintf("domain_%v_%v", [domain, metric])
+	value := input.candidate[name]
+	is_number(value)
+	value < floor
+	msg := sprintf("%v %v is below the floor %v for %v/%v", [name, value, floor, input.task, domain])
+}
+
+quality_failures contains msg if {
+	has_domain_metrics
+	some metric, _ in worst_domain_floors
+	object.get(input.candidate, metric, null) == null
+	msg := sprintf("the candidate has no %v metric", [metric])
+}
+
+quality_failures contains msg if {
+	has_domain_metrics
+	some metric, floor in worst_domain_floors
+	value := input.candidate[metric]
+	is_number(value)
+	value < floor
+	msg := sprintf("%v %v is below the floor %v for %v", [metric, value, floor, input.task])
+}
+
 regression_failures contains msg if {
 	some metric, tolerance in gates.max_regression
 	candidate := input.candidate[metric]
@@ -58,6 +125,24 @@ regression_failures contains msg if {
 	msg := sprintf(
 		"%v %v regresses more than %v from production's %v",
 		[metric, candidate, tolerance, production],
+	)
+}
+
+# Only domains both versions were evaluated on: a domain new to the candidate has no baseline,
+# and one the candidate lacks is the domain floors' concern, not a regression.
+regression_failures contains msg if {
+	some metric, tolerance in object.get(gates, "max_domain_regression", {})
+	suffix := sprintf("_%v", [metric])
+	some name, candidate in input.candidate
+	startswith(name, "domain_")
+	endswith(name, suffix)
+	production := input.production[name]
+	is_number(candidate)
+	is_number(production)
+	candidate < production - tolerance
+	msg := sprintf(
+		"%v %v regresses more than %v from production's %v",
+		[name, candidate, tolerance, production],
 	)
 }
 

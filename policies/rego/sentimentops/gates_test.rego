@@ -60,6 +60,103 @@ test_promotion_includes_quality_failures if {
 	not r.passed
 }
 
+# A sarcasm model evaluated per domain that clears every floor.
+sarcasm_domains := [
+	"headlines", "figlang_tweets", "figlang_reddit", "riloff_tweets", "hashtag_tweets",
+	"debate_forums", "reddit_politics", "sign_rewrites", "ptacek_tweets",
+]
+
+domain_good := object.union(good, object.union(
+	{sprintf("domain_%v_macro_f1", [d]): 0.7 | some d in sarcasm_domains},
+	{"domain_headlines_macro_f1": 0.9, "worst_domain_macro_f1": 0.7},
+))
+
+test_candidate_clearing_domain_floors_passes if {
+	gates.evaluation == {"passed": true, "reasons": []} with input as {"task": "sarcasm", "candidate": domain_good}
+}
+
+test_domain_metric_below_floor_fails if {
+	r := gates.evaluation with input as {"task": "sarcasm", "candidate": object.union(domain_good, {"domain_figlang_tweets_macro_f1": 0.5})}
+	not r.passed
+	r.reasons == ["domain_figlang_tweets_macro_f1 0.5 is below the floor 0.55 for sarcasm/figlang_tweets"]
+}
+
+test_headlines_have_their_own_floor if {
+	r := gates.evaluation with input as {"task": "sarcasm", "candidate": object.union(domain_good, {"domain_headlines_macro_f1": 0.75})}
+	r.reasons == ["domain_headlines_macro_f1 0.75 is below the floor 0.8 for sarcasm/headlines"]
+}
+
+test_missing_domain_metric_fails if {
+	r := gates.evaluation with input as {"task": "sarcasm", "candidate": object.remove(domain_good, ["domain_ptacek_tweets_macro_f1"])}
+	not r.passed
+	r.reasons == ["the candidate has no domain_ptacek_tweets_macro_f1 metric"]
+}
+
+test_worst_domain_below_floor_fails if {
+	r := gates.evaluation with input as {"task": "sarcasm", "candidate": object.union(domain_good, {"worst_domain_macro_f1": 0.45})}
+	not r.passed
+	r.reasons == ["worst_domain_macro_f1 0.45 is below the floor 0.5 for sarcasm"]
+}
+
+test_missing_worst_domain_metric_fails if {
+	r := gates.evaluation with input as {"task": "sarcasm", "candidate": object.remove(domain_good, ["worst_domain_macro_f1"])}
+	r.reasons == ["the candidate has no worst_domain_macro_f1 metric"]
+}
+
+test_sentiment_domain_floors if {
+	candidate := object.union(
+		{"test_accuracy": 0.9, "test_macro_f1": 0.9, "worst_domain_accuracy": 0.7},
+		{"domain_imdb_accuracy": 0.84, "domain_sst_accuracy": 0.8, "domain_rt_snippets_accuracy": 0.8},
+	)
+	r := gates.evaluation with input as {"task": "sentiment", "candidate": candidate}
+	r.reasons == [
+		"domain_imdb_accuracy 0.84 is below the floor 0.85 for sentiment/imdb",
+		"the candidate has no domain_airline_tweets_accuracy metric",
+		"the candidate has no domain_news_phrases_accuracy metric",
+		"the candidate has no domain_product_reviews_accuracy metric",
+		"the candidate has no domain_reddit_comments_accuracy metric",
+		"the candidate has no domain_semeval_tweets_accuracy metric",
+		"worst_domain_accuracy 0.7 is below the floor 0.75 for sentiment",
+	]
+}
+
+test_no_domain_metrics_keeps_the_old_gates if {
+	# good has no domain_* metric: a single-source model, judged by the metric floors alone.
+	gates.evaluation == {"passed": true, "reasons": []} with input as {"task": "sarcasm", "candidate": good}
+	r := gates.promotion with input as {"task": "sarcasm", "candidate": good, "production": domain_good}
+	r.passed
+}
+
+test_domain_regression_refused_on_promotion if {
+	# Better on headlines, worse on tweets: above every floor, so evaluation passes.
+	candidate := object.union(domain_good, {"domain_headlines_macro_f1": 0.93, "domain_figlang_tweets_macro_f1": 0.6})
+	production := object.union(domain_good, {"domain_figlang_tweets_macro_f1": 0.7})
+	gates.evaluation.passed with input as {"task": "sarcasm", "candidate": candidate}
+	r := gates.promotion with input as {"task": "sarcasm", "candidate": candidate, "production": production}
+	not r.passed
+	r.reasons == ["domain_figlang_tweets_macro_f1 0.6 regresses more than 0.02 from production's 0.7"]
+}
+
+test_domain_regression_within_tolerance_passes if {
+	candidate := object.union(domain_good, {"domain_figlang_tweets_macro_f1": 0.69})
+	r := gates.promotion with input as {"task": "sarcasm", "candidate": candidate, "production": domain_good}
+	r.passed
+}
+
+test_domain_regression_ignores_domains_production_lacks if {
+	production := object.remove(domain_good, ["domain_figlang_tweets_macro_f1"])
+	candidate := object.union(domain_good, {"domain_figlang_tweets_macro_f1": 0.56})
+	r := gates.promotion with input as {"task": "sarcasm", "candidate": candidate, "production": production}
+	r.passed
+}
+
+test_domain_regression_only_on_configured_metrics if {
+	candidate := object.union(domain_good, {"domain_figlang_tweets_roc_auc": 0.5})
+	production := object.union(domain_good, {"domain_figlang_tweets_roc_auc": 0.9})
+	r := gates.promotion with input as {"task": "sarcasm", "candidate": candidate, "production": production}
+	r.passed
+}
+
 test_quiet_soak_passes if {
 	gates.soak == {"passed": true, "reasons": []} with input as {"volume": 0, "error_rate": null, "latency_p95_ms": null}
 }
