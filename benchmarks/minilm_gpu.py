@@ -50,20 +50,25 @@ from sentimentops.core.settings import REPO_ROOT, Settings
 from sentimentops.inference.artifacts import load_scorer
 from sentimentops.training import remote_fit, service
 from sentimentops.training.config import config_hash, default_config_path, load_config
-from sentimentops.training.evaluation import classification_metrics
-from sentimentops.training.reference_data import load_task
+from sentimentops.training.evaluation import classification_metrics, contexts_of
 
 PACK_FORMAT = "sentimentops.model_pack/v1"
 console = Console()
 
 
-def _score(directory: Path, texts: list[str], batch_size: int = 64) -> np.ndarray:
+def _score(
+    directory: Path,
+    texts: list[str],
+    batch_size: int = 64,
+    contexts: list[str | None] | None = None,
+) -> np.ndarray:
     scorer = load_scorer(directory, threads=os.cpu_count())
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     result = np.zeros((len(texts), len(scorer.labels)))
     for start in range(0, len(order), batch_size):
         chunk = order[start : start + batch_size]
-        result[chunk] = scorer.predict_proba([texts[i] for i in chunk])
+        given = [contexts[i] for i in chunk] if contexts is not None else None
+        result[chunk] = scorer.predict_proba([texts[i] for i in chunk], given)
     return result
 
 
@@ -108,13 +113,11 @@ def run_task(task: str, args: argparse.Namespace, settings: Settings) -> dict[st
         served_int8 = result.metrics.get("export_served_int8") == 1.0
         # The variant that is not served: fp32 beside a served int8, or the rejected int8.
         other_name = "model_fp32" if served_int8 else "model_int8_rejected"
-        data = load_task(task, settings.datasets_dir)
+        config = load_config(default_config_path(task, "minilm"))
+        data = service.load_data(config, settings.datasets_dir)
         test = data[data["split"] == "test"]
         if args.max_eval_samples is not None and args.max_eval_samples < len(test):
-            test = test.sample(
-                n=args.max_eval_samples,
-                random_state=load_config(default_config_path(task, "minilm")).seed,
-            )
+            test = test.sample(n=args.max_eval_samples, random_state=config.seed)
         targets = test["label"].to_numpy(dtype=np.int64)
         other_accuracy: float | None = None
         if args.other_test and other_name in artifacts:
@@ -126,15 +129,22 @@ def run_task(task: str, args: argparse.Namespace, settings: Settings) -> dict[st
                     tracking_uri=settings.resolved_mlflow_tracking_uri,
                 )
             )
+            if args.other_out is not None:
+                # Kept for per-domain int8-vs-fp32 comparisons (benchmarks/general_pack.py).
+                kept = args.other_out / task
+                if kept.exists():
+                    shutil.rmtree(kept)
+                shutil.copytree(other, kept)
             console.print(f"[dim]{task} ·[/] scoring {len(test):,} test texts with {other_name}")
-            scored = classification_metrics(_score(other, test["text"].tolist()), targets, 2)
+            scored = classification_metrics(
+                _score(other, test["text"].tolist(), contexts=contexts_of(test)), targets, 2
+            )
             other_accuracy = float(scored["accuracy"])
         destination = args.out / task
         if destination.exists():
             shutil.rmtree(destination)
         shutil.copytree(served, destination / "model")
     manifest = json.loads((destination / "model" / "model.json").read_text("utf-8"))
-    config = load_config(default_config_path(task, "minilm"))
     metrics = result.metrics
     card = {
         "task": task,
@@ -167,7 +177,18 @@ def run_task(task: str, args: argparse.Namespace, settings: Settings) -> dict[st
             **{
                 k: v
                 for k, v in metrics.items()
-                if k.startswith(("export_", "ood_", "flip_rate_", "validation_"))
+                if k.startswith(
+                    (
+                        "export_",
+                        "ood_",
+                        "flip_rate_",
+                        "validation_",
+                        "calibration_",
+                        "domain_",
+                        "worst_domain_",
+                        "max_domain_",
+                    )
+                )
             },
         },
         "mlflow_run_id": result.run_id,
@@ -236,6 +257,12 @@ def main() -> None:
         "full pass, for the int8-vs-fp32 bar",
     )
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "model_packs" / "minilm")
+    parser.add_argument(
+        "--other-out",
+        type=Path,
+        metavar="DIR",
+        help="also keep the variant that is not served (fp32 beside int8) in DIR/<task>",
+    )
     parser.add_argument(
         "--data-dir",
         type=Path,

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from sentimentops.core.errors import InvalidInput
-from sentimentops.inference.runtime import onnx_transformer
+from sentimentops.inference.runtime import onnx_transformer, routed
 from sentimentops.inference.runtime.base import Scorer
 
 MAX_MODEL_JSON_BYTES = 1_000_000
@@ -28,10 +28,21 @@ def read_manifest(directory: Path) -> dict[str, object]:
     return manifest
 
 
+def _load_component(directory: Path, threads: int | None) -> Scorer:
+    return load_scorer(directory, threads=threads)
+
+
 def load_scorer(directory: Path, *, threads: int | None = None) -> Scorer:
     fmt = str(read_manifest(directory)["format"])
     if fmt == onnx_transformer.FORMAT:
         return onnx_transformer.OnnxTransformer(directory, threads=threads)
+    if fmt == routed.FORMAT:
+        try:
+            return routed.RoutedModel.load(
+                directory, threads=threads, load_component=_load_component
+            )
+        except (ValueError, OSError) as exc:
+            raise InvalidInput(f"routed artifact {directory.name} is malformed: {exc}") from exc
     if fmt.startswith("sentimentops.tfidf_lr/"):
         from sentimentops.inference.runtime.linear import LinearModel
 

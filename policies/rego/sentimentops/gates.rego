@@ -17,15 +17,13 @@
 # every domain (data source) of the task's test data, worst_domain_<metric> (the minimum over
 # domains) and max_domain_ece; the pooled test_* metrics can hide a model that is excellent on
 # one source and useless on another, and these gates are what refuse it.
-# - domain_floors {task: {domain: {metric: floor}}}: each domain's own bar. Sarcasm: macro-F1
-#   0.80 on headlines (satire vs news is nearly separable on style, so a weaker headline score
-#   means a broken model) and 0.55 elsewhere (tweets, Reddit and forum sarcasm need context the
-#   text often lacks; 0.55 is clearly above a coin flip yet reachable by an honest general
-#   model). Sentiment: accuracy 0.85 on IMDB (long, unambiguous reviews) and 0.75 elsewhere
-#   (short snippets, tweets and news phrases are noisier).
+# - domain_floors {task: {domain: {metric: floor}}}: each domain's own minimum, set so that the
+#   general tfidf_lr baseline still passes (policies/README.md): sarcasm macro-F1 0.65 on
+#   headlines and 0.50 elsewhere (weak-label tweet and Reddit sets); sentiment accuracy 0.80 on
+#   IMDB and 0.70 elsewhere. They catch broken models; max_domain_regression keeps worse ones out.
 # - worst_domain_floors {task: {worst_domain_<metric>: floor}}: a bar for whichever domain is
 #   worst, which also covers domains no per-domain floor names (sarcasm macro-F1 0.50,
-#   sentiment accuracy 0.75).
+#   sentiment accuracy 0.70).
 # - max_domain_regression {metric: tolerance}: promotion refuses a candidate that loses more
 #   than the tolerance in any one domain against production, even if it wins elsewhere. Only
 #   for metrics where higher is better (not ece).
