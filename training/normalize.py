@@ -125,7 +125,13 @@ def _fold_confusables(text: str) -> str:
 def normalize_v1(text: str) -> str:
     """The `norm-v1` normaliser (module docstring). Idempotent."""
     text = clean_text(text)
-    text = _fold_confusables(text)
+    # Folding raises the Latin share, which can make a second pass fold more: go to the fixed
+    # point so that normalising twice changes nothing (the share only grows, so this ends).
+    for _ in range(4):
+        folded = _fold_confusables(text)
+        if folded == text:
+            break
+        text = folded
     text = _emoji_words(text)
     text = _EMOTICON.sub(lambda m: f" {_EMOTICONS[m.group(1)]} ", text)
     text = _LETTER_RUN.sub(r"\1\1", text)

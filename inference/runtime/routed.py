@@ -84,6 +84,9 @@ def lingua_detector(candidates: tuple[str, ...]) -> Detect:
     """lingua restricted to `candidates` (ISO 639-1); its models load on first use."""
     from lingua import IsoCode639_1, LanguageDetectorBuilder
 
+    unknown = [code for code in candidates if not hasattr(IsoCode639_1, code.upper())]
+    if unknown:
+        raise ValueError(f"unknown language codes {unknown} for the detector")
     codes = [getattr(IsoCode639_1, code.upper()) for code in candidates]
     detector = LanguageDetectorBuilder.from_iso_codes_639_1(*codes).build()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -17,7 +18,7 @@ from sentimentops.core.metrics import Metrics
 from sentimentops.inference import service
 from sentimentops.inference.batching import MicroBatcher
 from sentimentops.inference.models import PredictionRecord, ScoringFailure
-from sentimentops.inference.runtime.base import FloatArray
+from sentimentops.inference.runtime.base import Contexts, FloatArray, Scored
 from sentimentops.inference.slots import ServingModel
 from sentimentops.inference.wiring import build_scoring
 from tests.identity.conftest import make_settings
@@ -28,10 +29,13 @@ class Fragile:
 
     labels = ("negative", "positive")
 
-    def predict_proba(self, texts: Sequence[str]) -> FloatArray:
+    def predict_proba(self, texts: Sequence[str], contexts: Contexts = None) -> FloatArray:
         if any("boom" in t for t in texts):
             raise RuntimeError("onnxruntime: bad allocation")
         return np.tile([0.3, 0.7], (len(texts), 1))
+
+    def score(self, texts: Sequence[str], contexts: Contexts = None) -> Scored:
+        return Scored.single(self.predict_proba(texts, contexts), np.ones(len(texts), dtype=bool))
 
     def explain(self, text: str, *, max_tokens: int) -> list[tuple[str, float]]:
         return []
@@ -48,9 +52,13 @@ async def test_failures_are_logged_with_reason_and_version(tmp_path: Path) -> No
     scorer = Fragile()
     await scoring.slots.install(
         ServingModel(task="sentiment", name="sentiment", version="7", alias="production",
-                     scorer=scorer, batcher=MicroBatcher(scorer.predict_proba))
+                     scorer=scorer, batcher=MicroBatcher(scorer.score, n_labels=2))
     )  # fmt: skip
-    call = {"tenant_id": tenant_id, "tenant_label": "acme", "route": "/api/v1/sentiment"}
+    call: dict[str, Any] = {
+        "tenant_id": tenant_id,
+        "tenant_label": "acme",
+        "route": "/api/v1/sentiment",
+    }
 
     await service.score(scoring, task="sentiment", texts=["fine", "good"], **call)
     with pytest.raises(RuntimeError, match="bad allocation"):

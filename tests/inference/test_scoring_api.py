@@ -23,7 +23,7 @@ from sentimentops.core.identity.models import Tenant
 from sentimentops.core.identity.principal import Role
 from sentimentops.inference.models import PredictionRecord
 from tests.identity.conftest import Account, Factory, make_settings
-from tests.inference.factories import make_onnx_artifact
+from tests.inference.factories import make_onnx_artifact, make_routed_artifact
 from tests.inference.registry import register
 
 
@@ -52,7 +52,9 @@ def registry_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("registry")
     uri = f"sqlite:///{root / 'mlflow.db'}"
     register(uri, "sentiment", make_onnx_artifact(root / "s1"), "production")
-    register(uri, "sarcasm", make_onnx_artifact(root / "c1", task="sarcasm"), "production")
+    # The sarcasm model reads the previous turn (up to 8 tokens after a [SEP]).
+    sarcasm = make_onnx_artifact(root / "c1", task="sarcasm", context_tokens=8)
+    register(uri, "sarcasm", sarcasm, "production")
     return root / "mlflow.db"
 
 
@@ -94,8 +96,60 @@ def test_single_text_names_the_version_that_answered(env: Env) -> None:
     [p] = r.json()["predictions"]
     assert p["label"] == "positive"
     assert p["probability"] > 0.85
-    assert p["model"] == {"name": "sentiment", "version": "1", "alias": "production"}
+    assert p["model"] == {
+        "name": "sentiment", "version": "1", "alias": "production", "route": "main",
+        "language": None,
+    }  # fmt: skip
     assert set(p["scores"]) == {"negative", "positive"}
+    assert p["in_domain"] is True
+
+
+def _scores(env: Env, task: str, body: dict[str, object]) -> list[dict[str, float]]:
+    r = env.client.post(f"/api/v1/{task}", json=body, headers=env.headers)
+    assert r.status_code == 200, r.text
+    return [p["scores"] for p in r.json()["predictions"]]
+
+
+def test_context_reaches_models_that_read_it(env: Env) -> None:
+    [alone] = _scores(env, "sarcasm", {"text": "a good film"})
+    [replied] = _scores(
+        env, "sarcasm", {"text": "a good film", "context": ["i love it", "the worst boring book"]}
+    )
+    assert replied["positive"] < alone["positive"]
+    # Only the last turn (the one the text answers) is read.
+    [last] = _scores(env, "sarcasm", {"text": "a good film", "context": ["the worst boring book"]})
+    assert last == replied
+    # A model without context tokens answers the same with or without one.
+    [plain] = _scores(env, "sentiment", {"text": "a good film"})
+    [ignored] = _scores(env, "sentiment", {"text": "a good film", "context": ["the worst"]})
+    assert ignored == plain
+
+
+def test_batch_mixes_strings_and_items_with_context(env: Env) -> None:
+    body = {
+        "texts": [
+            "a good film",
+            {"text": "a good film", "context": ["the worst boring book"]},
+            {"text": "a good film"},
+            {"text": "a good film", "context": []},
+        ]
+    }
+    r = env.client.post("/api/v1/sarcasm", json=body, headers=env.headers)
+    assert r.status_code == 200, r.text
+    predictions = r.json()["predictions"]
+    assert len(predictions) == 4
+    for p in predictions:
+        assert p["in_domain"] is True
+        assert p["model"]["route"] == "main"
+        assert p["model"]["language"] is None
+        assert p["model"]["name"] == "sarcasm"
+    plain, replied, item, empty = (p["scores"]["positive"] for p in predictions)
+    assert replied < plain
+    assert item == empty == plain
+    analyzed = env.client.post("/api/v1/analyze", json=body, headers=env.headers)
+    assert analyzed.status_code == 200, analyzed.text
+    sarcasm = [a["sarcasm"]["scores"]["positive"] for a in analyzed.json()["predictions"]]
+    assert sarcasm == [plain, replied, item, empty]
 
 
 def test_batch_analyze_and_explanations(env: Env) -> None:
@@ -126,6 +180,14 @@ def test_batch_analyze_and_explanations(env: Env) -> None:
         ({"text": "x" * 30_000}, 422),  # over settings.max_text_chars
         ({"texts": ["ok"] * 9, "explain": True}, 422),  # over explain_max_texts
         ({"text": "y" * 70_000}, 413),  # over max_request_bytes
+        ({"texts": ["ok"], "context": ["a turn"]}, 422),  # a batch gives each item its own
+        ({"text": "ok", "context": ["a turn"] * 9}, 422),  # over 8 turns
+        ({"texts": [{"text": "ok", "context": ["a turn"] * 9}]}, 422),
+        ({"text": "ok", "context": [""]}, 422),
+        ({"text": "ok", "context": "a turn"}, 422),  # a list of turns, not a string
+        ({"text": "ok", "context": ["x" * 30_000]}, 422),  # over settings.max_text_chars
+        ({"texts": [{"text": "ok", "unknown": 1}]}, 422),
+        ({"texts": [{"context": ["a turn"]}]}, 422),
     ],
 )
 def test_bad_input_is_4xx_never_5xx(env: Env, body: dict[str, object], status: int) -> None:
@@ -185,6 +247,30 @@ def test_new_version_is_swapped_in_and_corrupt_one_refused(own_env: Env) -> None
     assert version() == "2"  # the old version keeps serving
 
 
+def test_a_routed_version_names_the_component_and_language(own_env: Env) -> None:
+    env = own_env
+    register(env.tracking_uri, "sentiment", make_routed_artifact(env.tmp / "s2"), "production")
+
+    def version() -> str:
+        r = env.client.post("/api/v1/sentiment", json={"text": "good"}, headers=env.headers)
+        assert r.status_code == 200
+        return str(r.json()["predictions"][0]["model"]["version"])
+
+    _wait_for(lambda: version() == "2")
+    texts = [
+        "the film was good",
+        "La película es maravillosa y muy emotiva, me encanta good",
+        " ".join(["good"] + ["the"] * 20),
+    ]
+    r = env.client.post("/api/v1/sentiment", json={"texts": texts}, headers=env.headers)
+    assert r.status_code == 200, r.text
+    models = [p["model"] for p in r.json()["predictions"]]
+    assert [(m["version"], m["route"], m["language"]) for m in models] == [
+        ("2", "general", "en"), ("2", "multilingual", "es"), ("2", "long_reviews", "en"),
+    ]  # fmt: skip
+    assert all(p["in_domain"] for p in r.json()["predictions"])
+
+
 def test_prediction_log_keeps_hashes_and_texts_only_on_opt_in(env: Env) -> None:
     texts = ["good and logged", "bad and logged"]
     env.client.post("/api/v1/sentiment", json={"texts": texts}, headers=env.headers)
@@ -218,9 +304,18 @@ def test_stream_scores_messages_and_checks_the_handshake(env: Env) -> None:
         ws.send_json({"id": "a", "task": "sentiment", "text": "i love this film"})
         ws.send_json({"id": "b", "task": "sarcasm", "text": "the worst"})
         ws.send_text("{broken")
-        answers = {m["id"]: m for m in (ws.receive_json() for _ in range(3))}
+        ws.send_json({"id": "c", "task": "sarcasm", "text": "good"})
+        ws.send_json(
+            {"id": "d", "task": "sarcasm", "text": "good", "context": ["the worst boring book"]}
+        )
+        answers = {m["id"]: m for m in (ws.receive_json() for _ in range(5))}
     assert answers["a"]["prediction"]["label"] == "positive"
+    assert answers["a"]["prediction"]["in_domain"] is True
     assert answers["b"]["prediction"]["model"]["name"] == "sarcasm"
+    assert answers["b"]["prediction"]["model"]["route"] == "main"
+    # A streamed message's context is read like a request's.
+    replied = answers["d"]["prediction"]["scores"]["positive"]
+    assert replied < answers["c"]["prediction"]["scores"]["positive"]
     assert answers[""]["error"].startswith("invalid message")
 
     with (

@@ -3,6 +3,7 @@ encoder matching the serving runtime, checkpoint/resume, and training through th
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -12,6 +13,7 @@ import onnx
 import pandas as pd
 import pytest
 import torch
+from tokenizers import Tokenizer
 
 from sentimentops.core.errors import InvalidInput
 from sentimentops.core.settings import Settings
@@ -21,6 +23,8 @@ from sentimentops.training import service
 from sentimentops.training.config import (
     CONFIGS_DIR,
     FAMILIES,
+    AugmentConfig,
+    DataConfig,
     EncodingConfig,
     MinilmConfig,
     NotebookConfig,
@@ -31,13 +35,23 @@ from sentimentops.training.config import (
 from sentimentops.training.families import FitContext, FitData, get_family
 from sentimentops.training.families.encoding import Encoder
 from sentimentops.training.families.notebook import NotebookClassifier, build_vocabulary
-from sentimentops.training.families.trained import TrainedTorchClassifier
+from sentimentops.training.families.torch_loop import _batch_order, softmax
+from sentimentops.training.families.trained import (
+    TrainedTorchClassifier,
+    domain_sample,
+    training_inputs,
+)
+from sentimentops.training.normalize import normalize_v1
+from tests.inference.factories import make_onnx_artifact
 
 
 def _toml(table: Mapping[str, object], prefix: str = "") -> str:
-    """A minimal TOML writer for config dicts (scalars, lists of scalars, nested tables)."""
+    """A minimal TOML writer for config dicts (scalars, lists of scalars, nested tables); None
+    (TOML has no null) leaves the key out, which means the same for optional fields."""
     lines, tables = [], []
     for key, value in table.items():
+        if value is None:
+            continue
         if isinstance(value, Mapping):
             tables.append(_toml(value, f"{prefix}{key}."))
         else:
@@ -85,14 +99,26 @@ def test_every_shipped_config_is_valid() -> None:
     for path in files:
         config = load_config(path)
         assert path.name.startswith(f"{config.family}_{config.task}")
-    minilm = load_config(default_config_path("sentiment", "minilm"))
-    assert isinstance(minilm, MinilmConfig)
-    assert minilm.encoding.max_length == 512
-    assert minilm.optim.epochs == 3
-    assert minilm.export.quantize_int8
-    sarcasm = load_config(default_config_path("sarcasm", "minilm"))
-    assert isinstance(sarcasm, MinilmConfig)
-    assert sarcasm.optim.epochs == 4
+    # The defaults are the general (every-domain) models; the single-source ones stay as
+    # variants of the same family and task.
+    for task, contexts in (("sentiment", False), ("sarcasm", True)):
+        general = load_config(default_config_path(task, "minilm"))
+        assert isinstance(general, MinilmConfig)
+        assert general.data.mixture == "general"
+        assert general.data.use_context is contexts
+        assert (general.encoding.context_tokens > 0) is contexts
+        assert general.encoding.normalize == "norm-v1"
+        assert general.data.augment is not None
+        assert general.export.quantize_int8
+    imdb = load_config(CONFIGS_DIR / "minilm_sentiment_imdb.toml")
+    assert isinstance(imdb, MinilmConfig)
+    assert imdb.data.mixture == "reference"
+    assert imdb.encoding.max_length == 512
+    assert imdb.optim.epochs == 3
+    headlines = load_config(CONFIGS_DIR / "minilm_sarcasm_headlines.toml")
+    assert isinstance(headlines, MinilmConfig)
+    assert headlines.data.mixture == "reference"
+    assert headlines.optim.epochs == 4
 
 
 def test_a_config_of_another_family_is_refused() -> None:
@@ -162,9 +188,19 @@ def test_export_serves_through_the_runtime_and_agrees(
     feeds = scorer.encode(texts)
     np.testing.assert_array_equal(feeds["input_ids"], ids)
     np.testing.assert_array_equal(feeds["attention_mask"], mask)
+    # The served probabilities are calibrated: PyTorch's logits divided by the fitted
+    # temperature (log-probabilities differ from the logits by a constant per row).
+    temperature = manifest["temperature"]
+    assert temperature > 0
+    assert export.metrics["calibration_temperature"] == temperature
+    logits = np.log(trained.predict_proba(texts)) / temperature
+    calibrated = np.exp(logits - logits.max(axis=1, keepdims=True))
+    calibrated /= calibrated.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(scorer.predict_proba(texts), calibrated, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(
-        scorer.predict_proba(texts), trained.predict_proba(texts), rtol=1e-4, atol=1e-5
+        softmax(scorer.run(texts)[0]), trained.predict_proba(texts), rtol=1e-4, atol=1e-5
     )
+    assert "ood" not in manifest  # the notebook models have no pooled embedding to measure
 
 
 def test_an_interrupted_training_resumes_to_the_same_weights(
@@ -285,3 +321,91 @@ def test_mixed_precision_int8_keeps_the_most_sensitive_matrices_in_fp32(
         assert metrics["export_agreement_int8"] == 1.0
         assert kept == []
     assert metrics["export_served_int8"] == float(metrics["export_agreement_int8"] >= 1.0)
+
+
+def test_encoder_frames_texts_and_contexts_exactly_as_the_runtime(tmp_path: Path) -> None:
+    artifact = make_onnx_artifact(tmp_path, max_length=20, context_tokens=6, normalize="norm-v1")
+    scorer = OnnxTransformer(artifact)
+    encoder = Encoder(
+        Tokenizer.from_file(str(artifact / "tokenizer.json")),
+        max_length=20, head_tokens=4, cls_token_id=scorer.spec.cls_token_id,
+        sep_token_id=scorer.spec.sep_token_id, pad_token_id=scorer.spec.pad_token_id,
+        context_tokens=6, normalize="norm-v1",
+    )  # fmt: skip
+    assert encoder.manifest_fields()["context_tokens"] == 6
+    assert encoder.manifest_fields()["normalize"] == "norm-v1"
+    texts = [
+        "a gooood film 😒",
+        "\u0422he w\u043erst b\u043e\u043ek",  # Cyrillic look-alikes
+        " ".join(["the film"] * 40 + ["awful"]),
+        "ok",
+        "love it (:",
+    ]
+    contexts = ["i have read the worst boring book ever", None, "great " * 30, "", "bad"]
+    for given in (contexts, None):
+        ids, mask = encoder.pad(encoder.ids(texts, given))
+        feeds = scorer.encode(texts, given)
+        np.testing.assert_array_equal(feeds["input_ids"], ids)
+        np.testing.assert_array_equal(feeds["attention_mask"], mask)
+    [with_context, without] = encoder.ids(["good"], ["the worst"]), encoder.ids(["good"])
+    assert with_context[0][: len(without[0])] == without[0]
+    assert len(with_context[0]) == len(without[0]) + 3  # "the", "worst", [SEP]
+    assert normalize_v1(texts[1]) == "The worst book"
+
+
+def test_length_bucketed_batches_cover_every_row_once() -> None:
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(5, 500, size=5000).tolist()
+    batches = _batch_order(5000, 32, seed=3, epoch=0, lengths=lengths)
+    rows = np.concatenate(batches)
+    assert sorted(rows.tolist()) == list(range(5000))
+    windows = -(-5000 // (32 * 50))  # rows are sorted within windows of 50 batches
+    assert sum(len(b) < 32 for b in batches) <= windows  # one short batch per window at most
+
+    # Batches of similar lengths: far less padding than random batches.
+    def padding(bs: list[np.ndarray]) -> int:
+        return sum(max(lengths[i] for i in b) * len(b) - sum(lengths[i] for i in b) for b in bs)
+
+    plain = _batch_order(5000, 32, seed=3, epoch=0)
+    assert sorted(np.concatenate(plain).tolist()) == list(range(5000))
+    assert padding(batches) < padding(plain) / 5
+    # Seeded per epoch (a resumed run sees the same batches); epochs differ.
+    again = _batch_order(5000, 32, seed=3, epoch=0, lengths=lengths)
+    assert all(np.array_equal(a, b) for a, b in zip(batches, again, strict=True))
+    other = _batch_order(5000, 32, seed=3, epoch=1, lengths=lengths)
+    assert not all(np.array_equal(a, b) for a, b in zip(batches, other, strict=False))
+    # The order of batches is shuffled too: not shortest-first inside each window.
+    firsts = [lengths[b[0]] for b in batches[:50]]
+    assert firsts != sorted(firsts)
+
+
+def test_training_inputs_augment_and_drop_contexts_seeded(sarcasm_sample: pd.DataFrame) -> None:
+    data = _fit_data(sarcasm_sample, 400, 8)
+    contexts: list[str | None] = [f"parent {i}" for i in range(len(data.train_texts))]
+    data = dataclasses.replace(data, train_contexts=contexts)
+    base = tiny_notebook("dense")
+    plain_texts, plain_contexts = training_inputs(base, data)
+    assert plain_texts == data.train_texts
+    assert plain_contexts is None  # the reference data config reads no context
+
+    noisy = base.model_copy(
+        update={
+            "data": DataConfig(
+                mixture="general", use_context=True, context_dropout=0.3,
+                augment=AugmentConfig(rate=0.5),
+            )
+        }
+    )  # fmt: skip
+    texts, kept = training_inputs(noisy, data)
+    assert (texts, kept) == training_inputs(noisy, data)
+    assert kept is not None
+    changed = np.mean([a != b for a, b in zip(texts, data.train_texts, strict=True)])
+    assert 0.35 < changed < 0.65
+    dropped = np.mean([c is None for c in kept])
+    assert 0.2 < dropped < 0.4
+    assert all(c is None or c == f"parent {i}" for i, c in enumerate(kept))
+    # The detector's sample is the unaugmented training data, with its contexts.
+    sample = domain_sample(data, seed=1)
+    assert sample.texts == data.train_texts
+    assert sample.contexts == contexts
+    np.testing.assert_array_equal(sample.targets, data.train_targets)

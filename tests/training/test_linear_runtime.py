@@ -12,7 +12,7 @@ import pytest
 
 from sentimentops.core.errors import InvalidInput
 from sentimentops.inference.runtime.linear import LinearModel
-from sentimentops.training.config import default_config_path, load_config
+from sentimentops.training.config import TfidfLrConfig, default_config_path, load_config
 from sentimentops.training.reference_data import LABEL_NAMES
 from sentimentops.training.tfidf_lr import TfidfLrModel
 
@@ -29,6 +29,7 @@ ODD_TEXTS = [
 
 def _fit(frame: pd.DataFrame, task: str, nb_scale: bool = False) -> TfidfLrModel:
     config = load_config(default_config_path(task, "tfidf_lr"))
+    assert isinstance(config, TfidfLrConfig)
     config = config.model_copy(
         update={"classifier": config.classifier.model_copy(update={"nb_scale": nb_scale})}
     )
@@ -99,4 +100,45 @@ def test_load_refuses_tampered_artifacts(sarcasm_sample: pd.DataFrame, tmp_path:
     # An object array inside the .npz would need pickle: refused by allow_pickle=False.
     np.savez(tmp_path / "arrays.npz", coef=np.array([object()], dtype=object))
     with pytest.raises(InvalidInput):
+        LinearModel.load(tmp_path)
+
+
+def test_temperature_and_vocabulary_coverage(sarcasm_sample: pd.DataFrame, tmp_path: Path) -> None:
+    _fit(sarcasm_sample, "sarcasm").save(tmp_path)
+    plain = LinearModel.load(tmp_path)
+    manifest = json.loads((tmp_path / "model.json").read_text())
+    assert "temperature" not in manifest
+    assert "ood" not in manifest
+    headlines = sarcasm_sample[sarcasm_sample["split"] == "train"]["text"].head(50).tolist()
+    foreign = ["Der Zug kommt heute wieder viel zu spät an", "Qué día tan maravilloso hace hoy"]
+    texts = [*headlines, *foreign]
+    assert plain.score(texts).in_domain.all()  # no threshold: everything is in domain
+
+    (tmp_path / "model.json").write_text(
+        json.dumps({**manifest, "temperature": 2.0, "ood": {"threshold": 0.5}})
+    )
+    tempered = LinearModel.load(tmp_path)
+    hot, cool = plain.predict_proba(texts), tempered.predict_proba(texts)
+    assert np.array_equal(hot.argmax(axis=1), cool.argmax(axis=1))
+    np.testing.assert_allclose(
+        cool[:, 1], 1 / (1 + np.exp(-plain.decision_function(texts) / 2.0)), rtol=1e-9
+    )
+    # Contexts are accepted and not read: a bag of n-grams has no place for them.
+    np.testing.assert_allclose(tempered.predict_proba(texts, ["a parent"] * len(texts)), cool)
+
+    coverage = tempered.coverage(texts)
+    # The headlines it was fitted on (min_df 2 leaves out their rarest words) and two texts
+    # in languages it never saw.
+    assert coverage[:50].mean() > 0.7
+    assert coverage[50:].max() < 0.2
+    scored = tempered.score(texts)
+    assert scored.in_domain.tolist() == (coverage >= 0.5).tolist()
+    assert scored.in_domain[:50].mean() > 0.9
+    assert not scored.in_domain[50:].any()
+    assert scored.routes == ["main"] * len(texts)
+    np.testing.assert_allclose(scored.probabilities, cool)
+    assert tempered.coverage(["", "!!!"]).tolist() == [1.0, 1.0]  # no words: nothing unknown
+
+    (tmp_path / "model.json").write_text(json.dumps({**manifest, "temperature": 0}))
+    with pytest.raises(InvalidInput, match="temperature"):
         LinearModel.load(tmp_path)

@@ -12,7 +12,6 @@ import pytest
 
 from sentimentops.inference.artifacts import load_scorer
 from sentimentops.training.config import (
-    EncodingConfig,
     MinilmConfig,
     OptimConfig,
     default_config_path,
@@ -28,12 +27,14 @@ from sentimentops.training.onnx_export import (
 
 
 def tiny_minilm() -> MinilmConfig:
+    """The shipped sentiment config (normaliser and augmentation included), shrunk."""
     base = load_config(default_config_path("sentiment", "minilm"))
     assert isinstance(base, MinilmConfig)
+    assert base.encoding.normalize == "norm-v1"
     optim = {**base.optim.model_dump(), "epochs": 1, "batch_size": 16, "eval_batch_size": 32}
     return base.model_copy(
         update={
-            "encoding": EncodingConfig(max_length=32, head_tokens=8),
+            "encoding": base.encoding.model_copy(update={"max_length": 32, "head_tokens": 8}),
             "optim": OptimConfig.model_validate(optim),
             # The mixed-precision search costs a quantisation per matrix: tested on a smaller
             # model in test_families.py.
@@ -84,13 +85,19 @@ def test_minilm_exports_loads_and_agrees(
     directory = tmp_path / "model"
     manifest = json.loads((directory / "model.json").read_text())
     assert manifest["max_length"] == 32
+    assert manifest["normalize"] == "norm-v1"
+    assert manifest["context_tokens"] == 0
     assert manifest["family"] == "minilm"
     assert manifest["quantization"] == ("int8-dynamic-per-channel" if served_int8 else "none")
+    assert manifest["temperature"] == metrics["calibration_temperature"] > 0
+    assert manifest["ood"]["method"] == "mahalanobis"
+    assert manifest["ood"]["file"] == "ood.npz"
+    assert manifest["ood"]["threshold"] == metrics["ood_threshold"]
     tokenizer = json.loads((directory / "tokenizer.json").read_text())
     assert tokenizer["truncation"] is None  # MiniLM's file truncates at 128 otherwise
     assert tokenizer["padding"] is None
     assert sorted(p.name for p in directory.iterdir()) == [
-        "model.json", "model.onnx", "tokenizer.json",
+        "model.json", "model.onnx", "ood.npz", "tokenizer.json",
     ]  # fmt: skip
 
     scorer = load_scorer(directory)
@@ -98,6 +105,10 @@ def test_minilm_exports_loads_and_agrees(
     assert served.shape == (len(texts), 2)
     agreement = (served.argmax(axis=1) == model.predict_proba(texts).argmax(axis=1)).mean()
     assert agreement >= 0.995 or not served_int8
+    # The detector's threshold is the 95th percentile of these validation texts' distances.
+    scored = scorer.score(texts)
+    assert scored.in_domain.mean() >= 0.9
+    np.testing.assert_allclose(scored.probabilities, served)
     fp32 = load_scorer(tmp_path / "work" / "onnx_fp32")
     np.testing.assert_allclose(
         fp32.predict_proba(texts[:4]), model.predict_proba(texts[:4]), atol=1e-4
@@ -113,8 +124,8 @@ def test_a_disagreeing_export_is_refused(
 ) -> None:
     model, texts, targets = minilm
 
-    def inverted(batch: list[str]) -> np.ndarray:
-        return model.predict_proba(batch)[:, ::-1]
+    def inverted(batch: list[str], contexts: list[str | None] | None) -> np.ndarray:
+        return model.predict_proba(batch, contexts)[:, ::-1]
 
     with pytest.raises(ExportRejected, match="agrees with PyTorch on"):
         export_classifier(

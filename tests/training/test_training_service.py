@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -31,7 +32,16 @@ def test_train_registers_a_candidate(settings: Settings, tmp_path: Path) -> None
     )
     assert result.model_name == "sarcasm"
     assert result.version == "1"
-    assert 0.7 < result.metrics["test_accuracy"] <= 1.0
+    # The shipped config is the general mixture: 1,500 texts spread over every sarcasm domain
+    # learn a little of each (about 0.55-0.72 accuracy per domain), not the headlines alone.
+    assert 0.5 < result.metrics["test_accuracy"] <= 1.0
+    domains = result.report["domains"]
+    assert {"headlines", "figlang_reddit", "figlang_tweets"} <= set(domains)
+    trained = [d for d in domains.values() if d["in_training"]]
+    assert len(trained) < len(domains)  # eval-only domains are reported, never trained on
+    assert np.mean([d["roc_auc"] for d in trained]) > 0.55
+    assert result.metrics["worst_domain_accuracy"] == min(d["accuracy"] for d in domains.values())
+    assert result.metrics["domain_headlines_accuracy"] == domains["headlines"]["accuracy"]
     assert steps[-1].startswith("registered sarcasm version 1")
 
     client = service.mlflow_client(settings)
