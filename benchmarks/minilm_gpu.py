@@ -120,7 +120,7 @@ def run_task(task: str, args: argparse.Namespace, settings: Settings) -> dict[st
             test = test.sample(n=args.max_eval_samples, random_state=config.seed)
         targets = test["label"].to_numpy(dtype=np.int64)
         other_accuracy: float | None = None
-        if args.other_test and other_name in artifacts:
+        if (args.other_test or args.other_out is not None) and other_name in artifacts:
             other = Path(
                 mlflow.artifacts.download_artifacts(
                     run_id=result.run_id,
@@ -135,6 +135,7 @@ def run_task(task: str, args: argparse.Namespace, settings: Settings) -> dict[st
                 if kept.exists():
                     shutil.rmtree(kept)
                 shutil.copytree(other, kept)
+        if args.other_test and other_name in artifacts:
             console.print(f"[dim]{task} ·[/] scoring {len(test):,} test texts with {other_name}")
             scored = classification_metrics(
                 _score(other, test["text"].tolist(), contexts=contexts_of(test)), targets, 2
