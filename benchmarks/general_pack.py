@@ -2,11 +2,14 @@
 them where users are: every domain's test split, every language, a harsh robustness suite,
 calibration, the out-of-domain signal, int8 against fp32 per domain, and normalisation cost.
 
-    .venv/bin/python benchmarks/general_pack.py --staging DIR [--out model_packs/minilm]
-        [--task sentiment|sarcasm ...] [--robustness-texts 300] [--results FILE]
+    .venv/bin/python benchmarks/general_pack.py --staging DIR --bundles BUNDLES
+        [--out model_packs/minilm] [--task sentiment|sarcasm ...] [--max-per-domain 2000]
+        [--robustness-texts 360] [--int8-points 0.5] [--results FILE]
 
-DIR holds what `benchmarks/minilm_gpu.py --adopt … --out DIR --other-out DIR/other` wrote (the
-general MiniLM of each task with its card, and its fp32 variant) and, for sentiment,
+DIR holds what `benchmarks/minilm_gpu.py --adopt BUNDLES --out DIR --other-out DIR/other` wrote
+(the general MiniLM of each task with its card, and the variant not served: int8 beside fp32;
+the int8 one is served when it stays within --int8-points of fp32 on every domain, calibrated
+and given its detector here) and, for sentiment,
 `DIR/multilingual` from `benchmarks/multilingual.py --out DIR/multilingual`. The sentiment
 version routes non-English text to the multilingual model and texts of `--long-words` words or
 more to the long-review model (the 512-token IMDB MiniLM, `--long-reviews`, calibrated here on
@@ -42,10 +45,12 @@ from sentimentops.inference.runtime.base import Scored, Scorer
 from sentimentops.inference.runtime.routed import write_manifest
 from sentimentops.training.domains import load_general
 from sentimentops.training.evaluation import classification_metrics
+from sentimentops.training.families.base import FitData
+from sentimentops.training.families.trained import domain_sample
 from sentimentops.training.model_pack import PACK_FORMAT
 from sentimentops.training.multilingual import load_multilingual
 from sentimentops.training.normalize import normalize_v1
-from sentimentops.training.onnx_export import calibrate
+from sentimentops.training.onnx_export import calibrate, fit_detector
 from sentimentops.training.perturb import PERTURBATIONS
 from sentimentops.training.reference_data import LABEL_NAMES, load_imdb
 
@@ -72,13 +77,68 @@ def _contexts(frame: pd.DataFrame) -> list[str | None] | None:
     return [c if isinstance(c, str) else None for c in frame["context"]]
 
 
-def assemble(task: str, args: argparse.Namespace, destination: Path) -> None:
+def choose_general(task: str, args: argparse.Namespace, test: pd.DataFrame) -> dict[str, Any]:
+    """Serve the int8 variant when it stays within `--int8-points` of fp32 on every domain.
+
+    The export's own check asks for 99.5 % label agreement on validation texts; the general
+    models' mixed-precision int8 reached 99.4 % while losing under 0.3 point of accuracy, so the
+    export served fp32 (90 MB, about twice the latency). The issue's bar is accuracy within
+    0.5 point per domain: this measures exactly that and, when it holds, calibrates the int8
+    artifact and fits its out-of-distribution detector the way the export does."""
+    staged = args.staging / task / "model"
+    other = args.staging / "other" / task
+    served = json.loads((staged / "model.json").read_text("utf-8"))
+    if served.get("quantization") != "none" or not (other / "model.json").is_file():
+        return {"served": "as exported", "quantization": served.get("quantization")}
+    comparison = int8_vs_fp32(task, other, staged, test)
+    worst = min(m["points"] for m in comparison.values())
+    if worst < -args.int8_points:
+        return {"served": "fp32", "per_domain": comparison, "worst_points": worst}
+    console.print(
+        f"[dim]{task}: int8 within {-worst:.2f} pt of fp32 on every domain: serving it[/]"
+    )
+    int8 = args.staging / task / "model_int8"
+    if int8.exists():
+        shutil.rmtree(int8)
+    shutil.copytree(other, int8)
+    frame = load_general(task, DATASETS)
+    validation = frame[frame["split"] == "validation"].sample(n=3000, random_state=13)
+    fitted = calibrate(
+        int8, validation["text"].tolist(), _contexts(validation),
+        validation["label"].to_numpy(dtype=np.int64), 64,
+    )  # fmt: skip
+    rows = pd.read_parquet(args.bundles / task / "fit.parquet")
+    sample = domain_sample(
+        FitData(
+            train_texts=rows["text"].tolist(),
+            train_targets=rows["label"].to_numpy(dtype=np.int64),
+            validation_texts=[],
+            validation_targets=np.zeros(0, dtype=np.int64),
+            labels=tuple(LABEL_NAMES[task]),
+            train_contexts=_contexts(rows),
+        ),
+        13,
+    )
+    if fitted.embeddings is None:
+        raise SystemExit(f"{task}: the int8 graph has no embedding output")
+    detector = fit_detector(int8, sample, validation=fitted.embeddings, batch_size=64)
+    manifest = json.loads((int8 / "model.json").read_text("utf-8"))
+    manifest.update(fitted.manifest)
+    manifest.update(detector.manifest)
+    manifest.setdefault("export_check", {}).update(
+        {**fitted.metrics, **detector.metrics, "export_served_int8": 1.0}
+    )
+    (int8 / "model.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    return {"served": "int8", "per_domain": comparison, "worst_points": worst}
+
+
+def assemble(task: str, args: argparse.Namespace, destination: Path, general: Path) -> None:
     """Lay out the routed artifact of `task` in destination/model."""
     model = destination / "model"
     if model.exists():
         shutil.rmtree(model)
     model.mkdir(parents=True)
-    shutil.copytree(args.staging / task / "model", model / "general")
+    shutil.copytree(general, model / "general")
     languages: dict[str, Any] = {
         "detector": "lingua",
         "candidates": list(LANGUAGES),
@@ -208,12 +268,9 @@ def language_table(scorer: Scorer) -> dict[str, Any]:
     return out
 
 
-def int8_vs_fp32(task: str, args: argparse.Namespace, test: pd.DataFrame) -> dict[str, Any]:
-    """Accuracy of the served (int8) general component and its fp32 twin on every domain."""
-    fp32_dir = args.staging / "other" / task
-    if not (fp32_dir / "model.json").is_file():
-        return {}
-    served = load_scorer(args.staging / task / "model", threads=os.cpu_count())
+def int8_vs_fp32(task: str, int8_dir: Path, fp32_dir: Path, test: pd.DataFrame) -> dict[str, Any]:
+    """Accuracy of the int8 general component and its fp32 twin on every domain."""
+    served = load_scorer(int8_dir, threads=os.cpu_count())
     fp32 = load_scorer(fp32_dir, threads=os.cpu_count())
     out: dict[str, Any] = {}
     for name, rows in test.groupby("domain", sort=True):
@@ -230,7 +287,7 @@ def int8_vs_fp32(task: str, args: argparse.Namespace, test: pd.DataFrame) -> dic
             )
             for s in (served, fp32)
         ]
-        out[str(name)] = {"served": acc[0], "fp32": acc[1], "points": 100 * (acc[0] - acc[1])}
+        out[str(name)] = {"int8": acc[0], "fp32": acc[1], "points": 100 * (acc[0] - acc[1])}
     return out
 
 
@@ -358,6 +415,18 @@ def main() -> None:
         help="the 512-token IMDB model's artifact (or a routed artifact holding it)",
     )
     parser.add_argument("--long-words", type=int, default=60)
+    parser.add_argument(
+        "--int8-points",
+        type=float,
+        default=0.5,
+        help="serve int8 when it loses at most this many points of accuracy on every domain",
+    )
+    parser.add_argument(
+        "--bundles",
+        type=Path,
+        required=True,
+        help="the fit bundles' folder (benchmarks/minilm_gpu.py --fit-bundle DIR)",
+    )
     parser.add_argument("--language-confidence", type=float, default=0.5)
     parser.add_argument("--robustness-texts", type=int, default=360)
     parser.add_argument(
@@ -392,12 +461,14 @@ def main() -> None:
             shutil.copytree(args.long_reviews, staged_long)
         if task == "sentiment":
             args.long_reviews = staged_long
-        assemble(task, args, destination)
-        scorer = load_scorer(destination / "model", threads=os.cpu_count())
         frame = load_general(task, DATASETS)
         test = per_domain_sample(
             frame[frame["split"] == "test"], args.max_per_domain or None, seed=13
         )
+        choice = choose_general(task, args, test)
+        general = args.staging / task / ("model_int8" if choice["served"] == "int8" else "model")
+        assemble(task, args, destination, general)
+        scorer = load_scorer(destination / "model", threads=os.cpu_count())
         general_card = json.loads((args.staging / task / "card.json").read_text("utf-8"))
         trained = {
             k.removeprefix("domain_").removesuffix("_accuracy")
@@ -422,7 +493,8 @@ def main() -> None:
         for name, m in report["domains"].items():
             m["kind"] = kinds.get(name, "")
             m["in_training"] = name in trainable(task) and (not trained or name in trained)
-        report["int8_vs_fp32"] = int8_vs_fp32(task, args, test)
+        report["int8_vs_fp32"] = choice.get("per_domain", {})
+        report["general_served"] = {k: v for k, v in choice.items() if k != "per_domain"}
         report["robustness"] = robustness(scorer, test, args.robustness_texts, seed=13)
         if task == "sarcasm":
             report["context_ablation"] = with_contexts_ablation(scorer, test)

@@ -14,6 +14,7 @@ from pathlib import Path
 from mlflow.tracking import MlflowClient
 from temporalio.api.enums.v1 import PendingActivityState
 from temporalio.client import Client
+from temporalio.service import RPCError
 
 from sentimentops.core.db import make_engine, make_session_factory, transaction
 from sentimentops.core.identity import service as identity
@@ -61,7 +62,7 @@ async def test_worker_killed_mid_training_resumes_with_one_version(
         "SENTIMENTOPS_TRAINING_HEARTBEAT_SECONDS": "3",
     }
     log = tmp_path / "worker.log"
-    plan = make_plan(PlanStep(tool="train_model", params={"task": "sarcasm"}))  # all data: ~10 s
+    plan = make_plan(PlanStep(tool="train_model", params={"task": "sarcasm"}))  # all data: ~1 min
     workflow_id = await start_plan(temporal_client, settings, plan)
 
     worker = _start_worker(env, log)
@@ -76,10 +77,17 @@ async def test_worker_killed_mid_training_resumes_with_one_version(
         worker.wait()
 
         worker = _start_worker(env, log)
-        while (progress := await plan_progress(temporal_client, workflow_id)).status not in (
-            "completed", "failed",
-        ):  # fmt: skip
+        while True:
             assert loop.time() < deadline + 180, log.read_text()
+            try:
+                progress = await plan_progress(temporal_client, workflow_id)
+            except RPCError:
+                # The query needs a worker: the new one may still be starting (a loaded
+                # machine takes seconds to import the platform).
+                await asyncio.sleep(0.5)
+                continue
+            if progress.status in ("completed", "failed"):
+                break
             await asyncio.sleep(0.5)
     finally:
         if worker.poll() is None:
