@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -100,6 +100,44 @@ def frame(
     return [cls_id, *text, sep_id, *context, sep_id]
 
 
+def framed_ids(
+    tokenizer: Tokenizer,
+    normalize: Callable[[str], str],
+    texts: Sequence[str],
+    contexts: Sequence[str | None] | None,
+    *,
+    max_length: int,
+    head_tokens: int,
+    context_tokens: int,
+    cls_id: int,
+    sep_id: int,
+) -> list[list[int]]:
+    """Normalised, tokenised and framed ids of each text with its context (unpadded): the one
+    encoding rule of training (training/families/encoding.py) and serving."""
+    encoded = tokenizer.encode_batch([normalize(t) for t in texts], add_special_tokens=False)
+    context_ids: list[list[int] | None] = [None] * len(encoded)
+    if contexts is not None and context_tokens:
+        given = [i for i, c in enumerate(contexts) if c]
+        if given:
+            batch = tokenizer.encode_batch(
+                [normalize(str(contexts[i])) for i in given], add_special_tokens=False
+            )
+            for i, e in zip(given, batch, strict=True):
+                context_ids[i] = e.ids
+    return [
+        frame(
+            e.ids,
+            c,
+            max_length=max_length,
+            head_tokens=head_tokens,
+            context_tokens=context_tokens,
+            cls_id=cls_id,
+            sep_id=sep_id,
+        )
+        for e, c in zip(encoded, context_ids, strict=True)
+    ]
+
+
 def _softmax(logits: npt.NDArray[np.float32], temperature: float = 1.0) -> FloatArray:
     z = logits.astype(np.float64) / temperature
     z -= z.max(axis=1, keepdims=True)
@@ -167,30 +205,12 @@ class OnnxTransformer:
         self, texts: Sequence[str], contexts: Sequence[str | None] | None = None
     ) -> dict[str, npt.NDArray[np.int64]]:
         spec = self.spec
-        encoded = self.tokenizer.encode_batch(
-            [self._normalize(t) for t in texts], add_special_tokens=False
-        )
-        context_ids: list[list[int] | None] = [None] * len(texts)
-        if contexts is not None and spec.context_tokens:
-            given = [i for i, c in enumerate(contexts) if c]
-            if given:
-                batch = self.tokenizer.encode_batch(
-                    [self._normalize(str(contexts[i])) for i in given], add_special_tokens=False
-                )
-                for i, e in zip(given, batch, strict=True):
-                    context_ids[i] = e.ids
-        rows = [
-            frame(
-                e.ids,
-                c,
-                max_length=spec.max_length,
-                head_tokens=spec.head_tokens,
-                context_tokens=spec.context_tokens,
-                cls_id=spec.cls_token_id,
-                sep_id=spec.sep_token_id,
-            )
-            for e, c in zip(encoded, context_ids, strict=True)
-        ]
+        rows = framed_ids(
+            self.tokenizer, self._normalize, texts, contexts,
+            max_length=spec.max_length, head_tokens=spec.head_tokens,
+            context_tokens=spec.context_tokens, cls_id=spec.cls_token_id,
+            sep_id=spec.sep_token_id,
+        )  # fmt: skip
         width = max(len(r) for r in rows)
         ids = np.full((len(rows), width), spec.pad_token_id, dtype=np.int64)
         mask = np.zeros((len(rows), width), dtype=np.int64)

@@ -12,7 +12,7 @@ import numpy as np
 import numpy.typing as npt
 from tokenizers import Tokenizer
 
-from sentimentops.inference.runtime.onnx_transformer import frame
+from sentimentops.inference.runtime.onnx_transformer import framed_ids
 from sentimentops.training.config import EncodingConfig
 from sentimentops.training.normalize import get_normalizer
 
@@ -56,30 +56,12 @@ class Encoder:
         self, texts: Sequence[str], contexts: Sequence[str | None] | None = None
     ) -> list[list[int]]:
         """Framed, truncated ids per text (unpadded), with its context where given."""
-        normalize = get_normalizer(self.normalize)
-        encoded = self.tokenizer.encode_batch(
-            [normalize(t) for t in texts], add_special_tokens=False
-        )
-        context_ids: list[list[int] | None] = [None] * len(encoded)
-        if contexts is not None and self.context_tokens:
-            given = [i for i, c in enumerate(contexts) if c]
-            batch = self.tokenizer.encode_batch(
-                [normalize(str(contexts[i])) for i in given], add_special_tokens=False
-            )
-            for i, e in zip(given, batch, strict=True):
-                context_ids[i] = e.ids
-        return [
-            frame(
-                e.ids,
-                c,
-                max_length=self.max_length,
-                head_tokens=self.head_tokens,
-                context_tokens=self.context_tokens,
-                cls_id=self.cls_token_id,
-                sep_id=self.sep_token_id,
-            )
-            for e, c in zip(encoded, context_ids, strict=True)
-        ]
+        return framed_ids(
+            self.tokenizer, get_normalizer(self.normalize), texts, contexts,
+            max_length=self.max_length, head_tokens=self.head_tokens,
+            context_tokens=self.context_tokens, cls_id=self.cls_token_id,
+            sep_id=self.sep_token_id,
+        )  # fmt: skip
 
     def pad(self, rows: Sequence[Sequence[int]]) -> tuple[IdMatrix, IdMatrix]:
         """Right-pad to the longest row: (input_ids, attention_mask)."""
