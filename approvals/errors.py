@@ -1,4 +1,4 @@
-"""Approval errors: subclasses of the core domain errors, so core/api/errors.py maps them."""
+"""Approval errors: subclasses of the core domain errors, so core/http/errors.py maps them."""
 
 from __future__ import annotations
 

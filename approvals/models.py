@@ -9,7 +9,7 @@ from sqlalchemy import JSON, DateTime, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sentimentops.core.db import Base
-from sentimentops.core.identity.models import TenantOwned
+from sentimentops.identity.models import TenantOwned
 
 
 class ApprovalRequest(TenantOwned, Base):

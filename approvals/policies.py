@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from sentimentops.core.identity.policies import require_role
-from sentimentops.core.identity.principal import Principal, Role
+from sentimentops.core.vocabulary import Role
+from sentimentops.identity.policies import require_role
+from sentimentops.identity.principal import Principal
 
 # Who may see what waits for approval: the approvers, and the people who propose plans.
 READERS = (Role.APPROVER, Role.ML_ENGINEER, Role.TENANT_ADMIN, Role.ANALYST, Role.VIEWER)

@@ -37,3 +37,18 @@ class DecisionIn(BaseModel):
     comment: str | None = Field(default=None, max_length=2000)
     # The plan hash the approver reviewed; a mismatch refuses the decision (the plan changed).
     plan_hash: str | None = Field(default=None, pattern="^[0-9a-f]{64}$")
+
+
+# The plan workflow's signal that carries a decision (workflows/plan.py registers it by this name).
+APPROVAL_SIGNAL = "approval"
+
+
+class ApprovalSignal(BaseModel):
+    """An approver's decision, bound to the plan hash and step it was given for."""
+
+    approval_id: str
+    plan_hash: str
+    step_index: int
+    approved: bool
+    decided_by: str
+    comment: str | None = None

@@ -3,7 +3,7 @@
 A decision is refused when the approver proposed the plan, lacks the request's role, belongs
 to another tenant (the request is then simply not found), the request expired or was
 superseded, or the plan hash the approver reviewed differs from the request's. Refusals are
-committed to the audit log before the error is raised, so they survive the caller's rollback.
+audited by record_refusal, in a transaction of their own (approvals/flows.py).
 """
 
 from __future__ import annotations
@@ -19,12 +19,13 @@ from sentimentops.approvals.errors import ApprovalClosed, ApprovalRefused
 from sentimentops.approvals.models import ApprovalRequest
 from sentimentops.core.audit import service as audit
 from sentimentops.core.errors import NotFound
-from sentimentops.core.identity.models import Tenant
-from sentimentops.core.identity.principal import Principal, Role
-from sentimentops.core.identity.tenancy import get_owned, owned
+from sentimentops.core.vocabulary import ApprovalStatus, AuditOutcome, Role
+from sentimentops.identity.models import Tenant
+from sentimentops.identity.principal import Principal
+from sentimentops.identity.tenancy import get_owned, owned
 
-PENDING = "pending"
-STATUSES = ("pending", "approved", "rejected", "expired", "superseded", "cancelled")
+PENDING = ApprovalStatus.PENDING
+STATUSES = tuple(ApprovalStatus)
 
 
 def _now() -> datetime:
@@ -82,7 +83,7 @@ def create_request(
         tenant=tenant,
         action="approval.request",
         resource=f"approval/{request.id}",
-        outcome="pending",
+        outcome=AuditOutcome.PENDING,
         details={"workflow_id": workflow_id, "plan_hash": plan_hash, "step_index": step_index,
                  "tool": tool, "params": params, "reasons": reasons},
     )  # fmt: skip
@@ -121,21 +122,24 @@ def close_request(session: Session, *, approval_id: str, status: str, actor: str
     )
 
 
-def _refuse(
-    session: Session, principal: Principal, request: ApprovalRequest, error: Exception
-) -> Exception:
+def record_refusal(
+    session: Session, *, principal: Principal, approval_id: str, error: Exception
+) -> None:
+    """Audit a refused decision (in its own transaction: the decision's was rolled back). A
+    request refused because it expired is marked expired."""
+    request = get_owned(session, ApprovalRequest, approval_id, principal)
+    if request.status == PENDING and _aware(request.expires_at) <= _now():
+        request.status = ApprovalStatus.EXPIRED
     audit.record(
         session,
         actor=principal.actor,
         tenant=principal.tenant,
         action="approval.decide",
         resource=f"approval/{request.id}",
-        outcome="refused",
+        outcome=AuditOutcome.REFUSED,
         details={"reason": str(error), "plan_hash": request.plan_hash,
                  "workflow_id": request.workflow_id},
     )  # fmt: skip
-    session.commit()
-    return error
 
 
 def decide(
@@ -147,30 +151,24 @@ def decide(
     plan_hash: str | None = None,
     comment: str | None = None,
 ) -> ApprovalRequest:
-    """Approve or reject a pending request; the caller commits, then signals the workflow."""
+    """Approve or reject a pending request (ApprovalClosed/ApprovalRefused otherwise: the caller
+    rolls back and records the refusal with record_refusal)."""
     request = get_owned(session, ApprovalRequest, approval_id, principal)
-    if request.status == "superseded":
-        raise _refuse(session, principal, request, ApprovalClosed(
+    if request.status == ApprovalStatus.SUPERSEDED:
+        raise ApprovalClosed(
             "the plan changed after this request was made; decide the new request instead"
-        ))  # fmt: skip
+        )
     if request.status != PENDING:
-        raise _refuse(session, principal, request, ApprovalClosed(f"request is {request.status}"))
+        raise ApprovalClosed(f"request is {request.status}")
     if _aware(request.expires_at) <= _now():
-        request.status = "expired"
-        raise _refuse(session, principal, request, ApprovalClosed("request expired"))
+        raise ApprovalClosed("request expired")
     if not principal.has_role(Role(request.required_role)):
-        raise _refuse(session, principal, request, ApprovalRefused(
-            f"deciding needs the {request.required_role} role"
-        ))  # fmt: skip
+        raise ApprovalRefused(f"deciding needs the {request.required_role} role")
     if request.requester in (principal.subject, principal.actor):
-        raise _refuse(session, principal, request, ApprovalRefused(
-            "the proposer of a plan cannot approve it"
-        ))  # fmt: skip
+        raise ApprovalRefused("the proposer of a plan cannot approve it")
     if plan_hash is not None and plan_hash != request.plan_hash:
-        raise _refuse(session, principal, request, ApprovalClosed(
-            "the plan changed: the reviewed plan hash does not match the request"
-        ))  # fmt: skip
-    request.status = "approved" if approve else "rejected"
+        raise ApprovalClosed("the plan changed: the reviewed plan hash does not match the request")
+    request.status = ApprovalStatus.APPROVED if approve else ApprovalStatus.REJECTED
     request.decided_by = principal.actor
     request.decided_at = _now()
     request.comment = comment

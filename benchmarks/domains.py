@@ -39,6 +39,7 @@ from rich.console import Console
 from rich.table import Table
 
 from sentimentops.core.settings import REPO_ROOT, Settings
+from sentimentops.core.vocabulary import TASKS
 from sentimentops.training.config import (
     TfidfLrConfig,
     config_hash,
@@ -47,7 +48,7 @@ from sentimentops.training.config import (
 )
 from sentimentops.training.domains import balanced_training_rows, load_general, trainable
 from sentimentops.training.evaluation import FloatArray, classification_metrics, domain_report
-from sentimentops.training.reference_data import LABEL_NAMES, TASKS
+from sentimentops.training.reference_data import LABEL_NAMES
 from sentimentops.training.tfidf_lr import TfidfLrModel
 
 RESULTS_DIR = REPO_ROOT / "benchmarks" / "results"

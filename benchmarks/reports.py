@@ -32,11 +32,12 @@ from rich.console import Console
 from rich.table import Table
 
 from sentimentops.core.settings import REPO_ROOT, Settings
+from sentimentops.core.vocabulary import TASKS
 from sentimentops.inference.artifacts import load_scorer
 from sentimentops.inference.runtime.linear import LinearModel
 from sentimentops.training import reports
 from sentimentops.training.model_pack import content_hash, read_manifest
-from sentimentops.training.reference_data import LABEL_NAMES, TASKS, load_task
+from sentimentops.training.reference_data import LABEL_NAMES, load_task
 
 DATASETS = REPO_ROOT / "datasets"
 RESULTS = REPO_ROOT / "benchmarks" / "results" / "reports.json"

@@ -46,10 +46,11 @@ from mlflow.exceptions import MlflowException
 from rich.console import Console
 from rich.table import Table
 
+from sentimentops.app import schema
 from sentimentops.core import db
-from sentimentops.core.identity import service as identity
-from sentimentops.core.identity.principal import PrincipalKind, Role
 from sentimentops.core.settings import REPO_ROOT, Settings
+from sentimentops.core.vocabulary import PrincipalKind, Role
+from sentimentops.identity import service as identity
 from sentimentops.training.reference_data import load_task
 
 WORK = REPO_ROOT / "benchmarks" / ".work"
@@ -100,7 +101,7 @@ def prepare(data_dir: Path, onnx_pack: Path | None) -> tuple[Settings, str]:
     """Models in the registry, a migrated database and an API key; returns settings + key."""
     # The linear baseline must not pick up the committed model pack, as `up` would.
     settings = Settings(data_dir=data_dir, model_pack_dir=data_dir / "no-pack", _env_file=None)
-    db.upgrade(settings.resolved_database_url)
+    schema.upgrade(settings.resolved_database_url)
     if onnx_pack is None:
         from sentimentops.training.bootstrap import ensure_serving_models
 
@@ -223,7 +224,7 @@ def run_model(
         env["SENTIMENTOPS_SERVING_TASKS"] = json.dumps(tasks)
     log = (data_dir / "api.log").open("wb")
     server = subprocess.Popen(
-        [sys.executable, "-P", "-m", "sentimentops.core.cli", "api"],
+        [sys.executable, "-P", "-m", "sentimentops.app.cli", "api"],
         env=env, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"

@@ -1,2 +1,3 @@
-"""Platform core: settings, logging, database and migrations, audit log, OPA and Temporal clients,
-the process supervisor behind `sentimentops up`, the HTTP app and the CLI."""
+"""The kernel: settings, logging, metrics, database sessions, domain errors and their HTTP
+mapping, the audit log, the OPA and Temporal clients and the model-registry seam. Nothing here
+imports a domain (tests/test_layers.py)."""

@@ -1,5 +1,5 @@
 """Database engine and sessions (SQLAlchemy 2). SQLite by default, PostgreSQL in scale-out; the
-schema is owned by Alembic (core/migrations), never by `create_all`."""
+schema is owned by Alembic (app/migrations, applied by app/schema.py), never by `create_all`."""
 
 from __future__ import annotations
 
@@ -8,12 +8,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 READ_ONLY_OPTION = "sentimentops_read_only"
 
 
@@ -44,7 +41,7 @@ def _sqlite_begin(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
 
 
-def _ensure_sqlite_dir(url: str) -> None:
+def ensure_sqlite_dir(url: str) -> None:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
@@ -53,7 +50,7 @@ def _ensure_sqlite_dir(url: str) -> None:
 
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        _ensure_sqlite_dir(url)
+        ensure_sqlite_dir(url)
         engine = create_engine(url, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
@@ -78,17 +75,3 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """A session whose work commits on success and rolls back on any exception."""
     with factory() as session, session.begin():
         yield session
-
-
-def alembic_config(url: str) -> Config:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    # ConfigParser interpolates "%" (URL-encoded passwords contain it).
-    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
-    return config
-
-
-def upgrade(url: str, revision: str = "head") -> None:
-    """Bring the schema at `url` to `revision` (idempotent)."""
-    _ensure_sqlite_dir(url)
-    command.upgrade(alembic_config(url), revision)

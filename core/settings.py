@@ -12,6 +12,8 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from sentimentops.core.vocabulary import TASKS, Task
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 # Accepted only while `env == "development"`: a laptop should work with zero configuration, but
@@ -112,9 +114,7 @@ class Settings(BaseSettings):
 
     # Scoring service. Models come from the MLflow registry by alias (production, staging) and
     # are re-checked every model_poll_seconds; a new version is loaded beside the old one.
-    serving_tasks: list[Literal["sentiment", "sarcasm"]] = Field(
-        default_factory=lambda: ["sentiment", "sarcasm"]  # type: ignore[arg-type]
-    )
+    serving_tasks: list[Task] = Field(default_factory=lambda: list(TASKS))
     model_poll_seconds: float = Field(default=5.0, ge=0.5, le=3600)
     max_batch_texts: int = Field(default=256, ge=1, le=1024)
     max_text_chars: int = Field(default=20_000, ge=100, le=100_000)

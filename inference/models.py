@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, Float, Integer, String, Text
+from sqlalchemy import BigInteger, DateTime, Float, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sentimentops.core.db import Base
-from sentimentops.core.identity.models import TenantOwned
+from sentimentops.identity.models import TenantOwned
 
 
 class PredictionRecord(TenantOwned, Base):
@@ -44,3 +44,16 @@ class ScoringFailure(TenantOwned, Base):
     model_alias: Mapped[str | None] = mapped_column(String(32), nullable=True)
     reason: Mapped[str] = mapped_column(String(32))  # no_model | runtime_error
     texts: Mapped[int] = mapped_column(Integer)
+
+
+class CanaryShare(TenantOwned, Base):
+    """Share of a tenant's requests for `task` that the staging model answers."""
+
+    __tablename__ = "canary_shares"
+    __table_args__ = (UniqueConstraint("tenant_id", "task", name="uq_canary_shares_tenant_task"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    task: Mapped[str] = mapped_column(String(32))
+    share: Mapped[float] = mapped_column(Float)
+    updated_by: Mapped[str] = mapped_column(String(255))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

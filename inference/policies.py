@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from sentimentops.core.identity.policies import require_role
-from sentimentops.core.identity.principal import Principal, Role
+from sentimentops.core.vocabulary import Role
+from sentimentops.identity.policies import require_role
+from sentimentops.identity.principal import Principal
 
 
 def can_score(principal: Principal) -> None:

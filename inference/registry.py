@@ -23,10 +23,11 @@ from sentimentops.core.audit import service as audit
 from sentimentops.core.db import transaction
 from sentimentops.core.logging import get_logger
 from sentimentops.core.metrics import Metrics
+from sentimentops.core.vocabulary import ALIASES
 from sentimentops.inference.artifacts import load_scorer
 from sentimentops.inference.batching import MicroBatcher
-from sentimentops.inference.slots import ALIASES, ModelSlots, ServingModel
-from sentimentops.tools.models import CanaryShare
+from sentimentops.inference.models import CanaryShare
+from sentimentops.inference.slots import ModelSlots, ServingModel
 
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient

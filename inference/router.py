@@ -12,17 +12,15 @@ from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ValidationError
 
-from sentimentops.core.api.deps import AUTHENTICATED, CurrentPrincipal
-from sentimentops.core.db import transaction
 from sentimentops.core.errors import DomainError, Unauthorized
-from sentimentops.core.identity import authn
-from sentimentops.core.identity import service as identity_service
-from sentimentops.core.identity.principal import Principal
-from sentimentops.core.identity.ratelimit import retry_after_header
 from sentimentops.core.logging import request_id_var
+from sentimentops.core.vocabulary import TASKS, Task
+from sentimentops.identity import authn
+from sentimentops.identity.deps import AUTHENTICATED, CurrentPrincipal, authenticate_connection
+from sentimentops.identity.principal import Principal
+from sentimentops.identity.ratelimit import retry_after_header
 from sentimentops.inference import policies, service
 from sentimentops.inference.schemas import (
-    TASKS,
     Analysis,
     AnalyzeResponse,
     ModelRef,
@@ -30,7 +28,6 @@ from sentimentops.inference.schemas import (
     ScoreResponse,
     StreamRequest,
     StreamResult,
-    Task,
 )
 from sentimentops.inference.service import Scoring
 
@@ -172,15 +169,9 @@ async def stream(websocket: WebSocket) -> None:
         return
     try:
         credential = _handshake_credential(websocket)
-        with app.state.read_sessions() as reader:
-            who = authn.authenticate(
-                reader, credential=credential, settings=settings, oidc=app.state.oidc
-            )
+        who = authenticate_connection(websocket, credential)
         principal, tenant = who.principal, who.tenant
         policies.can_score(principal)
-        if who.touch_api_key is not None:
-            with transaction(app.state.sessions) as writer:
-                identity_service.touch_api_key(writer, key_id=who.touch_api_key)
     except DomainError:
         await websocket.close(code=1008, reason="unauthorized")
         return

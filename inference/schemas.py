@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-Task = Literal["sentiment", "sarcasm"]
-TASKS: tuple[Task, ...] = ("sentiment", "sarcasm")
+from sentimentops.core.vocabulary import Task
 
 # Hard ceilings of the schema; settings can only lower them (checked in the service).
 MAX_TEXT_CHARS = 100_000

@@ -19,7 +19,6 @@ import numpy as np
 from sentimentops.inference.batching import MicroBatcher
 from sentimentops.inference.runtime.base import Scorer
 
-ALIASES = ("production", "staging")
 SMOKE_TEXTS = ["a wonderful, moving film", "the worst thing i have ever read", "ok"]
 
 

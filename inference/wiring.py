@@ -8,9 +8,9 @@ from collections.abc import Callable
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from sentimentops.core.identity.models import Tenant
 from sentimentops.core.metrics import Metrics
 from sentimentops.core.settings import Settings
+from sentimentops.identity.models import Tenant
 from sentimentops.inference.prediction_log import PredictionLog
 from sentimentops.inference.registry import MlflowModelSource, ModelSource, ModelWatcher
 from sentimentops.inference.service import Scoring, ScoringLimits

@@ -19,6 +19,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from sentimentops.app import schema
 from sentimentops.core import db
 from tests import services
 
@@ -90,7 +91,7 @@ def migrated_db_url(
 ) -> str:
     """A database of each backend, migrated to head once per session."""
     url = _fresh_database(request.param, postgres_server, tmp_path_factory.mktemp("db"))
-    db.upgrade(url)
+    schema.upgrade(url)
     return url
 
 
@@ -131,5 +132,5 @@ def fresh_db_url(request: pytest.FixtureRequest, postgres_server: str, tmp_path:
     """A new, migrated database for tests that need real commits (CLI, separate processes)."""
     kind = getattr(request, "param", "sqlite")
     url = _fresh_database(kind, postgres_server, tmp_path)
-    db.upgrade(url)
+    schema.upgrade(url)
     return url

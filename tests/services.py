@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from sentimentops.core.services.probes import http_ok, tcp_open, wait_until
+from sentimentops.app.processes.probes import http_ok, tcp_open, wait_until
 from sentimentops.core.settings import REPO_ROOT
 
 TOOLS = REPO_ROOT / ".tools" / "bin"

@@ -8,10 +8,10 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 
-from sentimentops.core import db
-from sentimentops.core.api.app import create_app
-from sentimentops.core.api.deps import AUTHZ_DEPENDENCIES
+from sentimentops.app import schema
+from sentimentops.app.api import create_app
 from sentimentops.core.settings import Settings
+from sentimentops.identity.deps import AUTHZ_DEPENDENCIES
 
 
 @pytest.fixture
@@ -22,7 +22,7 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def client(settings: Settings) -> Iterator[TestClient]:
-    db.upgrade(settings.resolved_database_url)
+    schema.upgrade(settings.resolved_database_url)
     with TestClient(create_app(settings)) as c:
         yield c
 

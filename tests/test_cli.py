@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
+from sentimentops.app.cli.main import app
 from sentimentops.core.audit import service as audit
-from sentimentops.core.cli.main import app
 from sentimentops.core.db import make_engine, make_session_factory, transaction
 
 runner = CliRunner()

@@ -16,10 +16,11 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from temporalio.testing import WorkflowEnvironment
 
+from sentimentops.app import schema
+from sentimentops.app.processes.probes import http_ok, wait_until
 from sentimentops.core import db
-from sentimentops.core.identity import service
-from sentimentops.core.identity.principal import PrincipalKind, Role
-from sentimentops.core.services.probes import http_ok, wait_until
+from sentimentops.core.vocabulary import PrincipalKind, Role
+from sentimentops.identity import service
 from tests.inference.factories import make_onnx_artifact
 from tests.inference.registry import register
 from tests.services import free_port
@@ -39,7 +40,7 @@ def server(
     for task in ("sentiment", "sarcasm"):
         register(registry, task, make_onnx_artifact(data / task, task=task), "production")
     db_url = f"sqlite:///{data / 'app.db'}"
-    db.upgrade(db_url)
+    schema.upgrade(db_url)
     sessions = db.make_session_factory(db.make_engine(db_url))
     with db.transaction(sessions) as session:
         tenant = service.create_tenant(session, actor="test", slug="fuzz")
@@ -60,7 +61,7 @@ def server(
         "SENTIMENTOPS_TEMPORAL_TASK_QUEUE": "schemathesis-unserved",
     }
     process = subprocess.Popen(
-        [sys.executable, "-P", "-m", "sentimentops.core.cli", "api"],
+        [sys.executable, "-P", "-m", "sentimentops.app.cli", "api"],
         env=env, stdout=(data / "api.log").open("wb"), stderr=subprocess.STDOUT,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"

@@ -67,7 +67,7 @@ def test_misspelt_dotenv_keys_are_rejected(tmp_path: Path, monkeypatch: pytest.M
 
 
 def test_children_of_up_know_the_embedded_temporal_web_ui(tmp_path: Path) -> None:
-    from sentimentops.core.services.specs import child_env
+    from sentimentops.app.processes.specs import child_env
 
     parent = Settings(_env_file=None, data_dir=tmp_path, temporal_ui_port=18233)  # type: ignore[call-arg]
     env = child_env(parent)

@@ -13,15 +13,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from sentimentops.core.errors import NotFound
-from sentimentops.core.identity.models import Tenant
 from sentimentops.core.policy import PolicyEngine
 from sentimentops.core.settings import Settings
+from sentimentops.identity.models import Tenant
 
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
-
-TASKS = ("sentiment", "sarcasm")
-Task = Literal["sentiment", "sarcasm"]
 
 
 class ToolInput(BaseModel):

@@ -11,8 +11,9 @@ import numpy as np
 from pydantic import Field
 from sqlalchemy import select
 
+from sentimentops.core.vocabulary import Task
 from sentimentops.inference.models import PredictionRecord
-from sentimentops.tools.base import Task, ToolContext, ToolInput, ToolOutput, ToolSpec
+from sentimentops.tools.base import ToolContext, ToolInput, ToolOutput, ToolSpec
 from sentimentops.tools.evaluate_model import GATES_PACKAGE
 
 # Empty bins would make PSI infinite; a small floor keeps it finite and comparable.

@@ -6,7 +6,8 @@ import asyncio
 
 from pydantic import Field
 
-from sentimentops.tools.base import Task, ToolContext, ToolInput, ToolOutput, ToolSpec
+from sentimentops.core.vocabulary import Task
+from sentimentops.tools.base import ToolContext, ToolInput, ToolOutput, ToolSpec
 from sentimentops.tools.registry_access import resolve_version, version_metrics
 
 GATES_PACKAGE = "sentimentops.gates"

@@ -5,21 +5,21 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
-from typing import Literal
 
 import numpy as np
 from pydantic import Field
 from sqlalchemy import func, select
 
+from sentimentops.core.vocabulary import Alias, Task
 from sentimentops.inference.models import PredictionRecord, ScoringFailure
-from sentimentops.tools.base import Task, ToolContext, ToolInput, ToolOutput, ToolSpec
+from sentimentops.tools.base import ToolContext, ToolInput, ToolOutput, ToolSpec
 from sentimentops.tools.evaluate_model import GATES_PACKAGE
 
 
 class GetServiceMetricsInput(ToolInput):
     task: Task
     window_seconds: float = Field(default=3600.0, gt=0, le=90 * 86_400)
-    alias: Literal["production", "staging"] | None = Field(
+    alias: Alias | None = Field(
         default=None, description="only predictions answered by this alias (None: all)"
     )
 

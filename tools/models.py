@@ -1,16 +1,15 @@
-"""Tables the tools keep: idempotent tool results, the promotion history that rollbacks read,
-and the per-tenant canary shares that the scoring service applies."""
+"""Tables the tools keep: idempotent tool results and the promotion history that rollbacks read.
+(The canary shares that set_canary writes belong to the scoring service: inference/models.py.)"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, DateTime, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sentimentops.core.db import Base
-from sentimentops.core.identity.models import TenantOwned
 
 
 class ToolRun(Base):
@@ -45,16 +44,3 @@ class PromotionEvent(Base):
     tenant: Mapped[str] = mapped_column(String(63))
     workflow_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-
-
-class CanaryShare(TenantOwned, Base):
-    """Share of a tenant's requests for `task` that the staging model answers."""
-
-    __tablename__ = "canary_shares"
-    __table_args__ = (UniqueConstraint("tenant_id", "task", name="uq_canary_shares_tenant_task"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    task: Mapped[str] = mapped_column(String(32))
-    share: Mapped[float] = mapped_column(Float)
-    updated_by: Mapped[str] = mapped_column(String(255))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

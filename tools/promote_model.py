@@ -8,8 +8,9 @@ from typing import Literal
 from pydantic import Field
 
 from sentimentops.core.db import transaction
+from sentimentops.core.vocabulary import Task
 from sentimentops.tools import promotions
-from sentimentops.tools.base import Task, ToolContext, ToolInput, ToolOutput, ToolSpec
+from sentimentops.tools.base import ToolContext, ToolInput, ToolOutput, ToolSpec
 from sentimentops.tools.registry_access import resolve_version
 
 

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Literal
 
 from pydantic import Field
 
 from sentimentops.core.db import transaction
+from sentimentops.core.vocabulary import Alias, Task
 from sentimentops.tools import promotions
-from sentimentops.tools.base import Task, ToolContext, ToolInput, ToolOutput, ToolSpec
+from sentimentops.tools.base import ToolContext, ToolInput, ToolOutput, ToolSpec
 
 
 class RollbackModelInput(ToolInput):
     task: Task
-    alias: Literal["production", "staging"] = "production"
+    alias: Alias = "production"
     steps: int = Field(default=1, ge=1, le=20, description="how many versions back")
 
 

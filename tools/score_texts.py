@@ -12,10 +12,11 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from sentimentops.core.errors import NotFound
+from sentimentops.core.vocabulary import Task
 from sentimentops.inference.artifacts import load_scorer
 from sentimentops.inference.registry import MlflowModelSource
 from sentimentops.inference.runtime.base import Scorer
-from sentimentops.tools.base import Task, ToolContext, ToolInput, ToolOutput, ToolSpec
+from sentimentops.tools.base import ToolContext, ToolInput, ToolOutput, ToolSpec
 
 MAX_TEXTS = 256
 

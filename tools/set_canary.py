@@ -10,8 +10,9 @@ from sqlalchemy import select
 
 from sentimentops.core.audit import service as audit
 from sentimentops.core.db import transaction
-from sentimentops.tools.base import Task, ToolContext, ToolInput, ToolOutput, ToolSpec
-from sentimentops.tools.models import CanaryShare
+from sentimentops.core.vocabulary import Task
+from sentimentops.inference.models import CanaryShare
+from sentimentops.tools.base import ToolContext, ToolInput, ToolOutput, ToolSpec
 
 
 class SetCanaryInput(ToolInput):

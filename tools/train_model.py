@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 
 from pydantic import Field
 
-from sentimentops.tools.base import Task, ToolContext, ToolInput, ToolOutput, ToolSpec
+from sentimentops.core.vocabulary import Task
+from sentimentops.tools.base import ToolContext, ToolInput, ToolOutput, ToolSpec
 from sentimentops.training import service as training
 
 if TYPE_CHECKING:

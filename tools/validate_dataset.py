@@ -6,7 +6,8 @@ import asyncio
 
 from pydantic import Field
 
-from sentimentops.tools.base import Task, ToolContext, ToolInput, ToolOutput, ToolSpec
+from sentimentops.core.vocabulary import Task
+from sentimentops.tools.base import ToolContext, ToolInput, ToolOutput, ToolSpec
 from sentimentops.training.reference_data import LABEL_NAMES, frame_hash, load_task
 
 MAX_DUPLICATE_SHARE = 0.05

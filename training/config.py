@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from sentimentops.core.errors import InvalidInput, NotFound
-from sentimentops.training.reference_data import TASKS, Task
+from sentimentops.core.vocabulary import TASKS, Task
 
 CONFIGS_DIR = Path(__file__).resolve().parent / "configs"
 Family = Literal["tfidf_lr", "notebook", "minilm"]
@@ -103,7 +103,7 @@ class EncodingConfig(_Strict):
     # At most this many tokens of a context (the previous turn, its end kept) follow the text
     # after a [SEP]; 0: contexts are ignored.
     context_tokens: Annotated[int, Field(ge=0)] = 0
-    # The text normaliser (training/normalize.py) applied before tokenising, in training and in
+    # The text normaliser (inference/text.py) applied before tokenising, in training and in
     # the serving runtime alike; None: texts are tokenised as they are.
     normalize: Literal["norm-v1"] | None = None
 

@@ -12,15 +12,14 @@ import hashlib
 import io
 import zipfile
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Literal
 
 import pandas as pd
 
 from sentimentops.core.errors import InvalidInput, NotFound
+from sentimentops.core.vocabulary import TASKS
 from sentimentops.training.text import hash_split, normalise_key
 
-Task = Literal["sentiment", "sarcasm"]
-TASKS: tuple[str, ...] = get_args(Task)
 LABEL_NAMES: dict[str, list[str]] = {
     "sentiment": ["negative", "positive"],
     "sarcasm": ["not_sarcastic", "sarcastic"],

@@ -27,6 +27,7 @@ from mlflow.tracking import MlflowClient
 
 from sentimentops.core.errors import InvalidInput
 from sentimentops.core.settings import REPO_ROOT, Settings
+from sentimentops.core.vocabulary import TASKS
 from sentimentops.training.config import (
     FAMILIES,
     TrainingConfig,
@@ -39,7 +40,6 @@ from sentimentops.training.evaluation import DOMAIN_METRICS, classification_metr
 from sentimentops.training.families import FitContext, FitData, Progress, get_family
 from sentimentops.training.reference_data import (
     LABEL_NAMES,
-    TASKS,
     file_sha256,
     frame_hash,
     load_task,

@@ -1,69 +1,16 @@
-"""Text processing shared by training and serving: cleaning, PII scrubbing, stable hash splits.
-
-Standard library only: the serving runtime (inference/runtime/linear.py) applies the same
-cleaning as training, and the scoring install has no pandas, sklearn or torch.
-"""
+"""Text processing of the data pipeline: de-duplication keys, PII scrubbing, stable hash splits.
+The cleaning that serving applies too lives in inference/text.py (serving owns it, training
+calls it)."""
 
 from __future__ import annotations
 
 import hashlib
-import html
 import ipaddress
 import re
-import unicodedata
 from collections.abc import Mapping
 
 from sentimentops.core.errors import InvalidInput
-
-# Bumped whenever clean_text's output changes for some input: serving artifacts record the
-# version they were trained with, and a runtime refuses a version it does not implement.
-CLEAN_VERSION = "clean-v1"
-
-# Tags such as `<br />`, `<i>`, `</p>`; a letter must follow `<` so that "<3" and "a < b" stay.
-_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9]*(?:\s[^<>]*)?/?>")
-_WHITESPACE = re.compile(r"\s+")
-# Unicode categories dropped outright: Cf holds zero-width spaces/joiners, BOM, soft hyphen and
-# bidi controls (invisible, and used to split tokens adversarially); Cs lone surrogates cannot
-# be encoded as UTF-8; Co private use has no agreed meaning.
-_DROP_CATEGORIES = frozenset({"Cf", "Cs", "Co"})
-_MAX_PASSES = 8
-
-
-def _clean_once(text: str) -> str:
-    text = unicodedata.normalize("NFKC", text)
-    # Double-escaped entities ("&amp;lt;") are common in scraped text: unescape to a fixed point.
-    for _ in range(_MAX_PASSES):
-        unescaped = html.unescape(text)
-        if unescaped == text:
-            break
-        text = unescaped
-    text = _TAG.sub(" ", text)
-    # Fast path: a printable string holds no control, format, surrogate or private-use
-    # character, so the per-character scan below (the slow part on long reviews) is skipped.
-    if text.isprintable():
-        return _WHITESPACE.sub(" ", text).strip()
-    chars: list[str] = []
-    for ch in text:
-        category = unicodedata.category(ch)
-        if category in _DROP_CATEGORIES:
-            continue
-        # Control characters (tabs, newlines, NUL, ...) separate words: keep them as spaces.
-        chars.append(" " if category == "Cc" else ch)
-    return _WHITESPACE.sub(" ", "".join(chars)).strip()
-
-
-def clean_text(text: str) -> str:
-    """NFKC, HTML entities and tags removed, invisible/control characters dropped, whitespace
-    collapsed. Idempotent: clean_text(clean_text(x)) == clean_text(x)."""
-    # One step can expose work for another (NFKC turns a fullwidth "＜" into a tag opener,
-    # unescaping creates tags), so repeat until nothing changes.
-    for _ in range(_MAX_PASSES):
-        cleaned = _clean_once(text)
-        if cleaned == text:
-            return cleaned
-        text = cleaned
-    return text
-
+from sentimentops.inference.text import clean_text
 
 _PUNCT_OR_SPACE = re.compile(r"[^\w]+")
 

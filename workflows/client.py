@@ -15,7 +15,6 @@ from sentimentops.workflows.plan import PlanExecutionWorkflow
 from sentimentops.workflows.policy_check import PolicyCheckWorkflow
 from sentimentops.workflows.schemas import (
     AmendPlan,
-    ApprovalSignal,
     Plan,
     PlanExecutionInput,
     PlanProgress,
@@ -83,10 +82,6 @@ async def plan_progress(
     API asks for less, so a request fails fast when no worker runs)."""
     handle = client.get_workflow_handle(workflow_id)
     return await handle.query(PlanExecutionWorkflow.progress, rpc_timeout=rpc_timeout)
-
-
-async def signal_approval(client: Client, signal: ApprovalSignal, workflow_id: str) -> None:
-    await client.get_workflow_handle(workflow_id).signal(PlanExecutionWorkflow.approval, signal)
 
 
 async def amend_plan(client: Client, workflow_id: str, amendment: AmendPlan) -> None:

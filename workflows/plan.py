@@ -19,13 +19,14 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
 
 with workflow.unsafe.imports_passed_through():
+    from sentimentops.approvals.schemas import APPROVAL_SIGNAL, ApprovalSignal
+    from sentimentops.core.vocabulary import FINAL_PLAN_STATUSES
     from sentimentops.tools.registry import TOOLS
     from sentimentops.tools.train_model import GPU_FAMILIES
     from sentimentops.workflows.activities import PlanActivities, PolicyActivities
     from sentimentops.workflows.schemas import (
         STEP_REFERENCE,
         AmendPlan,
-        ApprovalSignal,
         CloseApproval,
         CreateApproval,
         Plan,
@@ -48,7 +49,7 @@ _QUICK_RETRY = RetryPolicy(
     maximum_attempts=10,
 )
 
-FINAL = ("completed", "denied", "rejected", "expired", "failed", "gate_failed", "cancelled")
+FINAL = FINAL_PLAN_STATUSES
 
 
 class StepStopped(Exception):
@@ -124,7 +125,7 @@ class PlanExecutionWorkflow:
     def plan(self) -> Plan | None:
         return self._plan
 
-    @workflow.signal
+    @workflow.signal(name=APPROVAL_SIGNAL)
     def approval(self, signal: ApprovalSignal) -> None:
         """An approver's decision; ignored unless bound to the current hash, step and request."""
         if (

@@ -4,8 +4,9 @@ who may talk to the plans API at all; OPA still decides every step of every plan
 from __future__ import annotations
 
 from sentimentops.core.errors import Forbidden
-from sentimentops.core.identity.policies import require_role
-from sentimentops.core.identity.principal import Principal, Role
+from sentimentops.core.vocabulary import Role
+from sentimentops.identity.policies import require_role
+from sentimentops.identity.principal import Principal
 
 # Who proposes plans: the roles whose tools change models (policy data: role_tools).
 PROPOSERS = (Role.ML_ENGINEER, Role.TENANT_ADMIN, Role.AGENT)

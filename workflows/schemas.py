@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from sentimentops.core.policy import PolicyDecision, Principal
+from sentimentops.core.vocabulary import Alias, Task
 
 
 class ToolCallRequest(BaseModel):
@@ -111,17 +112,6 @@ class PlanProgress(BaseModel):
     steps: list[StepState]
 
 
-class ApprovalSignal(BaseModel):
-    """An approver's decision, bound to the plan hash and step it was given for."""
-
-    approval_id: str
-    plan_hash: str
-    step_index: int
-    approved: bool
-    decided_by: str
-    comment: str | None = None
-
-
 class AmendPlan(BaseModel):
     """New steps replacing the plan's steps that have not started; the plan hash changes, so
     approvals given for the old plan no longer count."""
@@ -191,9 +181,6 @@ class PlanIn(BaseModel):
     approval_timeout_seconds: float = Field(default=86_400.0, ge=1, le=30 * 86_400)
 
 
-Task = Literal["sentiment", "sarcasm"]
-
-
 class LifecycleIn(BaseModel):
     """The model-lifecycle template: validate → train → evaluate → compare → staging → canary →
     soak → production (approval). Unset values come from the platform's settings."""
@@ -211,7 +198,7 @@ class RollbackIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     task: Task
-    alias: Literal["production", "staging"] = "production"
+    alias: Alias = "production"
     steps: int = Field(default=1, ge=1, le=20)
 
 
@@ -228,6 +215,13 @@ class PlanAccepted(BaseModel):
     plan_hash: str
     status_url: str
     workflow_url: str | None = None
+
+
+class PlanRequested(BaseModel):
+    """A change asked of a running plan (amend, cancel); follow it at `status_url`."""
+
+    workflow_id: str
+    status_url: str
 
 
 class PlanSummary(BaseModel):

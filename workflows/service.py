@@ -18,11 +18,12 @@ from sqlalchemy.orm import Session
 from sentimentops.approvals.models import ApprovalRequest
 from sentimentops.approvals.service import PENDING
 from sentimentops.core.errors import InvalidInput
-from sentimentops.core.identity import service as identity
-from sentimentops.core.identity.principal import Principal, PrincipalKind, Role
-from sentimentops.core.identity.tenancy import get_owned, owned
 from sentimentops.core.logging import get_logger
 from sentimentops.core.policy import Principal as PolicyPrincipal
+from sentimentops.core.vocabulary import PrincipalKind, Role
+from sentimentops.identity import service as identity
+from sentimentops.identity.principal import Principal
+from sentimentops.identity.tenancy import get_owned, owned
 from sentimentops.tools.registry import TOOLS
 from sentimentops.workflows.models import PlanExecution
 from sentimentops.workflows.schemas import SENTRY_SUBJECT, Plan, PlanStep, PlanSummary

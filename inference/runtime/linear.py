@@ -30,7 +30,7 @@ import numpy.typing as npt
 
 from sentimentops.core.errors import InvalidInput
 from sentimentops.inference.runtime.base import Contexts, FloatArray, Scored
-from sentimentops.training.text import CLEAN_VERSION, clean_text
+from sentimentops.inference.text import CLEAN_VERSION, clean_text
 
 FORMAT = "sentimentops.tfidf_lr/v1"
 MAX_VOCABULARY_BYTES = 512 * 1024 * 1024

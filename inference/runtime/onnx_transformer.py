@@ -34,7 +34,7 @@ from sentimentops.inference.runtime.base import (
 from sentimentops.inference.runtime.ood import FILE as OOD_FILE
 from sentimentops.inference.runtime.ood import METHOD as OOD_METHOD
 from sentimentops.inference.runtime.ood import MahalanobisDetector
-from sentimentops.training.normalize import get_normalizer
+from sentimentops.inference.text import get_normalizer
 
 FORMAT = "sentimentops.onnx_transformer/v1"
 
@@ -62,7 +62,7 @@ class OnnxTransformerSpec(BaseModel):
     pad_token_id: int = 0
     # Tokens of a request's context (the previous turn) after the text; 0: contexts ignored.
     context_tokens: int = Field(default=0, ge=0)
-    # The normaliser the model was trained with (training/normalize.py); None: none.
+    # The normaliser the model was trained with (inference/text.py); None: none.
     normalize: str | None = None
     # Calibration: logits are divided by it before the softmax (fitted on validation data).
     temperature: float = Field(default=1.0, gt=0.0)

@@ -11,12 +11,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
+from sentimentops.app.api import create_app
 from sentimentops.core import db
-from sentimentops.core.api.app import create_app
-from sentimentops.core.identity import service
-from sentimentops.core.identity.models import Tenant
-from sentimentops.core.identity.principal import PrincipalKind, Role
 from sentimentops.core.settings import Settings
+from sentimentops.core.vocabulary import PrincipalKind, Role
+from sentimentops.identity import service
+from sentimentops.identity.models import Tenant
 
 
 @dataclass(frozen=True)

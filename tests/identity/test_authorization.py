@@ -9,11 +9,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from sentimentops.core.api.app import create_app
-from sentimentops.core.api.deps import get_principal, public_route
+from sentimentops.app.api import create_app
 from sentimentops.core.audit.models import AuditEvent
-from sentimentops.core.identity.principal import Role
+from sentimentops.core.http.deps import public_route
 from sentimentops.core.settings import Settings
+from sentimentops.core.vocabulary import Role
+from sentimentops.identity.deps import get_principal
 from tests.identity.conftest import Account, Factory
 from tests.test_api import api_routes
 

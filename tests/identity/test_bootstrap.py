@@ -12,11 +12,11 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
+from sentimentops.app.api import create_app
+from sentimentops.app.cli.admin import first_run_bootstrap_token
+from sentimentops.app.cli.main import app as cli
 from sentimentops.core import db
-from sentimentops.core.api.app import create_app
-from sentimentops.core.cli.admin import first_run_bootstrap_token
-from sentimentops.core.cli.main import app as cli
-from sentimentops.core.identity.models import BootstrapToken, SigningKey
+from sentimentops.identity.models import BootstrapToken, SigningKey
 from tests.identity.conftest import make_settings
 
 runner = CliRunner()

@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from sentimentops.core.audit.models import AuditEvent
-from sentimentops.core.identity.models import ApiKey, ServiceAccount
-from sentimentops.core.identity.principal import Role
+from sentimentops.core.vocabulary import Role
+from sentimentops.identity.models import ApiKey, ServiceAccount
 from tests.identity.conftest import Account, Factory
 
 TOKEN = "/api/v1/auth/token"

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sentimentops.approvals import service as approvals
 from sentimentops.core import db
 from sentimentops.core.db import Base
-from sentimentops.core.identity.principal import Role
+from sentimentops.core.vocabulary import Role
 from sentimentops.workflows import service as plans
 from tests.identity.conftest import Account, Factory
 

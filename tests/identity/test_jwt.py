@@ -19,10 +19,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from sentimentops.core import db
-from sentimentops.core.identity import keys
-from sentimentops.core.identity.models import SigningKey
-from sentimentops.core.identity.principal import Role
 from sentimentops.core.settings import Settings
+from sentimentops.core.vocabulary import Role
+from sentimentops.identity import keys
+from sentimentops.identity.models import SigningKey
 from tests.identity.conftest import Account, Factory
 
 pytestmark = pytest.mark.parametrize("fresh_db_url", ["sqlite", "postgresql"], indirect=True)

@@ -20,9 +20,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from fastapi.testclient import TestClient
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
-from sentimentops.core.api.app import create_app
-from sentimentops.core.identity.principal import Role
+from sentimentops.app.api import create_app
 from sentimentops.core.settings import OidcIssuer
+from sentimentops.core.vocabulary import Role
 from tests.identity.conftest import Factory, make_settings
 
 AUDIENCE = "sentimentops-api"

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from sentimentops.core.api.app import create_app
-from sentimentops.core.identity.principal import Role
-from sentimentops.core.identity.ratelimit import (
+from sentimentops.app.api import create_app
+from sentimentops.core.vocabulary import Role
+from sentimentops.identity.ratelimit import (
     InProcessRateLimiter,
     RateLimiter,
     RedisRateLimiter,

@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
+from sentimentops.app import schema
 from sentimentops.core import db
 from sentimentops.core.errors import InvalidInput, ServiceUnavailable
-from sentimentops.core.identity import service as identity
 from sentimentops.core.metrics import Metrics
+from sentimentops.identity import service as identity
 from sentimentops.inference import service
 from sentimentops.inference.batching import MicroBatcher
 from sentimentops.inference.models import PredictionRecord, ScoringFailure
@@ -43,7 +44,7 @@ class Fragile:
 
 async def test_failures_are_logged_with_reason_and_version(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'app.db'}"
-    db.upgrade(url)
+    schema.upgrade(url)
     sessions = db.make_session_factory(db.make_engine(url))
     with db.transaction(sessions) as session:
         tenant_id = identity.create_tenant(session, actor="test", slug="acme").id

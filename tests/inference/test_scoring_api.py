@@ -16,11 +16,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from starlette.websockets import WebSocketDisconnect
 
+from sentimentops.app import schema
+from sentimentops.app.api import create_app
 from sentimentops.core import db
-from sentimentops.core.api.app import create_app
 from sentimentops.core.audit.models import AuditEvent
-from sentimentops.core.identity.models import Tenant
-from sentimentops.core.identity.principal import Role
+from sentimentops.core.vocabulary import Role
+from sentimentops.identity.models import Tenant
 from sentimentops.inference.models import PredictionRecord
 from tests.identity.conftest import Account, Factory, make_settings
 from tests.inference.factories import make_onnx_artifact, make_routed_artifact
@@ -63,7 +64,7 @@ def _running(tmp: Path, template: Path) -> Iterator[Env]:
     shutil.copy(template, tmp / "mlflow.db")
     tracking_uri = f"sqlite:///{tmp / 'mlflow.db'}"
     db_url = f"sqlite:///{tmp / 'app.db'}"
-    db.upgrade(db_url)
+    schema.upgrade(db_url)
     settings = make_settings(
         db_url, tmp, mlflow_tracking_uri=tracking_uri, model_poll_seconds=0.5,
         max_request_bytes=65_536, rate_limit_per_second=1000.0, rate_limit_burst=1000,

@@ -13,8 +13,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from sentimentops.core.errors import Conflict, InvalidInput, NotFound
-from sentimentops.core.identity import service as identity
 from sentimentops.core.settings import Settings
+from sentimentops.identity import service as identity
 from sentimentops.training.datasets import assets, service, transforms
 from sentimentops.training.datasets.errors import DatasetValidationFailed
 from sentimentops.training.datasets.models import DatasetVersion

@@ -9,9 +9,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from sentimentops.core.api.app import create_app
+from sentimentops.app.api import create_app
 from sentimentops.core.audit.models import AuditEvent
-from sentimentops.core.identity.principal import Role
+from sentimentops.core.vocabulary import Role
 from sentimentops.training.datasets.models import DatasetVersion
 from tests.identity.conftest import Factory, make_settings
 

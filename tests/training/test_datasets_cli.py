@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from sentimentops.core.cli.main import app
+from sentimentops.app.cli.main import app
 
 runner = CliRunner()
 

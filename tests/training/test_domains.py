@@ -13,6 +13,7 @@ import pytest
 
 from sentimentops.core.errors import InvalidInput
 from sentimentops.core.settings import REPO_ROOT
+from sentimentops.core.vocabulary import TASKS
 from sentimentops.training.config import TfidfLrConfig, default_config_path, load_config
 from sentimentops.training.domains import (
     balanced_training_rows,
@@ -20,7 +21,6 @@ from sentimentops.training.domains import (
     load_general,
     trainable,
 )
-from sentimentops.training.reference_data import TASKS
 from sentimentops.training.text import normalise_key
 
 DATASETS = REPO_ROOT / "datasets"

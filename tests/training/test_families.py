@@ -19,6 +19,7 @@ from sentimentops.core.errors import InvalidInput
 from sentimentops.core.settings import Settings
 from sentimentops.inference.artifacts import load_scorer
 from sentimentops.inference.runtime.onnx_transformer import FORMAT, OnnxTransformer
+from sentimentops.inference.text import normalize_v1
 from sentimentops.training import service
 from sentimentops.training.config import (
     CONFIGS_DIR,
@@ -41,7 +42,6 @@ from sentimentops.training.families.trained import (
     domain_sample,
     training_inputs,
 )
-from sentimentops.training.normalize import normalize_v1
 from tests.inference.factories import make_onnx_artifact
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sentimentops.core import db
+from sentimentops.app import schema
 from sentimentops.core.errors import InvalidInput
 from sentimentops.core.settings import Settings
 from sentimentops.training import service
@@ -30,7 +30,7 @@ def _pack(root: Path, *, escape: bool = False) -> Path:
 
 def _settings(tmp_path: Path, pack: Path) -> Settings:
     settings = Settings(data_dir=tmp_path / "data", model_pack_dir=pack, _env_file=None)  # type: ignore[call-arg]
-    db.upgrade(settings.resolved_database_url)
+    schema.upgrade(settings.resolved_database_url)
     return settings
 
 

@@ -1,4 +1,4 @@
-"""The `norm-v1` text normaliser that ships inside serving artifacts (training/normalize.py)."""
+"""The `norm-v1` text normaliser that ships inside serving artifacts (inference/text.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from sentimentops.core.settings import REPO_ROOT
-from sentimentops.training.normalize import NORMALIZE_VERSION, get_normalizer, normalize_v1
+from sentimentops.inference.text import NORMALIZE_VERSION, get_normalizer, normalize_v1
 from sentimentops.training.perturb import PERTURBATIONS
 
 DOMAINS = REPO_ROOT / "datasets" / "real_domains"

@@ -10,10 +10,11 @@ import pytest
 
 from sentimentops.core.errors import InvalidInput
 from sentimentops.core.settings import REPO_ROOT
+from sentimentops.core.vocabulary import TASKS
 from sentimentops.inference.runtime.linear import LinearModel
 from sentimentops.training import reports
 from sentimentops.training.config import default_config_path, load_config
-from sentimentops.training.reference_data import LABEL_NAMES, TASKS
+from sentimentops.training.reference_data import LABEL_NAMES
 from sentimentops.training.tfidf_lr import TfidfLrModel
 
 DATASETS = REPO_ROOT / "datasets"

@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sentimentops.core.errors import InvalidInput
-from sentimentops.training.text import clean_text, hash_split, normalise_key, scrub_pii
+from sentimentops.inference.text import clean_text
+from sentimentops.training.text import hash_split, normalise_key, scrub_pii
 
 SPLITS = {"train": 0.8, "validation": 0.1, "test": 0.1}
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from sentimentops.core.cli.main import app
+from sentimentops.app.cli.main import app
 from sentimentops.core.errors import InvalidInput, NotFound
 from sentimentops.core.settings import Settings
 from sentimentops.inference.runtime.linear import LinearModel

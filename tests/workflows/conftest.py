@@ -19,12 +19,14 @@ from temporalio.client import Client, WorkflowFailureError
 
 from sentimentops.approvals.notifier import Notifier
 from sentimentops.core.db import make_engine, make_session_factory, transaction
-from sentimentops.core.identity import service as identity
-from sentimentops.core.identity.models import Tenant
-from sentimentops.core.identity.principal import AuthMethod, Principal, PrincipalKind, Role
+from sentimentops.core.flows import FlowContext
 from sentimentops.core.policy import OpaPolicyEngine
 from sentimentops.core.policy import Principal as PolicyPrincipal
 from sentimentops.core.settings import Settings
+from sentimentops.core.vocabulary import PrincipalKind, Role
+from sentimentops.identity import service as identity
+from sentimentops.identity.models import Tenant
+from sentimentops.identity.principal import AuthMethod, Principal
 from sentimentops.workflows.client import plan_progress, start_plan
 from sentimentops.workflows.schemas import Plan, PlanProgress, PlanStep
 from sentimentops.workflows.worker import build_training_worker, build_worker
@@ -60,6 +62,17 @@ class Platform:
     sessions: sessionmaker[Session]
     tenant: Tenant
     mlflow: MlflowClient
+
+    def flows(self) -> FlowContext:
+        async def connect() -> Client:
+            return self.client
+
+        return FlowContext(
+            settings=self.settings,
+            sessions=self.sessions,
+            read_sessions=self.sessions,
+            connect_temporal=connect,
+        )
 
     async def start(self, plan: Plan) -> str:
         return await start_plan(self.client, self.settings, plan)

@@ -10,10 +10,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 
-from sentimentops.core.api.app import create_app
+from sentimentops.app.api import create_app
 from sentimentops.core.audit.models import AuditEvent
-from sentimentops.core.identity.principal import Role
 from sentimentops.core.policy import Principal as PolicyPrincipal
+from sentimentops.core.vocabulary import Role
 from sentimentops.workflows.schemas import PlanStep
 from tests.identity.conftest import Factory
 from tests.workflows.conftest import TENANT, make_plan, platform_settings, running_platform

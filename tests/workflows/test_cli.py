@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
-from sentimentops.core.cli.main import app
+from sentimentops.app.cli.main import app
 from sentimentops.core.db import make_engine, make_session_factory
 from sentimentops.workflows.schemas import PlanStep
 from tests.workflows.conftest import Platform, make_plan, platform_settings, running_platform

@@ -17,12 +17,12 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from sentimentops.core.db import make_engine, make_session_factory, transaction
-from sentimentops.core.identity import service as identity
+from sentimentops.identity import service as identity
 from sentimentops.workflows.client import plan_progress, start_plan
 from sentimentops.workflows.schemas import PlanStep
 from tests.workflows.conftest import TENANT, make_plan, platform_settings
 
-WORKER = [sys.executable, "-m", "sentimentops.core.cli", "worker"]
+WORKER = [sys.executable, "-m", "sentimentops.app.cli", "worker"]
 
 
 def _start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:

@@ -11,12 +11,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio.testing import ActivityEnvironment
 
 from sentimentops.core.db import transaction
-from sentimentops.core.identity import service as identity
 from sentimentops.core.metrics import Metrics
 from sentimentops.core.policy import OpaPolicyEngine
+from sentimentops.identity import service as identity
+from sentimentops.inference.models import CanaryShare
 from sentimentops.inference.registry import MlflowModelSource, ModelWatcher
 from sentimentops.inference.slots import ModelSlots
-from sentimentops.tools.models import CanaryShare, PromotionEvent, ToolRun
+from sentimentops.tools.models import PromotionEvent, ToolRun
 from sentimentops.tools.registry import TOOLS
 from sentimentops.workflows.activities import ToolActivities
 from sentimentops.workflows.client import lifecycle_plan

@@ -14,14 +14,18 @@ from temporalio.client import Client
 
 from sentimentops.approvals import service as approvals
 from sentimentops.approvals.errors import ApprovalClosed, ApprovalRefused
+from sentimentops.approvals.flows import decide_approval_flow, send_decision, signal_decision
 from sentimentops.approvals.models import ApprovalRequest
+from sentimentops.approvals.schemas import ApprovalSignal
 from sentimentops.core.audit import service as audit
 from sentimentops.core.audit.models import AuditEvent
-from sentimentops.core.identity.principal import Role
+from sentimentops.core.errors import Forbidden
 from sentimentops.core.policy import Principal as PolicyPrincipal
-from sentimentops.tools.models import CanaryShare, PromotionEvent
-from sentimentops.workflows.client import amend_plan, cancel_workflow, signal_approval
-from sentimentops.workflows.schemas import AmendPlan, ApprovalSignal, PlanStep
+from sentimentops.core.vocabulary import Role
+from sentimentops.inference.models import CanaryShare
+from sentimentops.tools.models import PromotionEvent
+from sentimentops.workflows.client import amend_plan, cancel_workflow
+from sentimentops.workflows.schemas import AmendPlan, PlanStep
 from tests.workflows.conftest import (
     TENANT,
     Platform,
@@ -49,12 +53,7 @@ async def _approve(platform: Platform, session: Session, approval_id: str, *, na
         approve=approve,
     )  # fmt: skip
     session.commit()
-    await signal_approval(
-        platform.client,
-        ApprovalSignal(approval_id=row.id, plan_hash=row.plan_hash, step_index=row.step_index,
-                       approved=approve, decided_by=name),
-        row.workflow_id,
-    )  # fmt: skip
+    await send_decision(platform.client, row)
 
 
 async def test_a_denied_step_never_runs(platform: Platform, session: Session) -> None:
@@ -132,17 +131,19 @@ async def test_the_proposer_cannot_approve_and_an_approver_can(
     assert approval_id is not None
 
     # The proposer, even holding the approver role, is refused, and the refusal is audited.
+    flows = platform.flows()
     with pytest.raises(ApprovalRefused, match="proposer"):
-        approvals.decide(
-            session, principal=approver(platform.tenant, "alice"), approval_id=approval_id,
+        await decide_approval_flow(
+            flows, approver(platform.tenant, "alice"), approval_id=approval_id, approve=True
+        )
+    # So is someone without the approver role (the flow's named policy).
+    with pytest.raises(Forbidden, match="approver"):
+        await decide_approval_flow(
+            flows,
+            approver(platform.tenant, "eve", frozenset({Role.ML_ENGINEER})),
+            approval_id=approval_id,
             approve=True,
-        )  # fmt: skip
-    # So is someone without the approver role.
-    with pytest.raises(ApprovalRefused, match="approver role"):
-        approvals.decide(
-            session, principal=approver(platform.tenant, "eve", frozenset({Role.ML_ENGINEER})),
-            approval_id=approval_id, approve=True,
-        )  # fmt: skip
+        )
     refusals = session.execute(
         select(AuditEvent.actor).where(
             AuditEvent.action == "approval.decide", AuditEvent.outcome == "refused"
@@ -150,12 +151,11 @@ async def test_the_proposer_cannot_approve_and_an_approver_can(
     ).scalars()
     assert set(refusals) == {"human:alice", "human:eve"}
     # A forged signal (right id, wrong hash) is ignored by the workflow.
-    await signal_approval(
-        platform.client,
-        ApprovalSignal(approval_id=approval_id, plan_hash="0" * 64, step_index=0, approved=True,
-                       decided_by="mallory"),
-        workflow_id,
+    forged = ApprovalSignal(
+        approval_id=approval_id, plan_hash="0" * 64, step_index=0, approved=True,
+        decided_by="mallory",
     )  # fmt: skip
+    await signal_decision(platform.client, workflow_id, forged)
     assert (await platform.progress(workflow_id)).status == "waiting_approval"
     assert platform.alias("production") is None
 

@@ -17,7 +17,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 
 from sentimentops.approvals import service as approvals
 from sentimentops.core.db import transaction
-from sentimentops.core.identity.principal import Role
+from sentimentops.core.vocabulary import Role
 from sentimentops.tools import promotions
 from sentimentops.workflows.schemas import PlanStep
 from tests.identity.conftest import Factory
@@ -79,7 +79,7 @@ async def running_api(
 
 
 def create_app_for(settings: Any) -> Any:
-    from sentimentops.core.api.app import create_app
+    from sentimentops.app.api import create_app
 
     return create_app(settings)
 

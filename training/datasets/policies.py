@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from sentimentops.core.identity.policies import require_role
-from sentimentops.core.identity.principal import Principal, Role
+from sentimentops.identity.policies import require_role
+from sentimentops.identity.principal import Principal
+from sentimentops.core.vocabulary import Role
 
-# Every tenant-level role; platform_admin alone reads no tenant's data (core.identity.policies).
+# Every tenant-level role; platform_admin alone reads no tenant's data (identity.policies).
 _TENANT_ROLES = tuple(r for r in Role if r is not Role.PLATFORM_ADMIN)
 
 

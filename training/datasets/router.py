@@ -12,20 +12,16 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from sentimentops.core.api.deps import AUTHENTICATED, CurrentPrincipal, SessionDep, SettingsDep
+from sentimentops.core.http.deps import SessionDep, SettingsDep
+from sentimentops.identity.deps import AUTHENTICATED, CurrentPrincipal
 from sentimentops.core.errors import InvalidInput
-from sentimentops.core.identity.principal import Principal
-from sentimentops.core.identity.tenancy import get_owned, owned
+from sentimentops.identity.principal import Principal
+from sentimentops.identity.tenancy import get_owned, owned
 from sentimentops.core.settings import Settings
 from sentimentops.training.datasets import policies
 from sentimentops.training.datasets.models import DatasetVersion
-from sentimentops.training.datasets.schemas import (
-    DatasetVersionOut,
-    FileFormat,
-    IngestResult,
-    LineageNode,
-    Task,
-)
+from sentimentops.training.datasets.schemas import DatasetVersionOut, FileFormat, IngestResult, LineageNode
+from sentimentops.core.vocabulary import Task
 
 UPLOAD_PATH = "/api/v1/datasets"
 router = APIRouter(prefix=UPLOAD_PATH, dependencies=[AUTHENTICATED], tags=["datasets"])

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
+from sentimentops.core.vocabulary import Task
 from pydantic import BaseModel, ConfigDict, Field
 
-Task = Literal["sentiment", "sarcasm"]
 FileFormat = Literal["csv", "jsonl", "parquet"]
 
 # The expected columns of a snapshot, in canonical order (`split` and `language` appear once

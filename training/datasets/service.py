@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from sentimentops.core.audit import service as audit
 from sentimentops.core.errors import Conflict, InvalidInput, NotFound
-from sentimentops.core.identity.keys import utcnow
+from sentimentops.identity.keys import utcnow
 from sentimentops.core.settings import Settings
 from sentimentops.training.datasets.models import DatasetVersion
 from sentimentops.training.datasets.readers import (
@@ -40,7 +40,8 @@ from sentimentops.training.datasets.schemas import (
     ValidationReport,
 )
 from sentimentops.training.datasets.validation import require_valid, rules_from
-from sentimentops.training.reference_data import LABEL_NAMES, TASKS
+from sentimentops.training.reference_data import LABEL_NAMES
+from sentimentops.core.vocabulary import TASKS
 
 FORMAT = "sentimentops.dataset/v1"
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
@@ -317,7 +318,7 @@ def list_versions(
 
 def get_version(session: Session, *, tenant_id: str, ref: str) -> DatasetVersion:
     """A version by id, or by a unique prefix (8+ hex digits) of its id or content hash. Another
-    tenant's version is NotFound, exactly like a missing one (the rule of core.identity.tenancy;
+    tenant's version is NotFound, exactly like a missing one (the rule of identity.tenancy;
     the CLI has a tenant, not a Principal, hence the explicit filter)."""
     found = session.get(DatasetVersion, ref)
     if found is not None and found.tenant_id == tenant_id:

@@ -13,14 +13,8 @@ from sentimentops.training.reference_data import (
     SARCASM_FRACTIONS,
     SPLIT_SALT,
 )
-from sentimentops.training.text import (
-    CLEAN_VERSION,
-    PII_PLACEHOLDERS,
-    clean_text,
-    hash_split,
-    normalise_key,
-    scrub_pii,
-)
+from sentimentops.training.text import PII_PLACEHOLDERS, hash_split, normalise_key, scrub_pii
+from sentimentops.inference.text import CLEAN_VERSION, clean_text
 
 Params = dict[str, Any]
 # The languages of the bundled data (XLM-T's eight; SentiMix mixes English with Hindi and

@@ -13,8 +13,8 @@ import numpy.typing as npt
 from tokenizers import Tokenizer
 
 from sentimentops.inference.runtime.onnx_transformer import framed_ids
+from sentimentops.inference.text import get_normalizer
 from sentimentops.training.config import EncodingConfig
-from sentimentops.training.normalize import get_normalizer
 
 IdMatrix = npt.NDArray[np.int64]
 

@@ -1,0 +1,100 @@
+"""The FastAPI application factory. Collaborators come in as arguments, so tests build the app
+against the services they started instead of patching modules."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from sentimentops import __version__
+from sentimentops.app import health
+from sentimentops.approvals import router as approvals_router
+from sentimentops.core.db import make_engine, make_read_session_factory, make_session_factory
+from sentimentops.core.http.deps import flow_context
+from sentimentops.core.http.errors import install_error_handlers
+from sentimentops.core.http.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from sentimentops.core.metrics import Metrics
+from sentimentops.core.settings import Settings, get_settings
+from sentimentops.identity import router as identity_router
+from sentimentops.identity.oidc import OidcVerifier
+from sentimentops.identity.ratelimit import RateLimiter, make_rate_limiter
+from sentimentops.inference import router as inference_router
+from sentimentops.inference.registry import ModelSource
+from sentimentops.inference.wiring import build_scoring, build_watcher
+from sentimentops.training.datasets import router as datasets_router
+from sentimentops.workflows import router as plans_router
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    rate_limiter: RateLimiter | None = None,
+    model_source: ModelSource | None = None,
+) -> FastAPI:
+    settings = settings or get_settings()
+    engine = make_engine(settings.resolved_database_url)
+    sessions = make_session_factory(engine)
+    read_sessions = make_read_session_factory(engine)
+    limiter = rate_limiter or make_rate_limiter(settings.redis_url)
+    oidc = OidcVerifier(settings.oidc_issuers) if settings.oidc_issuers else None
+    metrics = Metrics()
+    scoring = build_scoring(settings, sessions, metrics)
+    watcher = build_watcher(settings, scoring, sessions, model_source)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        scoring.prediction_log.start()
+        watcher.start(settings.model_poll_seconds)
+        yield
+        # Readiness flips first so that a load balancer stops sending before we close.
+        app.state.draining = True
+        await watcher.stop()
+        await scoring.slots.close()
+        await scoring.prediction_log.close()
+        limiter.close()
+        if oidc is not None:
+            oidc.close()
+        engine.dispose()
+
+    app = FastAPI(
+        title="SentimentOps",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.sessions = sessions
+    app.state.read_sessions = read_sessions
+    app.state.draining = False
+    app.state.rate_limiter = limiter
+    app.state.oidc = oidc
+    app.state.metrics = metrics
+    app.state.scoring = scoring
+    app.state.model_watcher = watcher
+    app.state.temporal_client = None  # connected on first use (plans, approvals)
+    app.state.flows = flow_context(app)
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(identity_router.public_router)
+    app.include_router(identity_router.router)
+    app.include_router(inference_router.router)
+    app.include_router(inference_router.stream_router)
+    app.include_router(approvals_router.router)
+    app.include_router(datasets_router.router)
+    app.include_router(plans_router.router)
+    app.include_router(plans_router.sentry_router)
+    # Added last = outermost: every response, a 413 included, carries a request id.
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_bytes=settings.max_request_bytes,
+        upload_limits={
+            datasets_router.UPLOAD_PATH: min(
+                settings.max_dataset_upload_bytes, settings.max_dataset_bytes
+            )
+        },
+    )
+    app.add_middleware(RequestContextMiddleware)
+    return app

@@ -1,0 +1,3 @@
+from sentimentops.app.cli.main import app
+
+app(prog_name="sentimentops")

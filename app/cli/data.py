@@ -1,0 +1,243 @@
+"""`sentimentops data …`: ingest, process and audit content-versioned datasets.
+
+Commands act with the operator's access to the database (actor "operator:cli" in the audit
+log) on one tenant's datasets: `--tenant SLUG`, or the only tenant when there is just one."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.table import Table
+from rich.text import Text
+from rich.tree import Tree
+from sqlalchemy.orm import Session
+
+from sentimentops.app.cli.common import cli_transaction, console, err_console, fail, load_settings
+from sentimentops.core.errors import InvalidInput
+from sentimentops.core.settings import Settings
+from sentimentops.identity import service as identity
+
+if TYPE_CHECKING:
+    from sentimentops.training.datasets.models import DatasetVersion
+    from sentimentops.training.datasets.schemas import LineageNode, ValidationReport
+    from sentimentops.training.datasets.service import Owner
+
+app = typer.Typer(help="Versioned datasets: ingest, process, list, show, lineage.",
+                  no_args_is_help=True)  # fmt: skip
+
+ACTOR = "operator:cli"
+TenantOption = Annotated[
+    str | None, typer.Option("--tenant", help="Tenant slug (default: the only tenant).")
+]
+
+
+@contextmanager
+def _session(settings: Settings) -> Iterator[Session]:
+    # Imported here: the validation report type pulls in pandas, slow for `--help`.
+    from sentimentops.training.datasets.errors import DatasetValidationFailed
+
+    with cli_transaction(settings) as session:
+        try:
+            yield session
+        except DatasetValidationFailed as exc:
+            print_report(exc.report)
+            raise InvalidInput("dataset rejected; nothing was stored") from exc
+
+
+def _owner(session: Session, slug: str | None) -> Owner:
+    from sentimentops.training.datasets.service import Owner
+
+    if slug is not None:
+        tenant = identity.tenant_by_slug(session, slug)
+        if tenant is None:
+            fail(f"no tenant {slug!r}")
+    else:
+        tenants = identity.list_tenants(session)
+        if not tenants:
+            fail("no tenant exists; create one with `sentimentops admin create-tenant SLUG`")
+        if len(tenants) > 1:
+            fail(f"several tenants exist; pass --tenant ({', '.join(t.slug for t in tenants)})")
+        tenant = tenants[0]
+    return Owner(tenant_id=tenant.id, tenant_label=tenant.slug, actor=ACTOR)
+
+
+def print_report(report: ValidationReport) -> None:
+    """The failing expectations with example rows, as a table on stderr."""
+    table = Table(title=f"validation failed ({report.row_count:,} rows)", show_lines=True)
+    table.add_column("expectation", overflow="fold")
+    table.add_column("column")
+    table.add_column("rows", justify="right")
+    table.add_column("observed")
+    table.add_column("examples (row: value)")
+    for failure in report.failures:
+        examples = "\n".join(
+            f"{'-' if e.row is None else e.row}: {e.value}" for e in failure.examples
+        )
+        table.add_row(
+            f"{failure.rule}\n[dim]{failure.expectation}[/]",
+            failure.column,
+            f"{failure.unexpected_count:,}",
+            failure.observed,
+            examples,
+        )
+    err_console.print(table)
+
+
+def _show(version: DatasetVersion) -> None:
+    table = Table(title=f"dataset version {version.id}", show_header=False)
+    table.add_column("field", style="bold")
+    table.add_column("value")
+    schema = ", ".join(f"{c['name']}: {c['dtype']}" for c in version.schema)
+    rows: list[tuple[str, Any]] = [
+        ("name", version.name),
+        ("task", version.task),
+        ("content hash", version.content_hash),
+        ("schema", schema),
+        ("rows", f"{version.row_count:,}"),
+        ("splits", ", ".join(f"{k} {v:,}" for k, v in version.split_counts.items())),
+        ("label balance", ", ".join(f"{k} {v:,}" for k, v in version.label_balance.items())),
+        ("source", f"{version.source_name} (sha256 {version.source_sha256})"),
+        ("transform", f"{version.transform} {version.transform_params}"),
+        ("parents", ", ".join(version.parent_ids) or "-"),
+        ("size", f"{version.size_bytes:,} bytes"),
+        ("created", f"{version.created_at:%Y-%m-%d %H:%M:%S} by {version.created_by}"),
+    ]
+    for name, value in rows:
+        table.add_row(name, str(value))
+    console.print(table, soft_wrap=True)
+
+
+@app.command()
+def ingest(
+    file: Annotated[Path, typer.Argument(help="CSV, JSONL or Parquet file.")],
+    task: Annotated[str, typer.Option(help="sentiment or sarcasm")],
+    name: Annotated[str, typer.Option(help="Dataset name (versions of it share the name).")],
+    text_col: Annotated[str, typer.Option(help="Column holding the text.")],
+    label_col: Annotated[str, typer.Option(help="Column holding the label.")],
+    id_col: Annotated[str | None, typer.Option(help="Column of stable row ids.")] = None,
+    split_col: Annotated[
+        str | None, typer.Option(help="Column of official splits (train/validation/test).")
+    ] = None,
+    file_format: Annotated[
+        str | None, typer.Option("--format", help="csv, jsonl or parquet (default: suffix).")
+    ] = None,
+    tenant: TenantOption = None,
+) -> None:
+    """Validate a file and store it as an immutable, content-hashed version."""
+    from sentimentops.training.datasets import service
+    from sentimentops.training.datasets.readers import ColumnMapping
+
+    if file_format not in (None, "csv", "jsonl", "parquet"):
+        fail("--format must be csv, jsonl or parquet")
+    settings = load_settings()
+    with _session(settings) as session:
+        result = service.ingest(
+            session,
+            settings=settings,
+            owner=_owner(session, tenant),
+            path=file,
+            task=task,
+            name=name,
+            mapping=ColumnMapping(text=text_col, label=label_col, id=id_col, split=split_col),
+            file_format=file_format,  # type: ignore[arg-type]
+        )
+    verb = "created" if result.created else "unchanged: identical content is already"
+    console.print(f"{verb} version {result.version.id}")
+    _show(result.version)
+
+
+@app.command()
+def process(
+    version: Annotated[str, typer.Argument(help="Version id (or a unique prefix, or hash).")],
+    tenant: TenantOption = None,
+) -> None:
+    """Run the processing assets (validate, clean, detect language, scrub PII, de-duplicate,
+    split) on a version; each changing step records a child version."""
+    from sentimentops.training.datasets import assets
+
+    settings = load_settings()
+    with _session(settings) as session:
+        result = assets.process(
+            session,
+            settings=settings,
+            owner=_owner(session, tenant),
+            version_id=version,
+            on_step=lambda message: console.print(f"[dim]·[/] {message}"),
+        )
+    console.print(f"processed: final version {result.final.id}")
+    _show(result.final)
+
+
+@app.command("list")
+def list_(
+    tenant: TenantOption = None,
+    name: Annotated[str | None, typer.Option(help="Only versions of this dataset.")] = None,
+    task: Annotated[str | None, typer.Option(help="Only this task.")] = None,
+) -> None:
+    """Dataset versions, newest first."""
+    from sentimentops.training.datasets import service
+
+    settings = load_settings()
+    with _session(settings) as session:
+        owner = _owner(session, tenant)
+        versions = service.list_versions(session, tenant_id=owner.tenant_id, name=name, task=task)
+    table = Table(title=f"dataset versions of {owner.tenant_label}")
+    table.add_column("id", no_wrap=True)  # copied into other commands: keep it whole
+    for column in ("name", "task", "hash", "rows", "splits", "transform", "created"):
+        table.add_column(column, justify="right" if column == "rows" else "left")
+    for v in versions:
+        table.add_row(v.id, v.name, v.task, v.content_hash[:12], f"{v.row_count:,}",
+                      " ".join(f"{k}:{n}" for k, n in v.split_counts.items()), v.transform,
+                      f"{v.created_at:%Y-%m-%d %H:%M}")  # fmt: skip
+    console.print(table)
+
+
+@app.command()
+def show(
+    version: Annotated[str, typer.Argument(help="Version id (or a unique prefix, or hash).")],
+    tenant: TenantOption = None,
+) -> None:
+    """Schema, counts, label balance, source and hash of a version."""
+    from sentimentops.training.datasets import service
+
+    settings = load_settings()
+    with _session(settings) as session:
+        found = service.get_version(
+            session, tenant_id=_owner(session, tenant).tenant_id, ref=version
+        )
+    _show(found)
+
+
+def _tree(node: LineageNode, tree: Tree | None = None) -> Tree:
+    params = ", ".join(f"{k}={v}" for k, v in node.transform_params.items() if k != "counts")
+    source = f" from {node.source_name}" if node.transform == "ingest" else ""
+    label = (
+        f"[bold]{node.id}[/] {node.name} [dim]{node.content_hash[:12]}[/] "
+        f"{node.row_count:,} rows ← [cyan]{node.transform}[/]{source} [dim]{params}[/]"
+    )
+    text = Text.from_markup(label, overflow="fold")
+    branch = Tree(text) if tree is None else tree.add(text)
+    for parent in node.parents:
+        _tree(parent, branch)
+    return branch
+
+
+@app.command()
+def lineage(
+    version: Annotated[str, typer.Argument(help="Version id (or a unique prefix, or hash).")],
+    tenant: TenantOption = None,
+) -> None:
+    """The version and its ancestors, each with the transform that produced it."""
+    from sentimentops.training.datasets import service
+
+    settings = load_settings()
+    with _session(settings) as session:
+        found = service.get_version(
+            session, tenant_id=_owner(session, tenant).tenant_id, ref=version
+        )
+        tree = service.lineage(session, version=found)
+    console.print(_tree(tree))

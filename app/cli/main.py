@@ -1,0 +1,89 @@
+"""Entry point of the `sentimentops` command."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from sentimentops import __version__
+from sentimentops.app.cli import (
+    admin,
+    approvals,
+    audit,
+    data,
+    db,
+    doctor,
+    lifecycle,
+    platform,
+    sentry,
+    training,
+)
+from sentimentops.app.cli.common import console, load_settings
+
+app = typer.Typer(
+    name="sentimentops",
+    help="SentimentOps: sentiment and sarcasm scoring with a durable, policy-gated ML lifecycle.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.command()(platform.up)
+app.command()(platform.down)
+app.command()(platform.status)
+app.command()(doctor.doctor)
+app.add_typer(admin.app, name="admin")
+app.add_typer(audit.app, name="audit")
+app.add_typer(db.app, name="db")
+app.add_typer(data.app, name="data")
+app.command()(training.train)
+app.add_typer(lifecycle.lifecycle_app, name="lifecycle")
+app.add_typer(lifecycle.plan_app, name="plan")
+app.add_typer(lifecycle.workflows_app, name="workflows")
+app.command()(lifecycle.rollback)
+app.add_typer(approvals.app, name="approvals")
+app.add_typer(sentry.app, name="sentry")
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    console.print(f"sentimentops {__version__}")
+
+
+@app.command()
+def worker(
+    queue: Annotated[
+        str,
+        typer.Option(
+            help="all (platform + training), platform, training, or gpu (the queue in "
+            "SENTIMENTOPS_GPU_TASK_QUEUE, for PyTorch families' training on a GPU machine)"
+        ),
+    ] = "all",
+) -> None:
+    """Run the Temporal workers (started for you by `up`)."""
+    from sentimentops.workflows.worker import run_worker
+
+    if queue not in ("all", "platform", "training", "gpu"):
+        raise typer.BadParameter("--queue must be all, platform, training or gpu")
+    settings = load_settings()
+    if queue == "gpu" and not settings.gpu_task_queue:
+        raise typer.BadParameter("--queue gpu needs SENTIMENTOPS_GPU_TASK_QUEUE to be set")
+    asyncio.run(run_worker(settings, queue))  # type: ignore[arg-type]
+
+
+@app.command()
+def api() -> None:
+    """Run the HTTP API (started for you by `up`)."""
+    from sentimentops.app.api import create_app
+
+    settings = load_settings()
+    uvicorn.run(
+        create_app(settings),
+        host=settings.api_host,
+        port=settings.api_port,
+        log_config=None,  # keep our structured logging
+        proxy_headers=False,
+        timeout_graceful_shutdown=10,
+    )

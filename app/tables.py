@@ -1,0 +1,35 @@
+"""Imports every table module so that Base.metadata is complete (Alembic and tests use this)."""
+
+from sentimentops.approvals.models import ApprovalRequest
+from sentimentops.core.audit.models import AuditChainHead, AuditEvent
+from sentimentops.identity.models import (
+    ApiKey,
+    BootstrapToken,
+    RoleBinding,
+    ServiceAccount,
+    SigningKey,
+    Tenant,
+)
+from sentimentops.inference.models import CanaryShare, PredictionRecord, ScoringFailure
+from sentimentops.tools.models import PromotionEvent, ToolRun
+from sentimentops.training.datasets.models import DatasetVersion
+from sentimentops.workflows.models import PlanExecution
+
+__all__ = [
+    "ApiKey",
+    "ApprovalRequest",
+    "AuditChainHead",
+    "AuditEvent",
+    "BootstrapToken",
+    "CanaryShare",
+    "DatasetVersion",
+    "PlanExecution",
+    "PredictionRecord",
+    "PromotionEvent",
+    "RoleBinding",
+    "ScoringFailure",
+    "ServiceAccount",
+    "SigningKey",
+    "Tenant",
+    "ToolRun",
+]

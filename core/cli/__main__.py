@@ -1,3 +1,0 @@
-from sentimentops.core.cli.main import app
-
-app(prog_name="sentimentops")
