@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 
 from sentimentops import __version__
 from sentimentops.app import health
@@ -25,6 +26,13 @@ from sentimentops.inference.registry import ModelSource
 from sentimentops.inference.wiring import build_scoring, build_watcher
 from sentimentops.training.datasets import router as datasets_router
 from sentimentops.workflows import router as plans_router
+
+
+def _explicit_operation_id(route: APIRoute) -> str:
+    """Every route names its operation `{tag}-{name}` itself (the generated UI client's method
+    names): FastAPI's fallback (`propose_plan_api_v1_plans_post`) changes with the path, so a
+    route without one is a programming error, caught when the app is built."""
+    raise RuntimeError(f"route {route.path} {sorted(route.methods)} has no operation_id")
 
 
 def create_app(
@@ -60,6 +68,7 @@ def create_app(
 
     app = FastAPI(
         title="SentimentOps",
+        generate_unique_id_function=_explicit_operation_id,
         version=__version__,
         lifespan=lifespan,
         docs_url="/docs",

@@ -64,7 +64,9 @@ def version() -> VersionInfo:
     return VersionInfo(name="sentimentops", version=__version__)
 
 
-@router.get("/", response_class=HTMLResponse, include_in_schema=False)
+@router.get(
+    "/", response_class=HTMLResponse, include_in_schema=False, operation_id="platform-index"
+)
 def index() -> HTMLResponse:
     page = (
         resources.files("sentimentops.app")

@@ -119,7 +119,7 @@ def serving_models(principal: CurrentPrincipal, scoring: ScoringDep) -> ServingM
 
 @router.get(
     "/metrics",
-    operation_id="platform-metrics",
+    operation_id="scoring-metrics",
     response_class=Response,
     responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}},
 )

@@ -89,3 +89,77 @@ def test_every_route_has_an_authorization_decision(settings: Settings) -> None:
     assert len(routes) >= 10
     missing = [path for path, _methods, calls in routes if not calls & AUTHZ_DEPENDENCIES]
     assert missing == []
+
+
+# The public contract of the generated UI client: `{tag}-{name}` per operation. Renaming one is
+# a breaking change for clients, so it must be a deliberate edit of this list.
+OPERATION_IDS = {
+    ("GET", "/healthz"): "platform-healthz",
+    ("GET", "/readyz"): "platform-readyz",
+    ("GET", "/api/v1/version"): "platform-version",
+    ("POST", "/api/v1/auth/token"): "auth-token",
+    ("GET", "/.well-known/jwks.json"): "auth-jwks",
+    ("POST", "/api/v1/auth/bootstrap"): "auth-bootstrap",
+    ("GET", "/api/v1/auth/whoami"): "auth-whoami",
+    ("GET", "/api/v1/tenants"): "tenants-list",
+    ("POST", "/api/v1/tenants"): "tenants-create",
+    ("GET", "/api/v1/tenants/{tenant_id}"): "tenants-get",
+    ("PATCH", "/api/v1/tenants/{tenant_id}"): "tenants-update",
+    ("GET", "/api/v1/service-accounts"): "service_accounts-list",
+    ("POST", "/api/v1/service-accounts"): "service_accounts-create",
+    ("GET", "/api/v1/service-accounts/{account_id}"): "service_accounts-get",
+    ("DELETE", "/api/v1/service-accounts/{account_id}"): "service_accounts-disable",
+    ("POST", "/api/v1/service-accounts/{account_id}/secret"): "service_accounts-rotate_secret",
+    ("PUT", "/api/v1/service-accounts/{account_id}/roles/{role}"): "service_accounts-grant_role",
+    ("DELETE", "/api/v1/service-accounts/{account_id}/roles/{role}"): (
+        "service_accounts-revoke_role"
+    ),
+    ("POST", "/api/v1/service-accounts/{account_id}/api-keys"): "api_keys-create",
+    ("GET", "/api/v1/api-keys"): "api_keys-list",
+    ("GET", "/api/v1/api-keys/{key_id}"): "api_keys-get",
+    ("DELETE", "/api/v1/api-keys/{key_id}"): "api_keys-revoke",
+    ("POST", "/api/v1/sentiment"): "scoring-sentiment",
+    ("POST", "/api/v1/sarcasm"): "scoring-sarcasm",
+    ("POST", "/api/v1/analyze"): "scoring-analyze",
+    ("GET", "/api/v1/models"): "scoring-models",
+    ("GET", "/api/v1/metrics"): "scoring-metrics",
+    ("GET", "/api/v1/approvals"): "approvals-list",
+    ("GET", "/api/v1/approvals/{approval_id}"): "approvals-get",
+    ("POST", "/api/v1/approvals/{approval_id}/approve"): "approvals-approve",
+    ("POST", "/api/v1/approvals/{approval_id}/reject"): "approvals-reject",
+    ("GET", "/api/v1/datasets"): "datasets-list",
+    ("POST", "/api/v1/datasets"): "datasets-ingest",
+    ("GET", "/api/v1/datasets/{dataset_id}"): "datasets-get",
+    ("GET", "/api/v1/datasets/{dataset_id}/lineage"): "datasets-lineage",
+    ("POST", "/api/v1/plans"): "plans-propose",
+    ("GET", "/api/v1/plans"): "plans-list",
+    ("POST", "/api/v1/plans/lifecycle"): "plans-start_lifecycle",
+    ("POST", "/api/v1/plans/rollback"): "plans-start_rollback",
+    ("GET", "/api/v1/plans/{workflow_id}"): "plans-get",
+    ("POST", "/api/v1/plans/{workflow_id}/amend"): "plans-amend",
+    ("POST", "/api/v1/plans/{workflow_id}/cancel"): "plans-cancel",
+    ("GET", "/api/v1/sentries"): "sentries-list",
+    ("POST", "/api/v1/sentries"): "sentries-start",
+    ("DELETE", "/api/v1/sentries"): "sentries-stop",
+}
+
+
+def test_every_operation_has_its_stable_id(settings: Settings) -> None:
+    spec = create_app(settings).openapi()
+    found = {
+        (method.upper(), path): operation.get("operationId")
+        for path, operations in spec["paths"].items()
+        for method, operation in operations.items()
+    }
+    assert found == OPERATION_IDS
+    ids = list(found.values())
+    assert len(ids) == len(set(ids))
+    for (method, path), operation_id in found.items():
+        [tag] = spec["paths"][path][method.lower()]["tags"]
+        assert operation_id.startswith(f"{tag}-"), (method, path, operation_id)
+
+
+def test_a_route_without_an_operation_id_is_refused(settings: Settings) -> None:
+    app = create_app(settings)
+    with pytest.raises(RuntimeError, match="has no operation_id"):
+        app.get("/api/v1/forgotten")(lambda: None)

@@ -124,10 +124,3 @@ def test_no_server_errors(
     assert errors == []
     # The run reached the handlers, not only the validators: some requests succeeded.
     assert statuses[200] > 0, statuses
-
-
-def test_schema_declares_operation_ids(api_schema: schemathesis.BaseSchema) -> None:
-    raw = api_schema.raw_schema
-    ids = [op.get("operationId") for path in raw["paths"].values() for op in path.values()]
-    assert all(ids)
-    assert len(ids) == len(set(ids))

@@ -11,7 +11,7 @@ from typer.testing import CliRunner, Result
 
 from sentimentops.app.cli.main import app
 from sentimentops.core.db import make_engine, make_session_factory
-from sentimentops.workflows.schemas import PlanStep
+from sentimentops.workflows.schemas import PlanIn, PlanStep
 from tests.workflows.conftest import Platform, make_plan, platform_settings, running_platform
 
 
@@ -46,13 +46,17 @@ async def test_plan_run_and_approve_from_the_cli(
 ) -> None:
     async with _platform(temporal_client, opa_url, fresh_db_url, tmp_path) as platform:
         version = platform.register_version()
-        plan = make_plan(PlanStep(tool="promote_model", params={
-            "task": "sarcasm", "target": "production", "version": version}))  # fmt: skip
+        step = PlanStep(
+            tool="promote_model",
+            params={"task": "sarcasm", "target": "production", "version": version},
+        )
         plan_file = tmp_path / "plan.json"
-        plan_file.write_text(plan.model_dump_json())
+        plan_file.write_text(PlanIn(rationale="promote", steps=[step]).model_dump_json())
         env = _env(platform, fresh_db_url)
 
-        started = await _cli(env, "plan", "run", str(plan_file))
+        started = await _cli(
+            env, "plan", "run", str(plan_file), "--tenant", "acme", "--as", "alice"
+        )
         assert started.exit_code == 0, started.output
         workflow_id = started.output.split("started ", 1)[1].split()[0]
         waiting = await platform.wait_for(workflow_id, {"waiting_approval"})
@@ -88,10 +92,17 @@ async def test_cancel_a_plan_and_stop_a_sentry_from_the_cli(
             "task": "sarcasm", "target": "production", "version": version})))  # fmt: skip
         await platform.wait_for(workflow_id, {"waiting_approval"})
 
-        cancelled = await _cli(env, "workflows", "cancel", workflow_id, "--as", "carol")
+        # The CLI checks the same cancel policy as the API: only the proposer or a tenant admin.
+        refused = await _cli(env, "workflows", "cancel", workflow_id, "--tenant", "acme",
+                             "--as", "carol")  # fmt: skip
+        assert refused.exit_code == 1
+        assert "only the proposer of a plan or a tenant admin" in refused.output
+        cancelled = await _cli(env, "workflows", "cancel", workflow_id, "--tenant", "acme",
+                               "--as", "carol", "--role", "tenant_admin")  # fmt: skip
         assert cancelled.exit_code == 0, cancelled.output
         assert (await platform.wait_for(workflow_id, {"cancelled"})).status == "cancelled"
-        again = await _cli(env, "workflows", "cancel", workflow_id)
+        again = await _cli(env, "workflows", "cancel", workflow_id, "--tenant", "acme",
+                           "--as", "alice")  # fmt: skip
         assert again.exit_code == 1
         assert "already ended (cancelled)" in again.output
 

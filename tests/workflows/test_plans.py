@@ -162,7 +162,7 @@ async def test_the_proposer_cannot_approve_and_an_approver_can(
     await _approve(platform, session, approval_id)
     done = await platform.wait_for(workflow_id, {"completed", "failed"})
     assert done.status == "completed", done.message
-    assert done.steps[0].approved_by == "bob"
+    assert done.steps[0].approved_by == "human:bob"  # as the audit log names the approver
     assert platform.alias("production") == version
     history = session.execute(select(PromotionEvent)).scalars().all()
     assert [(h.alias, h.version, h.actor) for h in history] == [("production", version, "alice")]
