@@ -32,7 +32,7 @@ def _explicit_operation_id(route: APIRoute) -> str:
     """Every route names its operation `{tag}-{name}` itself (the generated UI client's method
     names): FastAPI's fallback (`propose_plan_api_v1_plans_post`) changes with the path, so a
     route without one is a programming error, caught when the app is built."""
-    raise RuntimeError(f"route {route.path} {sorted(route.methods)} has no operation_id")
+    raise RuntimeError(f"route {route.path} {sorted(route.methods or ())} has no operation_id")
 
 
 def create_app(
