@@ -19,6 +19,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from sentimentops.core.audit import service as audit
+from sentimentops.core.vocabulary import AuditOutcome
 from sentimentops.identity.models import SigningKey
 
 # The one algorithm first-party tokens use. ECDSA P-256 keys are small and fast to verify.
@@ -106,7 +107,7 @@ def rotate(session: Session, *, secret_key: str, actor: str) -> SigningKey:
         tenant=PLATFORM_TENANT_LABEL,
         action="identity.signing_key.rotate",
         resource=f"signing_key:{key.kid}",
-        outcome="success",
+        outcome=AuditOutcome.SUCCEEDED,
     )
     return key
 

@@ -1,6 +1,7 @@
 """Identity HTTP API: the token endpoint, JWKS and bootstrap (public: they check their own
 credentials), and the authenticated admin API for tenants, service accounts, roles and API keys.
-Handlers are thin: a named policy on the first line, then one service call and a commit."""
+Handlers are thin: reads apply a named policy and call the service; changes call one flow
+(identity/flows.py), which checks the policy and owns the transaction."""
 
 from __future__ import annotations
 
@@ -10,12 +11,12 @@ from typing import Annotated, Any
 from urllib.parse import parse_qsl, unquote
 
 from fastapi import APIRouter, Depends, Request, Response
+from sqlalchemy.orm import Session
 
-from sentimentops.core.audit import service as audit
-from sentimentops.core.errors import Conflict, NotFound, OAuthError, Unauthorized
-from sentimentops.core.http.deps import PUBLIC, SessionDep, SettingsDep
-from sentimentops.core.vocabulary import PrincipalKind, Role
-from sentimentops.identity import keys, policies, service, tokens
+from sentimentops.core.errors import NotFound, OAuthError
+from sentimentops.core.http.deps import PUBLIC, FlowDep, ReadSessionDep
+from sentimentops.core.vocabulary import Role
+from sentimentops.identity import flows, keys, policies, service
 from sentimentops.identity.deps import AUTHENTICATED, CurrentPrincipal
 from sentimentops.identity.models import Tenant
 from sentimentops.identity.principal import Principal
@@ -112,8 +113,7 @@ def _client_credentials(request: Request, form: dict[str, str]) -> tuple[str, st
 def token(
     request: Request,
     response: Response,
-    session: SessionDep,
-    settings: SettingsDep,
+    ctx: FlowDep,
     form: Annotated[dict[str, str], Depends(_token_form)],
 ) -> TokenResponse:
     """OAuth2 client-credentials grant: a short-lived access token for a service account."""
@@ -126,46 +126,13 @@ def token(
         # Access is decided by role bindings, not scopes; refusing beats silently ignoring.
         raise OAuthError("invalid_scope", "scopes are not supported; roles decide access")
     client_id, client_secret = _client_credentials(request, form)
-    try:
-        account, tenant = service.authenticate_client(
-            session, client_id=client_id, client_secret=client_secret
-        )
-    except Unauthorized as exc:
-        audit.record(
-            session,
-            actor=f"client:{client_id[:64]}",
-            tenant="-",
-            action="auth.token",
-            resource="token",
-            outcome="denied",
-        )
-        session.commit()
-        raise OAuthError("invalid_client", "invalid client credentials") from exc
-    roles = service.roles_of(session, account.id)
-    access_token, ttl = tokens.issue(
-        session,
-        settings=settings,
-        subject=account.id,
-        tenant_id=tenant.id,
-        tenant=tenant.slug,
-        roles=[r.value for r in roles],
-        kind=account.kind,
-    )
-    audit.record(
-        session,
-        actor=f"{account.kind}:{account.id}",
-        tenant=tenant.slug,
-        action="auth.token",
-        resource="token",
-        outcome="success",
-    )
-    session.commit()
+    issued = flows.issue_token_flow(ctx, client_id=client_id, client_secret=client_secret)
     response.headers.update(_NO_STORE)
-    return TokenResponse(access_token=access_token, expires_in=ttl)
+    return issued
 
 
 @public_router.get("/.well-known/jwks.json", operation_id="auth-jwks")
-def jwks(session: SessionDep, response: Response) -> Jwks:
+def jwks(session: ReadSessionDep, response: Response) -> Jwks:
     """Public keys that verify our access tokens (current and previous)."""
     # Short caching: verifiers pick up a rotation within a minute.
     response.headers["Cache-Control"] = "public, max-age=60"
@@ -179,44 +146,12 @@ def jwks(session: SessionDep, response: Response) -> Jwks:
     responses={401: {"description": "bad token"}, 409: {"description": "bootstrap closed"}},
 )
 def bootstrap(
-    body: BootstrapRequest, session: SessionDep, settings: SettingsDep, response: Response
+    body: BootstrapRequest, ctx: FlowDep, response: Response
 ) -> ServiceAccountCredentials:
     """First run only: create the first platform admin and return its credentials once."""
-    env_token = settings.bootstrap_token.get_secret_value() if settings.bootstrap_token else None
-    try:
-        created = service.bootstrap(
-            session, token=body.bootstrap_token, env_token=env_token, name=body.name
-        )
-    except (Unauthorized, Conflict) as exc:
-        session.rollback()
-        audit.record(
-            session,
-            actor="anonymous",
-            tenant=service.PLATFORM_TENANT,
-            action="identity.bootstrap",
-            resource="bootstrap",
-            outcome="denied",
-            details={"reason": str(exc)},
-        )
-        session.commit()
-        raise
-    session.commit()
+    created = flows.bootstrap_flow(ctx, token=body.bootstrap_token, name=body.name)
     response.headers.update(_NO_STORE)
-    return _credentials(session, created)
-
-
-# Authenticated ----------------------------------------------------------------------------------
-
-
-def _credentials(
-    session: SessionDep, created: service.NewServiceAccount
-) -> ServiceAccountCredentials:
-    account = created.account
-    return ServiceAccountCredentials(
-        account=ServiceAccountOut.of(account, service.roles_of(session, account.id)),
-        client_id=account.id,
-        client_secret=created.client_secret,
-    )
+    return created
 
 
 @router.get("/auth/whoami", operation_id="auth-whoami", tags=["auth"])
@@ -227,35 +162,22 @@ def whoami(principal: CurrentPrincipal) -> WhoAmI:
 
 @router.post("/tenants", operation_id="tenants-create", status_code=201, tags=["tenants"])
 def create_tenant(
-    body: TenantCreate, principal: CurrentPrincipal, session: SessionDep, response: Response
+    body: TenantCreate, principal: CurrentPrincipal, ctx: FlowDep, response: Response
 ) -> TenantCreated:
     """Create a tenant, optionally with its first tenant_admin service account."""
-    policies.can_manage_tenants(principal)
-    tenant = service.create_tenant(
-        session, actor=principal.actor, slug=body.slug, display_name=body.display_name
-    )
-    admin = None
-    if body.admin_name is not None:
-        created = service.create_service_account(
-            session,
-            actor=principal.actor,
-            tenant=tenant,
-            name=body.admin_name,
-            roles=frozenset({Role.TENANT_ADMIN}),
-        )
-        admin = _credentials(session, created)
+    created = flows.create_tenant_flow(ctx, principal, body)
+    if created.admin is not None:
         response.headers.update(_NO_STORE)
-    session.commit()
-    return TenantCreated(tenant=TenantOut.of(tenant), admin=admin)
+    return created
 
 
 @router.get("/tenants", operation_id="tenants-list", tags=["tenants"])
-def list_tenants(principal: CurrentPrincipal, session: SessionDep) -> list[TenantOut]:
+def list_tenants(principal: CurrentPrincipal, session: ReadSessionDep) -> list[TenantOut]:
     policies.can_manage_tenants(principal)
     return [TenantOut.of(t) for t in service.list_tenants(session)]
 
 
-def _visible_tenant(session: SessionDep, principal: Principal, tenant_id: str) -> Tenant:
+def _visible_tenant(session: Session, principal: Principal, tenant_id: str) -> Tenant:
     # A platform admin sees every tenant; anyone else only their own, and other ids are 404.
     if not principal.has_role(Role.PLATFORM_ADMIN) and tenant_id != principal.tenant_id:
         raise NotFound("tenant not found")
@@ -263,25 +185,17 @@ def _visible_tenant(session: SessionDep, principal: Principal, tenant_id: str) -
 
 
 @router.get("/tenants/{tenant_id}", operation_id="tenants-get", tags=["tenants"])
-def get_tenant(tenant_id: str, principal: CurrentPrincipal, session: SessionDep) -> TenantOut:
+def get_tenant(tenant_id: str, principal: CurrentPrincipal, session: ReadSessionDep) -> TenantOut:
     policies.require_role(principal, *Role)
     return TenantOut.of(_visible_tenant(session, principal, tenant_id))
 
 
 @router.patch("/tenants/{tenant_id}", operation_id="tenants-update", tags=["tenants"])
 def update_tenant(
-    tenant_id: str, body: TenantUpdate, principal: CurrentPrincipal, session: SessionDep
+    tenant_id: str, body: TenantUpdate, principal: CurrentPrincipal, ctx: FlowDep
 ) -> TenantOut:
     """Rename, disable or set the rate limit of a tenant."""
-    policies.can_manage_tenants(principal)
-    tenant = service.update_tenant(
-        session,
-        actor=principal.actor,
-        tenant=service.get_tenant(session, tenant_id=tenant_id),
-        changes=body.model_dump(exclude_unset=True),
-    )
-    session.commit()
-    return TenantOut.of(tenant)
+    return flows.update_tenant_flow(ctx, principal, tenant_id, body)
 
 
 @router.post(
@@ -291,28 +205,17 @@ def update_tenant(
     tags=["service_accounts"],
 )
 def create_service_account(
-    body: ServiceAccountCreate, principal: CurrentPrincipal, session: SessionDep, response: Response
+    body: ServiceAccountCreate, principal: CurrentPrincipal, ctx: FlowDep, response: Response
 ) -> ServiceAccountCredentials:
     """A service account of the caller's tenant; its client secret is returned once."""
-    policies.can_manage_identities(principal)
-    for role in body.roles:
-        policies.can_grant_role(principal, role)
-    created = service.create_service_account(
-        session,
-        actor=principal.actor,
-        tenant=service.get_tenant(session, tenant_id=principal.tenant_id),
-        name=body.name,
-        kind=PrincipalKind(body.kind),
-        roles=frozenset(body.roles),
-    )
-    session.commit()
+    created = flows.create_service_account_flow(ctx, principal, body)
     response.headers.update(_NO_STORE)
-    return _credentials(session, created)
+    return created
 
 
 @router.get("/service-accounts", operation_id="service_accounts-list", tags=["service_accounts"])
 def list_service_accounts(
-    principal: CurrentPrincipal, session: SessionDep
+    principal: CurrentPrincipal, session: ReadSessionDep
 ) -> list[ServiceAccountOut]:
     policies.can_manage_identities(principal)
     accounts = service.list_service_accounts(session, principal=principal)
@@ -323,7 +226,7 @@ def list_service_accounts(
     "/service-accounts/{account_id}", operation_id="service_accounts-get", tags=["service_accounts"]
 )
 def get_service_account(
-    account_id: str, principal: CurrentPrincipal, session: SessionDep
+    account_id: str, principal: CurrentPrincipal, session: ReadSessionDep
 ) -> ServiceAccountOut:
     policies.can_manage_identities(principal)
     account = service.get_service_account(session, principal=principal, account_id=account_id)
@@ -336,19 +239,9 @@ def get_service_account(
     status_code=204,
     tags=["service_accounts"],
 )
-def disable_service_account(
-    account_id: str, principal: CurrentPrincipal, session: SessionDep
-) -> None:
+def disable_service_account(account_id: str, principal: CurrentPrincipal, ctx: FlowDep) -> None:
     """Disable the account: its tokens, client secret and API keys stop working at once."""
-    policies.can_manage_identities(principal)
-    account = service.get_service_account(session, principal=principal, account_id=account_id)
-    service.disable_service_account(
-        session,
-        actor=principal.actor,
-        tenant=service.get_tenant(session, tenant_id=principal.tenant_id),
-        account=account,
-    )
-    session.commit()
+    flows.disable_service_account_flow(ctx, principal, account_id)
 
 
 @router.post(
@@ -357,20 +250,12 @@ def disable_service_account(
     tags=["service_accounts"],
 )
 def rotate_client_secret(
-    account_id: str, principal: CurrentPrincipal, session: SessionDep, response: Response
+    account_id: str, principal: CurrentPrincipal, ctx: FlowDep, response: Response
 ) -> ServiceAccountCredentials:
     """Replace the client secret (the old one stops working); the new one is returned once."""
-    policies.can_manage_identities(principal)
-    account = service.get_service_account(session, principal=principal, account_id=account_id)
-    secret = service.rotate_client_secret(
-        session,
-        actor=principal.actor,
-        tenant=service.get_tenant(session, tenant_id=principal.tenant_id),
-        account=account,
-    )
-    session.commit()
+    rotated = flows.rotate_client_secret_flow(ctx, principal, account_id)
     response.headers.update(_NO_STORE)
-    return _credentials(session, service.NewServiceAccount(account=account, client_secret=secret))
+    return rotated
 
 
 @router.put(
@@ -379,19 +264,8 @@ def rotate_client_secret(
     status_code=204,
     tags=["service_accounts"],
 )
-def grant_role(
-    account_id: str, role: Role, principal: CurrentPrincipal, session: SessionDep
-) -> None:
-    policies.can_grant_role(principal, role)
-    account = service.get_service_account(session, principal=principal, account_id=account_id)
-    service.grant_role(
-        session,
-        actor=principal.actor,
-        tenant=service.get_tenant(session, tenant_id=principal.tenant_id),
-        account=account,
-        role=role,
-    )
-    session.commit()
+def grant_role(account_id: str, role: Role, principal: CurrentPrincipal, ctx: FlowDep) -> None:
+    flows.set_role_flow(ctx, principal, account_id, role, granted=True)
 
 
 @router.delete(
@@ -400,19 +274,8 @@ def grant_role(
     status_code=204,
     tags=["service_accounts"],
 )
-def revoke_role(
-    account_id: str, role: Role, principal: CurrentPrincipal, session: SessionDep
-) -> None:
-    policies.can_grant_role(principal, role)
-    account = service.get_service_account(session, principal=principal, account_id=account_id)
-    service.revoke_role(
-        session,
-        actor=principal.actor,
-        tenant=service.get_tenant(session, tenant_id=principal.tenant_id),
-        account=account,
-        role=role,
-    )
-    session.commit()
+def revoke_role(account_id: str, role: Role, principal: CurrentPrincipal, ctx: FlowDep) -> None:
+    flows.set_role_flow(ctx, principal, account_id, role, granted=False)
 
 
 @router.post(
@@ -425,33 +288,23 @@ def create_api_key(
     account_id: str,
     body: ApiKeyCreate,
     principal: CurrentPrincipal,
-    session: SessionDep,
+    ctx: FlowDep,
     response: Response,
 ) -> ApiKeyCreated:
     """An API key for a service account of the caller's tenant; the key is returned once."""
-    policies.can_manage_identities(principal)
-    account = service.get_service_account(session, principal=principal, account_id=account_id)
-    created = service.create_api_key(
-        session,
-        actor=principal.actor,
-        tenant=service.get_tenant(session, tenant_id=principal.tenant_id),
-        account=account,
-        name=body.name,
-        expires_at=body.expires_at,
-    )
-    session.commit()
+    created = flows.create_api_key_flow(ctx, principal, account_id, body)
     response.headers.update(_NO_STORE)
-    return ApiKeyCreated(key=ApiKeyOut.of(created.key), api_key=created.secret)
+    return created
 
 
 @router.get("/api-keys", operation_id="api_keys-list", tags=["api_keys"])
-def list_api_keys(principal: CurrentPrincipal, session: SessionDep) -> list[ApiKeyOut]:
+def list_api_keys(principal: CurrentPrincipal, session: ReadSessionDep) -> list[ApiKeyOut]:
     policies.can_manage_identities(principal)
     return [ApiKeyOut.of(k) for k in service.list_api_keys(session, principal=principal)]
 
 
 @router.get("/api-keys/{key_id}", operation_id="api_keys-get", tags=["api_keys"])
-def get_api_key(key_id: str, principal: CurrentPrincipal, session: SessionDep) -> ApiKeyOut:
+def get_api_key(key_id: str, principal: CurrentPrincipal, session: ReadSessionDep) -> ApiKeyOut:
     policies.can_manage_identities(principal)
     return ApiKeyOut.of(service.get_api_key(session, principal=principal, key_id=key_id))
 
@@ -459,13 +312,5 @@ def get_api_key(key_id: str, principal: CurrentPrincipal, session: SessionDep) -
 @router.delete(
     "/api-keys/{key_id}", operation_id="api_keys-revoke", status_code=204, tags=["api_keys"]
 )
-def revoke_api_key(key_id: str, principal: CurrentPrincipal, session: SessionDep) -> None:
-    policies.can_manage_identities(principal)
-    key = service.get_api_key(session, principal=principal, key_id=key_id)
-    service.revoke_api_key(
-        session,
-        actor=principal.actor,
-        tenant=service.get_tenant(session, tenant_id=principal.tenant_id),
-        key=key,
-    )
-    session.commit()
+def revoke_api_key(key_id: str, principal: CurrentPrincipal, ctx: FlowDep) -> None:
+    flows.revoke_api_key_flow(ctx, principal, key_id)

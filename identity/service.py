@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from sentimentops.core.audit import service as audit
 from sentimentops.core.errors import Conflict, InvalidInput, NotFound, Unauthorized
-from sentimentops.core.vocabulary import PrincipalKind, Role
+from sentimentops.core.vocabulary import AuditOutcome, PrincipalKind, Role
 from sentimentops.identity.keys import as_utc, utcnow
 from sentimentops.identity.models import (
     ApiKey,
@@ -84,7 +84,7 @@ def create_tenant(
         tenant=slug,
         action="identity.tenant.create",
         resource=f"tenant:{tenant.id}",
-        outcome="success",
+        outcome=AuditOutcome.SUCCEEDED,
     )
     return tenant
 
@@ -123,7 +123,7 @@ def update_tenant(
         tenant=tenant.slug,
         action="identity.tenant.update",
         resource=f"tenant:{tenant.id}",
-        outcome="success",
+        outcome=AuditOutcome.SUCCEEDED,
         details=dict(changes),
     )
     return tenant
@@ -175,7 +175,7 @@ def create_service_account(
         tenant=tenant.slug,
         action="identity.service_account.create",
         resource=f"service_account:{account.id}",
-        outcome="success",
+        outcome=AuditOutcome.SUCCEEDED,
         details={"name": name, "kind": kind.value},
     )
     for role in sorted(roles):
@@ -225,7 +225,7 @@ def grant_role(
         tenant=tenant.slug,
         action="identity.role.grant",
         resource=f"service_account:{account.id}",
-        outcome="success",
+        outcome=AuditOutcome.SUCCEEDED,
         details={"role": role.value},
     )
 
@@ -249,7 +249,7 @@ def revoke_role(
         tenant=tenant.slug,
         action="identity.role.revoke",
         resource=f"service_account:{account.id}",
-        outcome="success",
+        outcome=AuditOutcome.SUCCEEDED,
         details={"role": role.value},
     )
 
@@ -267,7 +267,7 @@ def disable_service_account(
         tenant=tenant.slug,
         action="identity.service_account.disable",
         resource=f"service_account:{account.id}",
-        outcome="success",
+        outcome=AuditOutcome.SUCCEEDED,
     )
 
 
@@ -283,7 +283,7 @@ def rotate_client_secret(
         tenant=tenant.slug,
         action="identity.service_account.rotate_secret",
         resource=f"service_account:{account.id}",
-        outcome="success",
+        outcome=AuditOutcome.SUCCEEDED,
     )
     return secret
 
@@ -345,7 +345,7 @@ def create_api_key(
         tenant=tenant.slug,
         action="identity.api_key.create",
         resource=f"api_key:{key.id}",
-        outcome="success",
+        outcome=AuditOutcome.SUCCEEDED,
         details={"service_account": account.id, "prefix": prefix},
     )
     return NewApiKey(key=key, secret=secret)
@@ -370,7 +370,7 @@ def revoke_api_key(session: Session, *, actor: str, tenant: Tenant, key: ApiKey)
         tenant=tenant.slug,
         action="identity.api_key.revoke",
         resource=f"api_key:{key.id}",
-        outcome="success",
+        outcome=AuditOutcome.SUCCEEDED,
     )
 
 
@@ -432,7 +432,7 @@ def issue_bootstrap_token(session: Session, *, ttl: timedelta) -> str:
         tenant=PLATFORM_TENANT,
         action="identity.bootstrap_token.issue",
         resource="bootstrap",
-        outcome="success",
+        outcome=AuditOutcome.SUCCEEDED,
         details={"expires_at": (now + ttl).isoformat()},
     )
     return token
@@ -488,6 +488,6 @@ def bootstrap(
         tenant=PLATFORM_TENANT,
         action="identity.bootstrap",
         resource=f"service_account:{created.account.id}",
-        outcome="success",
+        outcome=AuditOutcome.SUCCEEDED,
     )
     return created

@@ -17,6 +17,7 @@ from mlflow.tracking import MlflowClient
 from sentimentops.core.audit import service as audit
 from sentimentops.core.db import make_engine, make_session_factory, transaction
 from sentimentops.core.settings import Settings
+from sentimentops.core.vocabulary import AuditOutcome
 from sentimentops.training import service
 from sentimentops.training.model_pack import import_pack
 
@@ -76,7 +77,7 @@ def _audit(settings: Settings, task: str, version: str) -> None:
                 tenant="system",
                 action="model.promote:production",
                 resource=f"model/{task}/{task}/{version}",
-                outcome="success",
+                outcome=AuditOutcome.SUCCEEDED,
                 details={"reason": "no production model yet (first run)"},
             )
     finally:

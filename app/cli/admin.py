@@ -5,16 +5,22 @@ audit log); secrets they print are shown once and stored only as hashes."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated
 
 import typer
 from sqlalchemy.orm import Session
 
-from sentimentops.app.cli.common import cli_transaction, console, fail, load_settings
+from sentimentops.app.cli.common import (
+    cli_transaction,
+    console,
+    domain_errors,
+    fail,
+    flow_context,
+    load_settings,
+)
 from sentimentops.core.settings import Settings
 from sentimentops.core.vocabulary import PrincipalKind, Role
-from sentimentops.identity import keys, service
+from sentimentops.identity import flows, service
 from sentimentops.identity.models import Tenant
 
 app = typer.Typer(
@@ -36,10 +42,8 @@ def bootstrap() -> None:
     """Print a one-time token for POST /api/v1/auth/bootstrap (only while no platform admin
     exists)."""
     settings = load_settings()
-    with cli_transaction(settings) as session:
-        token = service.issue_bootstrap_token(
-            session, ttl=timedelta(seconds=settings.bootstrap_token_ttl_seconds)
-        )
+    with domain_errors():
+        token = flows.issue_bootstrap_token_flow(flow_context(settings))
     console.print(
         f"bootstrap token (valid {settings.bootstrap_token_ttl_seconds}s, usable once):\n"
         f"{token}\n"
@@ -111,9 +115,9 @@ def create_api_key(
 def rotate_signing_key() -> None:
     """Make a new current JWT signing key; the old one keeps verifying until the next rotation."""
     settings = load_settings()
-    with cli_transaction(settings) as session:
-        key = keys.rotate(session, secret_key=settings.secret_key.get_secret_value(), actor=ACTOR)
-    console.print(f"current signing key: {key.kid}")
+    with domain_errors():
+        kid = flows.rotate_signing_key_flow(flow_context(settings), actor=ACTOR)
+    console.print(f"current signing key: {kid}")
 
 
 def first_run_bootstrap_token(settings: Settings) -> str | None:
@@ -121,9 +125,4 @@ def first_run_bootstrap_token(settings: Settings) -> str | None:
     configured through SENTIMENTOPS_BOOTSTRAP_TOKEN); None once bootstrap is done."""
     if settings.bootstrap_token is not None:
         return None
-    with cli_transaction(settings) as session:
-        if service.platform_admin_exists(session):
-            return None
-        return service.issue_bootstrap_token(
-            session, ttl=timedelta(seconds=settings.bootstrap_token_ttl_seconds)
-        )
+    return flows.issue_bootstrap_token_flow(flow_context(settings), unless_done=True)

@@ -79,12 +79,20 @@ def flow_context(settings: Settings) -> FlowContext:
     )
 
 
-def run_flow(flow: Coroutine[Any, Any, T]) -> T:
-    """Run one flow; a domain error (a refusal, Temporal away…) becomes a message and exit 1."""
+@contextmanager
+def domain_errors() -> Iterator[None]:
+    """A domain error (a refusal, a conflict, Temporal away…) becomes a message and exit 1."""
     try:
-        return asyncio.run(flow)
+        yield
     except DomainError as exc:
         fail(str(exc))
+
+
+def run_flow(flow: Coroutine[Any, Any, T]) -> T:
+    """Run one async flow, its domain errors turned into a message and exit 1."""
+    with domain_errors():
+        return asyncio.run(flow)
+    raise AssertionError("unreachable")  # for mypy: domain_errors() may swallow
 
 
 def operator_principal(

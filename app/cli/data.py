@@ -16,8 +16,16 @@ from rich.text import Text
 from rich.tree import Tree
 from sqlalchemy.orm import Session
 
-from sentimentops.app.cli.common import cli_transaction, console, err_console, fail, load_settings
-from sentimentops.core.errors import InvalidInput
+from sentimentops.app.cli.common import (
+    cli_sessions,
+    cli_transaction,
+    console,
+    err_console,
+    fail,
+    flow_context,
+    load_settings,
+)
+from sentimentops.core.errors import DomainError, InvalidInput
 from sentimentops.core.settings import Settings
 from sentimentops.identity import service as identity
 
@@ -128,26 +136,39 @@ def ingest(
     tenant: TenantOption = None,
 ) -> None:
     """Validate a file and store it as an immutable, content-hashed version."""
-    from sentimentops.training.datasets import service
+    from sentimentops.training.datasets.flows import ingest_flow
     from sentimentops.training.datasets.readers import ColumnMapping
 
     if file_format not in (None, "csv", "jsonl", "parquet"):
         fail("--format must be csv, jsonl or parquet")
     settings = load_settings()
-    with _session(settings) as session:
-        result = service.ingest(
-            session,
-            settings=settings,
-            owner=_owner(session, tenant),
+    with cli_sessions(settings)() as session:
+        owner = _owner(session, tenant)
+    from sentimentops.training.datasets.errors import DatasetValidationFailed
+
+    try:
+        result = ingest_flow(
+            flow_context(settings),
+            owner=owner,
             path=file,
             task=task,
             name=name,
             mapping=ColumnMapping(text=text_col, label=label_col, id=id_col, split=split_col),
             file_format=file_format,  # type: ignore[arg-type]
         )
+    except DatasetValidationFailed as exc:
+        print_report(exc.report)
+        fail("dataset rejected; nothing was stored")
+    except DomainError as exc:
+        fail(str(exc))
     verb = "created" if result.created else "unchanged: identical content is already"
     console.print(f"{verb} version {result.version.id}")
-    _show(result.version)
+    from sentimentops.training.datasets.models import DatasetVersion as Version
+
+    with cli_sessions(settings)() as session:
+        stored = session.get(Version, result.version.id)
+    if stored is not None:
+        _show(stored)
 
 
 @app.command()

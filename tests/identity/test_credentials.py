@@ -47,7 +47,7 @@ def test_client_credentials_in_body(client: TestClient, factory: Factory, svc: A
     assert response.headers["cache-control"] == "no-store"
     whoami = client.get(WHOAMI, headers={"Authorization": f"Bearer {body['access_token']}"})
     assert whoami.json()["roles"] == ["analyst"]
-    assert ("auth.token", "success") in _actions(factory)
+    assert ("auth.token", "succeeded") in _actions(factory)
 
 
 def test_client_credentials_with_http_basic(client: TestClient, svc: Account) -> None:
@@ -162,8 +162,8 @@ def test_api_key_lifecycle(client: TestClient, factory: Factory, svc: Account) -
     assert client.get(WHOAMI, headers={"X-API-Key": secret}).status_code == 401
     assert client.get(f"/api/v1/api-keys/{key_id}", headers=headers).json()["revoked"] is True
     actions = _actions(factory)
-    assert ("identity.api_key.create", "success") in actions
-    assert ("identity.api_key.revoke", "success") in actions
+    assert ("identity.api_key.create", "succeeded") in actions
+    assert ("identity.api_key.revoke", "succeeded") in actions
     assert ("auth.authenticate", "denied") in actions
 
 

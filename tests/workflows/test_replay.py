@@ -1,88 +1,61 @@
-"""Determinism: recorded plan histories replay against today's workflow code.
+"""Determinism: histories recorded from released code replay against today's workflow code.
 
-A change to PlanExecutionWorkflow that would break running workflows fails here. To record
-a new history after a deliberate, versioned change: SENTIMENTOPS_RECORD_HISTORIES=1 pytest
-tests/workflows/test_replay.py (then commit tests/workflows/histories/)."""
+tests/workflows/histories/ holds at least one recorded history per workflow type the worker
+registers (sentimentops.workflows.worker.WORKFLOWS). A change to a workflow that would break
+the workflows already running in Temporal fails here; a new workflow type without a recorded
+history fails `test_every_workflow_type_has_a_recorded_history`.
+
+Each file is `WorkflowHistory.to_json()` of one run, named after the workflow id it ran under
+(replay needs the same id: a sentry's child workflows are named after it). Record missing ones
+with `pytest tests/workflows/record_histories.py` (see there) and commit them; a recorded
+history is never re-recorded, since it stands for what released code wrote."""
 
 from __future__ import annotations
 
 import asyncio
-import os
 from pathlib import Path
 
 import pytest
-from sqlalchemy.orm import Session
-from temporalio.client import WorkflowFailureError, WorkflowHistory
+from temporalio import workflow
+from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
-from sentimentops.workflows.client import amend_plan, cancel_workflow
-from sentimentops.workflows.plan import PlanExecutionWorkflow
-from sentimentops.workflows.schemas import AmendPlan, PlanStep
-from tests.workflows.conftest import Platform, make_plan
-from tests.workflows.test_plans import _approve
+from sentimentops.workflows.worker import WORKFLOWS
 
 HISTORIES = Path(__file__).parent / "histories"
+RECORDED = sorted(HISTORIES.glob("*.json"))
 
 
 def _replayer() -> Replayer:
-    return Replayer(workflows=[PlanExecutionWorkflow], data_converter=pydantic_data_converter)
+    """The workflows exactly as the platform worker registers them."""
+    return Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter)
 
 
-@pytest.mark.parametrize("path", sorted(HISTORIES.glob("*.json")), ids=lambda p: p.stem)
-async def test_recorded_history_replays(path: Path) -> None:
+async def _load(path: Path) -> WorkflowHistory:
     text = await asyncio.to_thread(path.read_text, encoding="utf-8")
-    history = WorkflowHistory.from_json(path.stem, text)
+    return WorkflowHistory.from_json(path.stem, text)
+
+
+def _workflow_type(history: WorkflowHistory) -> str:
+    started = history.events[0].workflow_execution_started_event_attributes
+    return started.workflow_type.name
+
+
+@pytest.mark.parametrize("path", RECORDED, ids=lambda p: p.stem)
+async def test_recorded_history_replays(path: Path) -> None:
+    history = await _load(path)
+    assert len(history.events) > 1, f"{path.name} holds no events"
     result = await _replayer().replay_workflow(history, raise_on_replay_failure=False)
     assert result.replay_failure is None, result.replay_failure
 
 
-def test_there_is_a_recorded_history() -> None:
-    assert list(HISTORIES.glob("*.json")), "record one: SENTIMENTOPS_RECORD_HISTORIES=1"
-
-
-async def test_a_fresh_history_with_amendment_and_approval_replays(
-    platform: Platform, session: Session
-) -> None:
-    version = platform.register_version()
-    plan = make_plan(
-        PlanStep(tool="set_canary", params={"task": "sarcasm", "share": 0.1}),
-        PlanStep(tool="promote_model", params={"task": "sarcasm", "target": "production"}),
+async def test_every_workflow_type_has_a_recorded_history() -> None:
+    registered = {workflow._Definition.must_from_class(cls).name for cls in WORKFLOWS}
+    recorded = {_workflow_type(await _load(path)) for path in RECORDED}
+    missing = registered - recorded
+    assert not missing, (
+        f"no recorded history of {sorted(missing)}: add a recorder for it to "
+        "tests/workflows/record_histories.py, run it and commit the file it writes"
     )
-    workflow_id = await platform.start(plan)
-    first = await platform.wait_for(workflow_id, {"waiting_approval"})
-    step = PlanStep(tool="promote_model", params={"task": "sarcasm", "target": "production",
-                                                  "version": version})  # fmt: skip
-    await amend_plan(platform.client, workflow_id, AmendPlan(steps=[step], amended_by="alice"))
-    while True:
-        waiting = await platform.wait_for(workflow_id, {"waiting_approval"})
-        if waiting.steps[1].approval_id not in (None, first.steps[1].approval_id):
-            break
-    assert waiting.steps[1].approval_id is not None
-    await _approve(platform, session, waiting.steps[1].approval_id)
-    await platform.wait_for(workflow_id, {"completed"})
-
-    history = await platform.client.get_workflow_handle(workflow_id).fetch_history()
-    result = await _replayer().replay_workflow(history, raise_on_replay_failure=False)
-    assert result.replay_failure is None, result.replay_failure
-    if os.environ.get("SENTIMENTOPS_RECORD_HISTORIES"):
-        HISTORIES.mkdir(exist_ok=True)
-        (HISTORIES / "plan_amend_approve.json").write_text(history.to_json(), encoding="utf-8")
-
-
-async def test_a_fresh_history_with_cancellation_replays(platform: Platform) -> None:
-    version = platform.register_version()
-    plan = make_plan(PlanStep(tool="promote_model", params={
-        "task": "sarcasm", "target": "production", "version": version}))  # fmt: skip
-    workflow_id = await platform.start(plan)
-    await platform.wait_for(workflow_id, {"waiting_approval"})
-    await cancel_workflow(platform.client, workflow_id)
-    handle = platform.client.get_workflow_handle(workflow_id)
-    with pytest.raises(WorkflowFailureError):
-        await handle.result()
-
-    history = await handle.fetch_history()
-    result = await _replayer().replay_workflow(history, raise_on_replay_failure=False)
-    assert result.replay_failure is None, result.replay_failure
-    if os.environ.get("SENTIMENTOPS_RECORD_HISTORIES"):
-        (HISTORIES / "plan_cancel.json").write_text(history.to_json(), encoding="utf-8")
+    assert recorded <= registered, f"histories of unregistered workflows: {recorded - registered}"

@@ -12,13 +12,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from sentimentops.core.http.deps import SessionDep, SettingsDep
+from sentimentops.core.http.deps import FlowDep, ReadSessionDep
 from sentimentops.identity.deps import AUTHENTICATED, CurrentPrincipal
 from sentimentops.core.errors import InvalidInput
 from sentimentops.identity.principal import Principal
 from sentimentops.identity.tenancy import get_owned, owned
-from sentimentops.core.settings import Settings
+from sentimentops.core.flows import FlowContext
 from sentimentops.training.datasets import policies
+from sentimentops.training.datasets.flows import ingest_flow
 from sentimentops.training.datasets.models import DatasetVersion
 from sentimentops.training.datasets.schemas import DatasetVersionOut, FileFormat, IngestResult, LineageNode
 from sentimentops.core.vocabulary import Task
@@ -32,7 +33,7 @@ ColumnName = Annotated[str, Query(min_length=1, max_length=256)]
 @router.get("", operation_id="datasets-list")
 def list_datasets(
     principal: CurrentPrincipal,
-    session: SessionDep,
+    session: ReadSessionDep,
     name: Annotated[str | None, Query(max_length=128)] = None,
     task: Task | None = None,
 ) -> list[DatasetVersionOut]:
@@ -49,7 +50,7 @@ def list_datasets(
 
 @router.get("/{dataset_id}", operation_id="datasets-get")
 def get_dataset(
-    dataset_id: str, principal: CurrentPrincipal, session: SessionDep
+    dataset_id: str, principal: CurrentPrincipal, session: ReadSessionDep
 ) -> DatasetVersionOut:
     """One version: schema, counts, label balance, source, hash, transform and parents."""
     policies.can_read_datasets(principal)
@@ -59,7 +60,7 @@ def get_dataset(
 
 
 @router.get("/{dataset_id}/lineage", operation_id="datasets-lineage")
-def get_lineage(dataset_id: str, principal: CurrentPrincipal, session: SessionDep) -> LineageNode:
+def get_lineage(dataset_id: str, principal: CurrentPrincipal, session: ReadSessionDep) -> LineageNode:
     """The version and its ancestors, each with the transform that produced it."""
     policies.can_read_datasets(principal)
     from sentimentops.training.datasets import service
@@ -70,8 +71,7 @@ def get_lineage(dataset_id: str, principal: CurrentPrincipal, session: SessionDe
 
 
 def _ingest(
-    session: SessionDep,
-    settings: Settings,
+    ctx: FlowContext,
     principal: Principal,
     path: Path,
     source_name: str,
@@ -83,23 +83,19 @@ def _ingest(
     split_col: str | None,
     file_format: FileFormat,
 ) -> IngestResult:
-    from sentimentops.training.datasets import service
+    # Imported here: pandas and pyarrow load only when a file is ingested.
     from sentimentops.training.datasets.readers import ColumnMapping
+    from sentimentops.training.datasets.service import Owner
 
-    result = service.ingest(
-        session,
-        settings=settings,
-        owner=service.Owner(principal.tenant_id, principal.tenant, principal.actor),
+    return ingest_flow(
+        ctx,
+        owner=Owner(principal.tenant_id, principal.tenant, principal.actor),
         path=path,
         task=task,
         name=name,
         mapping=ColumnMapping(text=text_col, label=label_col, id=id_col, split=split_col),
         file_format=file_format,
         source_name=source_name,
-    )
-    session.commit()
-    return IngestResult(
-        created=result.created, version=DatasetVersionOut.model_validate(result.version)
     )
 
 
@@ -121,8 +117,7 @@ async def ingest_dataset(
     request: Request,
     response: Response,
     principal: CurrentPrincipal,
-    session: SessionDep,
-    settings: SettingsDep,
+    flows: FlowDep,
     task: Task,
     name: Annotated[str, Query(min_length=1, max_length=128)],
     text_col: ColumnName,
@@ -136,6 +131,7 @@ async def ingest_dataset(
     content-hashed version: 201 when created, 200 when identical content already existed. The
     body limit is settings.max_dataset_upload_bytes; larger files go through the CLI."""
     policies.can_ingest_datasets(principal)
+    settings = flows.settings
     limit = min(settings.max_dataset_upload_bytes, settings.max_dataset_bytes)
     with tempfile.TemporaryDirectory(prefix="sentimentops-upload-") as tmp:
         path = Path(tmp) / f"upload.{file_format}"
@@ -149,8 +145,8 @@ async def ingest_dataset(
         # Only the base name is kept: it is a label in lineage, never a path we open.
         source_name = Path(filename).name if filename else f"upload.{file_format}"
         result = await run_in_threadpool(
-            _ingest, session, settings, principal, path, source_name, task, name, text_col,
-            label_col, id_col, split_col, file_format,
+            _ingest, flows, principal, path, source_name, task, name, text_col, label_col,
+            id_col, split_col, file_format,
         )  # fmt: skip
     if not result.created:
         response.status_code = 200

@@ -22,6 +22,7 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from sentimentops.core.vocabulary import AuditOutcome
 from sentimentops.core.audit import service as audit
 from sentimentops.core.errors import Conflict, InvalidInput, NotFound
 from sentimentops.identity.keys import utcnow
@@ -198,7 +199,7 @@ def record_version(
             tenant=owner.tenant_label,
             action=f"dataset.{transform}",
             resource=f"dataset_version:{version.id}",
-            outcome="success",
+            outcome=AuditOutcome.SUCCEEDED,
             details={
                 "name": name,
                 "content_hash": digest,
