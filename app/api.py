@@ -17,12 +17,12 @@ from sentimentops.core.http.deps import flow_context
 from sentimentops.core.http.errors import install_error_handlers
 from sentimentops.core.http.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from sentimentops.core.metrics import Metrics
+from sentimentops.core.model_registry import ModelRegistry
 from sentimentops.core.settings import Settings, get_settings
 from sentimentops.identity import router as identity_router
 from sentimentops.identity.oidc import OidcVerifier
 from sentimentops.identity.ratelimit import RateLimiter, make_rate_limiter
 from sentimentops.inference import router as inference_router
-from sentimentops.inference.registry import ModelSource
 from sentimentops.inference.wiring import build_scoring, build_watcher
 from sentimentops.training.datasets import router as datasets_router
 from sentimentops.workflows import router as plans_router
@@ -39,7 +39,7 @@ def create_app(
     settings: Settings | None = None,
     *,
     rate_limiter: RateLimiter | None = None,
-    model_source: ModelSource | None = None,
+    model_registry: ModelRegistry | None = None,
 ) -> FastAPI:
     settings = settings or get_settings()
     engine = make_engine(settings.resolved_database_url)
@@ -49,7 +49,7 @@ def create_app(
     oidc = OidcVerifier(settings.oidc_issuers) if settings.oidc_issuers else None
     metrics = Metrics()
     scoring = build_scoring(settings, sessions, metrics)
-    watcher = build_watcher(settings, scoring, sessions, model_source)
+    watcher = build_watcher(settings, scoring, sessions, model_registry)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

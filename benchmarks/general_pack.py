@@ -41,6 +41,7 @@ from rich.table import Table
 
 from sentimentops.core.settings import REPO_ROOT
 from sentimentops.inference.artifacts import load_scorer
+from sentimentops.inference.packs import PACK_FORMAT
 from sentimentops.inference.runtime.base import Scored, Scorer
 from sentimentops.inference.runtime.routed import write_manifest
 from sentimentops.inference.text import normalize_v1
@@ -48,7 +49,6 @@ from sentimentops.training.domains import load_general
 from sentimentops.training.evaluation import classification_metrics
 from sentimentops.training.families.base import FitData
 from sentimentops.training.families.trained import domain_sample
-from sentimentops.training.model_pack import PACK_FORMAT
 from sentimentops.training.multilingual import load_multilingual
 from sentimentops.training.onnx_export import calibrate, fit_detector
 from sentimentops.training.perturb import PERTURBATIONS

@@ -48,11 +48,11 @@ from rich.table import Table
 
 from sentimentops.core.settings import REPO_ROOT, Settings
 from sentimentops.inference.artifacts import load_scorer
+from sentimentops.inference.packs import PACK_FORMAT
 from sentimentops.training import remote_fit, service
 from sentimentops.training.config import config_hash, default_config_path, load_config
 from sentimentops.training.evaluation import classification_metrics, contexts_of
 
-PACK_FORMAT = "sentimentops.model_pack/v1"
 console = Console()
 
 
@@ -105,7 +105,7 @@ def run_task(task: str, args: argparse.Namespace, settings: Settings) -> dict[st
             on_progress=on_progress,
             resume=args.resume or args.adopt is not None,
         )
-    client = service.mlflow_client(settings)
+    client = service.model_registry(settings).client
     run = client.get_run(result.run_id)
     with tempfile.TemporaryDirectory() as tmp:
         served = service.download_candidate(settings, task, Path(tmp) / "served")

@@ -34,9 +34,9 @@ from rich.table import Table
 from sentimentops.core.settings import REPO_ROOT, Settings
 from sentimentops.core.vocabulary import TASKS
 from sentimentops.inference.artifacts import load_scorer
+from sentimentops.inference.packs import content_hash, read_manifest
 from sentimentops.inference.runtime.linear import LinearModel
 from sentimentops.training import reports
-from sentimentops.training.model_pack import content_hash, read_manifest
 from sentimentops.training.reference_data import LABEL_NAMES, load_task
 
 DATASETS = REPO_ROOT / "datasets"
@@ -50,11 +50,11 @@ def _from_registry(
     import mlflow
     from mlflow.exceptions import MlflowException
 
-    from sentimentops.training.service import mlflow_client
+    from sentimentops.training.service import model_registry
 
     if settings.mlflow_tracking_uri is None and not (settings.mlflow_dir / "mlflow.db").exists():
         return None
-    client = mlflow_client(settings)
+    client = model_registry(settings).client
     for alias in ("production", "candidate"):
         try:
             version = client.get_model_version_by_alias(task, alias)
@@ -181,16 +181,19 @@ def main() -> None:
             _language_reports(out, sentiment, sentiment_info["family"])
 
         out["golden"] = {}
-        for task, (model, info) in models.items():
-            path = reports.golden_path(DATASETS, task)
+        for golden_task, (model, info) in models.items():
+            path = reports.golden_path(DATASETS, golden_task)
             if args.write_golden:
-                reports.save_golden(reports.build_golden(task, model, DATASETS, model=info), path)
+                reports.save_golden(
+                    reports.build_golden(golden_task, model, DATASETS, model=info), path
+                )
                 console.print(f"wrote {path.relative_to(REPO_ROOT)}")
             if path.exists():
                 comparison = reports.compare_golden(reports.load_golden(path), model)
-                out["golden"][task] = comparison.model_dump(mode="json")
+                out["golden"][golden_task] = comparison.model_dump(mode="json")
                 console.print(
-                    f"golden {task}: {comparison.n} texts, agreement {comparison.agreement:.3f}, "
+                    f"golden {golden_task}: {comparison.n} texts, "
+                    f"agreement {comparison.agreement:.3f}, "
                     f"{len(comparison.changed)} changed ({comparison.fixed} fixed, "
                     f"{comparison.broken} broken), accuracy reference "
                     f"{comparison.reference_accuracy:.3f} → candidate "

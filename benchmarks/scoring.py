@@ -107,9 +107,9 @@ def prepare(data_dir: Path, onnx_pack: Path | None) -> tuple[Settings, str]:
 
         ensure_serving_models(settings, on_step=lambda m: console.print(f"  {m}"))
     else:
-        from sentimentops.training.service import mlflow_client
+        from sentimentops.training.service import model_registry
 
-        client = mlflow_client(settings)
+        client = model_registry(settings).client
         for task in settings.serving_tasks:
             artifact = onnx_pack / task
             if (artifact / "model").is_dir():  # a model pack's layout

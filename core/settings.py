@@ -115,6 +115,9 @@ class Settings(BaseSettings):
     # Scoring service. Models come from the MLflow registry by alias (production, staging) and
     # are re-checked every model_poll_seconds; a new version is loaded beside the old one.
     serving_tasks: list[Task] = Field(default_factory=lambda: list(TASKS))
+    # Serve this model pack's models as `production` instead of reading the registry: for a
+    # scoring-only install (requirements/serve.txt has no MLflow). Aliases cannot move there.
+    serving_model_pack: Path | None = None
     model_poll_seconds: float = Field(default=5.0, ge=0.5, le=3600)
     max_batch_texts: int = Field(default=256, ge=1, le=1024)
     max_text_chars: int = Field(default=20_000, ge=100, le=100_000)

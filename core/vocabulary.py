@@ -15,6 +15,8 @@ TASKS: tuple[Task, ...] = get_args(Task)
 # scoring a candidate names a version explicitly.
 Alias = Literal["production", "staging"]
 ALIASES: tuple[Alias, ...] = get_args(Alias)
+# Where train_model leaves a new version for evaluate/compare/promote to find.
+CANDIDATE_ALIAS = "candidate"
 
 
 class Role(StrEnum):

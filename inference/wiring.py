@@ -9,12 +9,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from sentimentops.core.metrics import Metrics
+from sentimentops.core.model_registry import MlflowRegistry, ModelRegistry
 from sentimentops.core.settings import Settings
 from sentimentops.identity.models import Tenant
 from sentimentops.inference.prediction_log import PredictionLog
-from sentimentops.inference.registry import MlflowModelSource, ModelSource, ModelWatcher
 from sentimentops.inference.service import Scoring, ScoringLimits
 from sentimentops.inference.slots import ModelSlots
+from sentimentops.inference.watcher import ModelWatcher
 
 TEXT_OPT_IN_CACHE_SECONDS = 30.0
 
@@ -40,6 +41,16 @@ def tenant_text_opt_in(sessions: sessionmaker[Session]) -> Callable[[str], bool]
     return stores_texts
 
 
+def serving_registry(settings: Settings) -> ModelRegistry:
+    """Where served models come from: the model pack named by settings.serving_model_pack
+    (scoring-only installs, no MLflow), else the MLflow registry, read only."""
+    if settings.serving_model_pack is not None:
+        from sentimentops.inference.packs import PackRegistry
+
+        return PackRegistry(settings.serving_model_pack)
+    return MlflowRegistry(settings.resolved_mlflow_tracking_uri, read_only=True)
+
+
 def build_scoring(settings: Settings, sessions: sessionmaker[Session], metrics: Metrics) -> Scoring:
     return Scoring(
         slots=ModelSlots(),
@@ -62,10 +73,10 @@ def build_watcher(
     settings: Settings,
     scoring: Scoring,
     sessions: sessionmaker[Session],
-    source: ModelSource | None = None,
+    registry: ModelRegistry | None = None,
 ) -> ModelWatcher:
     return ModelWatcher(
-        source=source or MlflowModelSource(settings.resolved_mlflow_tracking_uri),
+        registry=registry or serving_registry(settings),
         slots=scoring.slots,
         tasks=list(settings.serving_tasks),
         cache_dir=settings.data_dir / "model-cache",

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -18,7 +18,7 @@ from sentimentops.core.settings import Settings
 from sentimentops.identity.models import Tenant
 
 if TYPE_CHECKING:
-    from mlflow.tracking import MlflowClient
+    from sentimentops.core.model_registry import ModelRegistry
 
 
 class ToolInput(BaseModel):
@@ -47,7 +47,7 @@ class ToolContext:
     settings: Settings
     sessions: sessionmaker[Session]
     policy: PolicyEngine
-    mlflow: Callable[[], MlflowClient]
+    registry: Callable[[], ModelRegistry]
     tenant: str  # the tenant's slug
     actor: str
     workflow_id: str | None = None
@@ -61,6 +61,7 @@ class ToolContext:
         return str(found)
 
 
+Queue = Literal["default", "training", "gpu"]
 InputT = TypeVar("InputT", bound=ToolInput)
 OutputT = TypeVar("OutputT", bound=ToolOutput)
 
@@ -73,11 +74,24 @@ class ToolSpec(Generic[InputT, OutputT]):
     input_model: type[InputT]
     output_model: type[OutputT]
     run: Callable[[ToolContext, InputT], Awaitable[OutputT]]
-    # "training" runs on settings.training_task_queue (a GPU machine, when there is one).
-    queue: Literal["default", "training"] = "default"
+    # Which worker runs a call: "default" (the platform queue), "training" (the training
+    # queue) or "gpu" (settings.gpu_task_queue when set, else the training queue). A tool whose
+    # queue depends on its input says so in `route`; the workflow never reads tool params.
+    queue: Queue = "default"
+    route: Callable[[InputT], Queue] | None = None
     timeout_seconds: float = 120.0
     max_attempts: int = 3
     heartbeat: bool = False
+
+    def queue_for(self, params: dict[str, Any]) -> Queue:
+        """The queue this call runs on (deterministic: workflows call it)."""
+        if self.route is None:
+            return self.queue
+        try:
+            checked = self.input_model.model_validate(params)
+        except ValidationError:
+            return self.queue  # the activity refuses the input with its own message
+        return self.route(checked)
 
     @property
     def description(self) -> str:

@@ -6,10 +6,10 @@ import asyncio
 
 from pydantic import Field
 
-from sentimentops.core.vocabulary import Task
+from sentimentops.core.model_registry import resolve_version
+from sentimentops.core.vocabulary import CANDIDATE_ALIAS, Task
 from sentimentops.tools.base import ToolContext, ToolInput, ToolOutput, ToolSpec
 from sentimentops.tools.evaluate_model import GATES_PACKAGE
-from sentimentops.tools.registry_access import resolve_version, version_for_alias, version_metrics
 
 
 class CompareModelsInput(ToolInput):
@@ -33,18 +33,17 @@ async def compare_models(ctx: ToolContext, params: CompareModelsInput) -> Compar
     candidate must pass the task's metric floors, robustness and latency bounds, and must not
     regress beyond the allowed tolerance on any gated metric. With no production version yet,
     only the candidate's own gates apply. `passed` and `reasons` give the verdict. Read-only."""
-    client = ctx.mlflow()
+    registry = ctx.registry()
     candidate = await asyncio.to_thread(
-        resolve_version, client, params.task, params.candidate_version, "candidate"
+        resolve_version, registry, params.task, params.candidate_version, CANDIDATE_ALIAS
     )
-    candidate_metrics = await asyncio.to_thread(version_metrics, client, params.task, candidate)
-    baseline = await asyncio.to_thread(
-        version_for_alias, client, params.task, params.baseline_alias
-    )
+    candidate_metrics = await asyncio.to_thread(registry.version_metrics, params.task, candidate)
+    found = await asyncio.to_thread(registry.version_for_alias, params.task, params.baseline_alias)
+    baseline = found.version if found is not None else None
     baseline_metrics = (
         None
         if baseline is None
-        else await asyncio.to_thread(version_metrics, client, params.task, baseline)
+        else await asyncio.to_thread(registry.version_metrics, params.task, baseline)
     )
     verdict = await ctx.policy.query(
         package=GATES_PACKAGE,

@@ -6,9 +6,9 @@ import asyncio
 
 from pydantic import Field
 
-from sentimentops.core.vocabulary import Task
+from sentimentops.core.model_registry import resolve_version
+from sentimentops.core.vocabulary import CANDIDATE_ALIAS, Task
 from sentimentops.tools.base import ToolContext, ToolInput, ToolOutput, ToolSpec
-from sentimentops.tools.registry_access import resolve_version, version_metrics
 
 GATES_PACKAGE = "sentimentops.gates"
 
@@ -31,11 +31,11 @@ async def evaluate_model(ctx: ToolContext, params: EvaluateModelInput) -> Evalua
     calibration, robustness flip rates, slices; computed at training time) and check it
     against the task's quality gates (metric floors, robustness and latency bounds).
     `passed` is false with the reasons when a gate fails. Read-only."""
-    client = ctx.mlflow()
+    registry = ctx.registry()
     version = await asyncio.to_thread(
-        resolve_version, client, params.task, params.version, "candidate"
+        resolve_version, registry, params.task, params.version, CANDIDATE_ALIAS
     )
-    metrics = await asyncio.to_thread(version_metrics, client, params.task, version)
+    metrics = await asyncio.to_thread(registry.version_metrics, params.task, version)
     verdict = await ctx.policy.query(
         package=GATES_PACKAGE,
         rule="evaluation",

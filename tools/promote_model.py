@@ -8,10 +8,10 @@ from typing import Literal
 from pydantic import Field
 
 from sentimentops.core.db import transaction
-from sentimentops.core.vocabulary import Task
+from sentimentops.core.model_registry import resolve_version
+from sentimentops.core.vocabulary import CANDIDATE_ALIAS, Task
 from sentimentops.tools import promotions
 from sentimentops.tools.base import ToolContext, ToolInput, ToolOutput, ToolSpec
-from sentimentops.tools.registry_access import resolve_version
 
 
 class PromoteModelInput(ToolInput):
@@ -32,13 +32,13 @@ async def promote_model(ctx: ToolContext, params: PromoteModelInput) -> PromoteM
     `production` (answers everyone else). The scoring service hot-swaps to it within seconds.
     The move is remembered so that rollback_model can undo it. Promotion to production needs a
     human approval."""
-    client = ctx.mlflow()
+    registry = ctx.registry()
 
     def work() -> PromoteModelOutput:
-        version = resolve_version(client, params.task, params.version, "candidate")
+        version = resolve_version(registry, params.task, params.version, CANDIDATE_ALIAS)
         with transaction(ctx.sessions) as session:
             previous = promotions.promote(
-                session, client, model_name=params.task, version=version, alias=params.target,
+                session, registry, model_name=params.task, version=version, alias=params.target,
                 actor=ctx.actor, tenant=ctx.tenant, workflow_id=ctx.workflow_id,
             )  # fmt: skip
         return PromoteModelOutput(

@@ -13,11 +13,11 @@ from sqlalchemy.orm import Session
 
 from sentimentops.core.audit import service as audit
 from sentimentops.core.errors import Conflict
+from sentimentops.core.vocabulary import AuditOutcome
 from sentimentops.tools.models import PromotionEvent
-from sentimentops.tools.registry_access import version_for_alias
 
 if TYPE_CHECKING:
-    from mlflow.tracking import MlflowClient
+    from sentimentops.core.model_registry import ModelRegistry
 
 
 def history(session: Session, *, model_name: str, alias: str) -> list[PromotionEvent]:
@@ -76,14 +76,14 @@ def _record(
         tenant=tenant,
         action=f"model.{action}:{alias}",
         resource=f"model/{model_name}",
-        outcome="succeeded",
+        outcome=AuditOutcome.SUCCEEDED,
         details={"version": version, "previous_version": previous, "workflow_id": workflow_id},
     )
 
 
 def promote(
     session: Session,
-    client: MlflowClient,
+    registry: ModelRegistry,
     *,
     model_name: str,
     version: str,
@@ -93,7 +93,8 @@ def promote(
     workflow_id: str | None = None,
 ) -> str | None:
     """Point `alias` at `version`; returns the version it pointed at before."""
-    previous = version_for_alias(client, model_name, alias)
+    found = registry.version_for_alias(model_name, alias)
+    previous = found.version if found is not None else None
     if previous == version:
         return previous
     # History first (inside the caller's transaction), alias second: if the alias move fails,
@@ -103,13 +104,13 @@ def promote(
         previous=previous, actor=actor, tenant=tenant, workflow_id=workflow_id,
     )  # fmt: skip
     session.flush()
-    client.set_registered_model_alias(model_name, alias, version)
+    registry.set_alias(model_name, alias, version)
     return previous
 
 
 def rollback(
     session: Session,
-    client: MlflowClient,
+    registry: ModelRegistry,
     *,
     model_name: str,
     alias: str,
@@ -120,7 +121,8 @@ def rollback(
 ) -> tuple[str | None, str | None]:
     """Move `alias` back `steps` versions; returns (from, to). Staging with no earlier version
     is removed (nothing in canary); production with none is refused."""
-    current = version_for_alias(client, model_name, alias)
+    found = registry.version_for_alias(model_name, alias)
+    current = found.version if found is not None else None
     if current is None:
         raise Conflict(f"{model_name} has no {alias} version to roll back")
     live = lineage(history(session, model_name=model_name, alias=alias), current)
@@ -139,7 +141,7 @@ def rollback(
     )  # fmt: skip
     session.flush()
     if target is None:
-        client.delete_registered_model_alias(model_name, alias)
+        registry.delete_alias(model_name, alias)
     else:
-        client.set_registered_model_alias(model_name, alias, target)
+        registry.set_alias(model_name, alias, target)
     return current, target

@@ -30,12 +30,12 @@ async def rollback_model(ctx: ToolContext, params: RollbackModelInput) -> Rollba
     before the last promotion (or `steps` promotions ago), using the platform's promotion
     history. The scoring service swaps back within seconds. Rolling back more than one version
     needs a human approval."""
-    client = ctx.mlflow()
+    registry = ctx.registry()
 
     def work() -> RollbackModelOutput:
         with transaction(ctx.sessions) as session:
             before, after = promotions.rollback(
-                session, client, model_name=params.task, alias=params.alias, steps=params.steps,
+                session, registry, model_name=params.task, alias=params.alias, steps=params.steps,
                 actor=ctx.actor, tenant=ctx.tenant, workflow_id=ctx.workflow_id,
             )  # fmt: skip
         return RollbackModelOutput(

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
-import tempfile
 import threading
-from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -14,8 +11,8 @@ from pydantic import BaseModel, Field
 from sentimentops.core.errors import NotFound
 from sentimentops.core.vocabulary import Task
 from sentimentops.inference.artifacts import load_scorer
-from sentimentops.inference.registry import MlflowModelSource
 from sentimentops.inference.runtime.base import Scorer
+from sentimentops.inference.watcher import fetch_artifact
 from sentimentops.tools.base import ToolContext, ToolInput, ToolOutput, ToolSpec
 
 MAX_TEXTS = 256
@@ -27,7 +24,7 @@ _lock = threading.Lock()
 class ScoreTextsInput(ToolInput):
     task: Task
     texts: list[str] = Field(min_length=1, max_length=MAX_TEXTS)
-    alias: Literal["production", "staging", "candidate"] = "production"
+    alias: Literal["production", "staging", "candidate"] = "production"  # candidate: not served
 
 
 class Prediction(BaseModel):
@@ -42,8 +39,8 @@ class ScoreTextsOutput(ToolOutput):
 
 
 def _scorer(ctx: ToolContext, task: str, alias: str) -> tuple[str, Scorer]:
-    source = MlflowModelSource(ctx.settings.resolved_mlflow_tracking_uri)
-    resolved = source.resolve(task, alias)
+    registry = ctx.registry()
+    resolved = registry.version_for_alias(task, alias)
     if resolved is None:
         raise NotFound(f"{task} has no {alias} version")
     key = (ctx.settings.resolved_mlflow_tracking_uri, task, resolved.version)
@@ -51,21 +48,8 @@ def _scorer(ctx: ToolContext, task: str, alias: str) -> tuple[str, Scorer]:
         cached = _scorers.get(key)
         if cached is not None:
             return resolved.version, cached
-        target = ctx.settings.data_dir / "tool-model-cache" / task / resolved.version
-        if not (target / "model.json").is_file():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            scratch = Path(tempfile.mkdtemp(dir=target.parent, prefix=".download-"))
-            try:
-                local = source.download(resolved, scratch)
-                root = (
-                    local
-                    if (local / "model.json").is_file()
-                    else next(p.parent for p in local.glob("*/model.json"))
-                )
-                shutil.move(str(root), str(target))
-            finally:
-                shutil.rmtree(scratch, ignore_errors=True)
-        scorer = load_scorer(target)
+        directory = fetch_artifact(registry, resolved, ctx.settings.data_dir / "tool-model-cache")
+        scorer = load_scorer(directory)
         _scorers[key] = scorer
         return resolved.version, scorer
 

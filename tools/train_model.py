@@ -8,12 +8,11 @@ from typing import TYPE_CHECKING
 
 from pydantic import Field
 
-from sentimentops.core.vocabulary import Task
-from sentimentops.tools.base import ToolContext, ToolInput, ToolOutput, ToolSpec
-from sentimentops.training import service as training
+from sentimentops.core.vocabulary import CANDIDATE_ALIAS, Task
+from sentimentops.tools.base import Queue, ToolContext, ToolInput, ToolOutput, ToolSpec
 
 if TYPE_CHECKING:
-    from mlflow.tracking import MlflowClient
+    from sentimentops.core.model_registry import ModelRegistry
 
 IDEMPOTENCY_TAG = "sentimentops.idempotency_key"  # readable, for forensics
 IDEMPOTENCY_HASH_TAG = "sentimentops.idempotency_sha256"  # safe to put in a search filter
@@ -34,21 +33,20 @@ class TrainModelOutput(ToolOutput):
     metrics: dict[str, float]
 
 
-def _registered_by(client: MlflowClient, task: str, key_hash: str) -> TrainModelOutput | None:
+def _registered_by(registry: ModelRegistry, task: str, key_hash: str) -> TrainModelOutput | None:
     """The version an earlier attempt of this very call registered, if it got that far."""
-    found = client.search_model_versions(
-        f"name='{task}' and tags.`{IDEMPOTENCY_HASH_TAG}` = '{key_hash}'"
-    )
+    found = registry.find_versions(task, tag=(IDEMPOTENCY_HASH_TAG, key_hash))
     if not found:
         return None
     version = min(found, key=lambda v: int(v.version))
     # The attempt may have died between registering and moving the alias.
-    client.set_registered_model_alias(task, training.CANDIDATE_ALIAS, version.version)
-    run_id = str(version.run_id)
+    registry.set_alias(task, CANDIDATE_ALIAS, version.version)
     return TrainModelOutput(
-        model_name=task, version=str(version.version), run_id=run_id,
-        metrics=dict(client.get_run(run_id).data.metrics),
-    )  # fmt: skip
+        model_name=task,
+        version=version.version,
+        run_id=version.run_id or "",
+        metrics=registry.version_metrics(task, version.version),
+    )
 
 
 async def train_model(ctx: ToolContext, params: TrainModelInput) -> TrainModelOutput:
@@ -66,11 +64,13 @@ async def train_model(ctx: ToolContext, params: TrainModelInput) -> TrainModelOu
             IDEMPOTENCY_HASH_TAG: hashlib.sha256(key.encode()).hexdigest(),
         }
         earlier = await asyncio.to_thread(
-            _registered_by, ctx.mlflow(), params.task, tags[IDEMPOTENCY_HASH_TAG]
+            _registered_by, ctx.registry(), params.task, tags[IDEMPOTENCY_HASH_TAG]
         )
         if earlier is not None:
             ctx.heartbeat(f"version {earlier.version} was registered by an earlier attempt")
             return earlier
+    from sentimentops.training import service as training  # torch, MLflow: on the training worker
+
     result = await asyncio.to_thread(
         training.train,
         settings=ctx.settings,
@@ -93,12 +93,17 @@ async def train_model(ctx: ToolContext, params: TrainModelInput) -> TrainModelOu
 GPU_FAMILIES = frozenset({"minilm", "notebook"})
 
 
+def _queue(params: TrainModelInput) -> Queue:
+    return "gpu" if params.family in GPU_FAMILIES else "training"
+
+
 SPEC = ToolSpec(
     name="train_model",
     input_model=TrainModelInput,
     output_model=TrainModelOutput,
     run=train_model,
     queue="training",
+    route=_queue,
     timeout_seconds=4 * 3600,
     max_attempts=3,
     heartbeat=True,

@@ -8,7 +8,6 @@ from pydantic import Field
 
 from sentimentops.core.vocabulary import Task
 from sentimentops.tools.base import ToolContext, ToolInput, ToolOutput, ToolSpec
-from sentimentops.training.reference_data import LABEL_NAMES, frame_hash, load_task
 
 MAX_DUPLICATE_SHARE = 0.05
 
@@ -31,6 +30,9 @@ async def validate_dataset(ctx: ToolContext, params: ValidateDatasetInput) -> Va
     enough rows, no empty texts, labels within the task's label set, few duplicate texts.
     Returns its content hash (the version that training will record) and `passed` with the
     reasons it failed. Read-only."""
+
+    # pandas: imported on the worker that runs the tool, not by every importer of the catalogue.
+    from sentimentops.training.reference_data import LABEL_NAMES, frame_hash, load_task
 
     def work() -> ValidateDatasetOutput:
         data = load_task(params.task, ctx.settings.datasets_dir)

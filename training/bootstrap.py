@@ -11,25 +11,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from mlflow.exceptions import MlflowException
-from mlflow.tracking import MlflowClient
-
 from sentimentops.core.audit import service as audit
 from sentimentops.core.db import make_engine, make_session_factory, transaction
+from sentimentops.core.model_registry import ModelRegistry
 from sentimentops.core.settings import Settings
-from sentimentops.core.vocabulary import AuditOutcome
+from sentimentops.core.vocabulary import CANDIDATE_ALIAS, Alias, AuditOutcome
 from sentimentops.training import service
 from sentimentops.training.model_pack import import_pack
 
-PRODUCTION_ALIAS = "production"
+PRODUCTION_ALIAS: Alias = "production"
 BOOTSTRAP_FAMILY = "tfidf_lr"
 
 
-def _alias_version(client: MlflowClient, task: str, alias: str) -> str | None:
-    try:
-        return str(client.get_model_version_by_alias(task, alias).version)
-    except MlflowException:
-        return None
+def _alias_version(registry: ModelRegistry, task: str, alias: str) -> str | None:
+    found = registry.version_for_alias(task, alias)
+    return found.version if found is not None else None
 
 
 def _prefixed(on_step: Callable[[str], None], task: str) -> Callable[[str], None]:
@@ -40,7 +36,7 @@ def ensure_serving_models(
     settings: Settings, *, on_step: Callable[[str], None] = lambda _m: None
 ) -> dict[str, str]:
     """Give every serving task a production model; returns task → version for those it set."""
-    client = service.mlflow_client(settings)
+    registry = service.model_registry(settings)
     from_pack: dict[str, str] = {}
     if (settings.model_pack_dir / "pack.json").is_file():
         for model in import_pack(settings, settings.model_pack_dir, tasks=settings.serving_tasks):
@@ -49,9 +45,9 @@ def ensure_serving_models(
                 on_step(f"{model.task}: imported version {model.version} from the model pack")
     promoted: dict[str, str] = {}
     for task in settings.serving_tasks:
-        if _alias_version(client, task, PRODUCTION_ALIAS) is not None:
+        if _alias_version(registry, task, PRODUCTION_ALIAS) is not None:
             continue
-        version = from_pack.get(task) or _alias_version(client, task, service.CANDIDATE_ALIAS)
+        version = from_pack.get(task) or _alias_version(registry, task, CANDIDATE_ALIAS)
         if version is None:
             on_step(f"{task}: training the first model ({BOOTSTRAP_FAMILY}, about a minute)")
             version = service.train(
@@ -60,7 +56,7 @@ def ensure_serving_models(
                 family=BOOTSTRAP_FAMILY,
                 on_step=_prefixed(on_step, task),
             ).version
-        client.set_registered_model_alias(task, PRODUCTION_ALIAS, version)
+        registry.set_alias(task, PRODUCTION_ALIAS, version)
         _audit(settings, task, version)
         on_step(f"{task}: version {version} is the first production model")
         promoted[task] = version

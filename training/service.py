@@ -18,16 +18,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import mlflow
 import numpy as np
 import pandas as pd
 from mlflow.entities import Metric, Param
-from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from sentimentops.core.errors import InvalidInput
+from sentimentops.core.errors import InvalidInput, NotFound
+from sentimentops.core.model_registry import MlflowRegistry
 from sentimentops.core.settings import REPO_ROOT, Settings
-from sentimentops.core.vocabulary import TASKS
+from sentimentops.core.vocabulary import CANDIDATE_ALIAS, TASKS
 from sentimentops.training.config import (
     FAMILIES,
     TrainingConfig,
@@ -46,7 +45,6 @@ from sentimentops.training.reference_data import (
     source_files,
 )
 
-CANDIDATE_ALIAS = "candidate"
 ARTIFACT_PATH = "model"
 Step = Callable[[str], None]
 
@@ -63,19 +61,19 @@ class TrainResult:
     report: dict[str, Any]
 
 
-def mlflow_client(settings: Settings) -> MlflowClient:
-    """A client on the configured tracking store (SQLite under data_dir by default)."""
-    uri = settings.resolved_mlflow_tracking_uri
+def model_registry(settings: Settings) -> MlflowRegistry:
+    """The model registry and tracking store that training writes (SQLite under data_dir by
+    default, created on first use)."""
     if settings.mlflow_tracking_uri is None:
         settings.mlflow_dir.mkdir(parents=True, exist_ok=True)
-    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+    return MlflowRegistry(settings.resolved_mlflow_tracking_uri)
 
 
 def ensure_mlflow_store(settings: Settings) -> None:
     """Create (or upgrade) the tracking and registry store now. MLflow builds a new SQLite
     store's schema on first use, and a process killed halfway leaves one it cannot open again
     ("table … already exists"); so the worker does this at start, never inside a tool."""
-    client = mlflow_client(settings)
+    client = model_registry(settings).client
     client.search_experiments(max_results=1)
     client.search_registered_models(max_results=1)
 
@@ -373,7 +371,8 @@ def _record(
     extra_artifacts: dict[str, Path],
     version_tags: dict[str, str],
 ) -> tuple[str, str]:
-    client = mlflow_client(settings)
+    registry = model_registry(settings)
+    client = registry.client  # experiment tracking: runs, params, metrics, artifacts
     experiment_id = _experiment_id(client, settings, task)
     run = client.create_run(experiment_id, run_name=f"{config.family}-{task}", tags=tags)
     run_id = run.info.run_id
@@ -389,11 +388,7 @@ def _record(
         client.log_artifacts(run_id, str(work / ARTIFACT_PATH), ARTIFACT_PATH)
         for name, directory in extra_artifacts.items():
             client.log_artifacts(run_id, str(directory), name)
-        try:
-            client.get_registered_model(task)
-        except MlflowException:
-            client.create_registered_model(task, description=f"{task} scoring models")
-        version = client.create_model_version(
+        version = registry.register(
             task,
             source=f"{run.info.artifact_uri}/{ARTIFACT_PATH}",
             run_id=run_id,
@@ -403,7 +398,7 @@ def _record(
             },
             description=f"{config.family}, trained in {train_seconds:.1f}s",
         )
-        client.set_registered_model_alias(task, CANDIDATE_ALIAS, version.version)
+        registry.set_alias(task, CANDIDATE_ALIAS, version.version)
     except BaseException:
         client.set_terminated(run_id, status="FAILED")
         raise
@@ -413,14 +408,11 @@ def _record(
 
 def download_candidate(settings: Settings, task: str, destination: Path) -> Path:
     """Fetch the serving artifact of the `candidate` alias into `destination`."""
-    client = mlflow_client(settings)
-    version = client.get_model_version_by_alias(task, CANDIDATE_ALIAS)
+    registry = model_registry(settings)
+    version = registry.version_for_alias(task, CANDIDATE_ALIAS)
+    if version is None:
+        raise NotFound(f"{task} has no {CANDIDATE_ALIAS} version")
     if destination.exists():
         shutil.rmtree(destination)
     destination.mkdir(parents=True)
-    local = mlflow.artifacts.download_artifacts(
-        artifact_uri=str(version.source),
-        dst_path=str(destination),
-        tracking_uri=settings.resolved_mlflow_tracking_uri,
-    )
-    return Path(local)
+    return registry.download(version, destination)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import select
@@ -21,12 +21,13 @@ from sentimentops.core.audit import service as audit
 from sentimentops.core.db import transaction
 from sentimentops.core.errors import DomainError, ServiceUnavailable
 from sentimentops.core.logging import get_logger
+from sentimentops.core.model_registry import MlflowRegistry, ModelRegistry
 from sentimentops.core.policy import PolicyEngine
 from sentimentops.core.settings import Settings
 from sentimentops.core.temporal import workflow_ui_url
 from sentimentops.tools.base import ToolContext
+from sentimentops.tools.catalogue import TOOLS, AnySpec
 from sentimentops.tools.models import ToolRun
-from sentimentops.tools.registry import TOOLS, AnySpec
 from sentimentops.workflows import service as plans
 from sentimentops.workflows.schemas import (
     ApprovalTicket,
@@ -37,9 +38,6 @@ from sentimentops.workflows.schemas import (
     ToolCallRequest,
     WorkflowEvent,
 )
-
-if TYPE_CHECKING:
-    from mlflow.tracking import MlflowClient
 
 log = get_logger(__name__)
 
@@ -104,19 +102,18 @@ class ToolActivities:
         settings: Settings,
         policy: PolicyEngine,
         sessions: sessionmaker[Session],
-        mlflow: Callable[[], MlflowClient] | None = None,
+        registry: ModelRegistry | None = None,
         heartbeat_seconds: float = 5.0,
     ) -> None:
         self._settings = settings
         self._policy = policy
         self._sessions = sessions
-        self._mlflow = mlflow or self._default_mlflow
+        # MLflow is imported on the first tool call that needs the registry, not at start-up.
+        self._registry = registry or MlflowRegistry(settings.resolved_mlflow_tracking_uri)
         self._heartbeat_seconds = heartbeat_seconds
 
-    def _default_mlflow(self) -> MlflowClient:
-        from sentimentops.training.service import mlflow_client
-
-        return mlflow_client(self._settings)
+    def _get_registry(self) -> ModelRegistry:
+        return self._registry
 
     def activities(self, queue: str) -> list[Callable[..., Any]]:
         """The activities of the tools that run on `queue` ("default" or "training")."""
@@ -181,7 +178,7 @@ class ToolActivities:
             settings=self._settings,
             sessions=self._sessions,
             policy=self._policy,
-            mlflow=self._mlflow,
+            registry=self._get_registry,
             tenant=call.tenant,
             actor=call.actor,
             workflow_id=call.workflow_id,

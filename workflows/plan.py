@@ -21,8 +21,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, CancelledErro
 with workflow.unsafe.imports_passed_through():
     from sentimentops.approvals.schemas import APPROVAL_SIGNAL, ApprovalSignal
     from sentimentops.core.vocabulary import FINAL_PLAN_STATUSES
-    from sentimentops.tools.registry import TOOLS
-    from sentimentops.tools.train_model import GPU_FAMILIES
+    from sentimentops.tools.catalogue import TOOLS
     from sentimentops.workflows.activities import PlanActivities, PolicyActivities
     from sentimentops.workflows.schemas import (
         STEP_REFERENCE,
@@ -360,10 +359,11 @@ class PlanExecutionWorkflow:
         # The key changes with the step's content, so an amended step is new work; a retried
         # or replayed step is the same work and returns its first result.
         key = f"{info.workflow_id}:{state.index}:{plan_hash(self._active_plan)[:12]}"
-        training = spec.queue == "training"
-        queue = request.training_task_queue if training else request.task_queue
-        if training and request.gpu_task_queue and params.get("family") in GPU_FAMILIES:
-            queue = request.gpu_task_queue
+        queue = {
+            "default": request.task_queue,
+            "training": request.training_task_queue,
+            "gpu": request.gpu_task_queue or request.training_task_queue,
+        }[spec.queue_for(params)]
         state.status = "running"
         try:
             result = await workflow.execute_activity(

@@ -24,7 +24,7 @@ from sentimentops.core.vocabulary import PrincipalKind, Role
 from sentimentops.identity import service as identity
 from sentimentops.identity.principal import Principal
 from sentimentops.identity.tenancy import get_owned, owned
-from sentimentops.tools.registry import TOOLS
+from sentimentops.tools.catalogue import TOOLS
 from sentimentops.workflows.models import PlanExecution
 from sentimentops.workflows.schemas import SENTRY_SUBJECT, Plan, PlanStep, PlanSummary
 

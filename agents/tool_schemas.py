@@ -1,4 +1,4 @@
-"""Every tool by name, and their exports as LLM tool schemas.
+"""The tool catalogue as an LLM sees it: OpenAI function schemas and LangChain tools.
 
 The LangChain tools made here do not run anything: calling one returns a plan step for the
 plan execution workflow, so an agent can only propose, and every step still passes policy and
@@ -11,37 +11,7 @@ from typing import Any
 from langchain_core.tools import StructuredTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
-from sentimentops.tools import (
-    compare_models,
-    detect_drift,
-    evaluate_model,
-    get_service_metrics,
-    promote_model,
-    rollback_model,
-    score_texts,
-    set_canary,
-    train_model,
-    validate_dataset,
-)
-from sentimentops.tools.base import ToolSpec
-
-AnySpec = ToolSpec[Any, Any]
-
-TOOLS: dict[str, AnySpec] = {
-    spec.name: spec
-    for spec in (
-        validate_dataset.SPEC,
-        train_model.SPEC,
-        evaluate_model.SPEC,
-        compare_models.SPEC,
-        promote_model.SPEC,
-        rollback_model.SPEC,
-        set_canary.SPEC,
-        score_texts.SPEC,
-        get_service_metrics.SPEC,
-        detect_drift.SPEC,
-    )
-}
+from sentimentops.tools.catalogue import TOOLS, AnySpec
 
 
 def openai_tool_schema(spec: AnySpec) -> dict[str, Any]:

@@ -1,6 +1,7 @@
-"""Where serving models come from: the MLflow registry, by alias.
+"""The serving side of the model registry: `ModelWatcher` follows the aliases.
 
-`ModelWatcher` polls the registry; when the version behind `production` or `staging` of a task
+It polls the model registry (core/model_registry.py: MLflow, or a model pack on a
+scoring-only install); when the version behind `production` or `staging` of a task
 changes, it downloads the artifact, loads and warms it beside the serving one, and installs it
 (see inference/slots.py). A version that fails to load or to pass the smoke test is refused,
 audited, and not retried until the alias moves again; the old version keeps serving.
@@ -12,9 +13,7 @@ import asyncio
 import contextlib
 import shutil
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -23,75 +22,30 @@ from sentimentops.core.audit import service as audit
 from sentimentops.core.db import transaction
 from sentimentops.core.logging import get_logger
 from sentimentops.core.metrics import Metrics
+from sentimentops.core.model_registry import ModelRegistry, ModelVersion
 from sentimentops.core.vocabulary import ALIASES
 from sentimentops.inference.artifacts import load_scorer
 from sentimentops.inference.batching import MicroBatcher
 from sentimentops.inference.models import CanaryShare
 from sentimentops.inference.slots import ModelSlots, ServingModel
 
-if TYPE_CHECKING:
-    from mlflow.tracking import MlflowClient
-
 log = get_logger(__name__)
 
 
-@dataclass(frozen=True)
-class ResolvedVersion:
-    name: str
-    version: str
-    source: str  # artifact URI of the serving directory
-
-
-class ModelSource(Protocol):
-    def resolve(self, name: str, alias: str) -> ResolvedVersion | None: ...
-
-    def download(self, resolved: ResolvedVersion, destination: Path) -> Path: ...
-
-
-class MlflowModelSource:
-    """Reads aliases and downloads artifacts through the MLflow client (SQLite store or server).
-
-    The client is created on first use, in the watcher's thread: importing MLflow and opening
-    its store is slow and must not delay the API's start-up."""
-
-    def __init__(self, tracking_uri: str) -> None:
-        self._tracking_uri = tracking_uri
-        self._client: MlflowClient | None = None
-
-    def _registry_exists(self) -> bool:
-        # The scoring service only reads the registry; it must not create an empty SQLite store
-        # (training does that when it registers the first model).
-        if self._tracking_uri.startswith("sqlite:///"):
-            return Path(self._tracking_uri.removeprefix("sqlite:///")).is_file()
-        return True
-
-    def _get_client(self) -> MlflowClient:
-        if self._client is None:
-            from mlflow.tracking import MlflowClient
-
-            self._client = MlflowClient(tracking_uri=self._tracking_uri)
-        return self._client
-
-    def resolve(self, name: str, alias: str) -> ResolvedVersion | None:
-        if not self._registry_exists():
-            return None
-        from mlflow.exceptions import MlflowException
-
-        try:
-            version = self._get_client().get_model_version_by_alias(name, alias)
-        except MlflowException:
-            return None  # no such model or alias yet
-        if not version.source:
-            return None
-        return ResolvedVersion(name=name, version=str(version.version), source=version.source)
-
-    def download(self, resolved: ResolvedVersion, destination: Path) -> Path:
-        import mlflow.artifacts
-
-        local = mlflow.artifacts.download_artifacts(
-            artifact_uri=resolved.source, dst_path=str(destination), tracking_uri=self._tracking_uri
-        )
-        return Path(local)
+def fetch_artifact(registry: ModelRegistry, version: ModelVersion, cache_dir: Path) -> Path:
+    """The version's serving artifact in `cache_dir/<name>/<version>`, downloaded once. The
+    download goes to a scratch folder that is then renamed: a crash never leaves half a model."""
+    target = cache_dir / version.name / version.version
+    if (target / "model.json").is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(dir=target.parent, prefix=".download-"))
+    try:
+        root = _artifact_root(registry.download(version, scratch))
+        shutil.move(str(root), str(target))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return target
 
 
 def _artifact_root(directory: Path) -> Path:
@@ -108,7 +62,7 @@ class ModelWatcher:
     def __init__(
         self,
         *,
-        source: ModelSource,
+        registry: ModelRegistry,
         slots: ModelSlots,
         tasks: list[str],
         cache_dir: Path,
@@ -118,7 +72,7 @@ class ModelWatcher:
         batch_max_wait_ms: float = 2.0,
         ort_threads: int | None = None,
     ) -> None:
-        self._source = source
+        self._registry = registry
         self._slots = slots
         self._tasks = tasks
         self._cache_dir = cache_dir
@@ -135,8 +89,8 @@ class ModelWatcher:
         changes = []
         for task in self._tasks:
             for alias in ALIASES:
-                resolved = await asyncio.to_thread(self._source.resolve, task, alias)
-                if resolved is None:
+                resolved = await asyncio.to_thread(self._registry.version_for_alias, task, alias)
+                if resolved is None or not resolved.source:
                     continue
                 current = self._slots.get(task, alias)
                 key = (task, alias, resolved.version)
@@ -160,25 +114,12 @@ class ModelWatcher:
             ).all()
         return [(str(r[0]), str(r[1]), float(r[2])) for r in rows if r[1] in self._tasks]
 
-    def _load(self, resolved: ResolvedVersion) -> Path:
-        target = self._cache_dir / resolved.name / resolved.version
-        if (target / "model.json").is_file():
-            return target
-        self._cache_dir.mkdir(parents=True, exist_ok=True)
-        # Download into a scratch folder and rename: a crash never leaves a half model behind.
-        scratch = Path(tempfile.mkdtemp(dir=self._cache_dir, prefix=".download-"))
-        try:
-            root = _artifact_root(self._source.download(resolved, scratch))
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.move(str(root), str(target))
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
-        return target
-
-    async def _install(self, task: str, alias: str, resolved: ResolvedVersion) -> bool:
+    async def _install(self, task: str, alias: str, resolved: ModelVersion) -> bool:
         previous = self._slots.get(task, alias)
         try:
-            directory = await asyncio.to_thread(self._load, resolved)
+            directory = await asyncio.to_thread(
+                fetch_artifact, self._registry, resolved, self._cache_dir
+            )
             scorer = await asyncio.to_thread(load_scorer, directory, threads=self._ort_threads)
             version_label = f"{resolved.name}/{resolved.version}"
             model = ServingModel(
@@ -199,17 +140,18 @@ class ModelWatcher:
         except Exception as exc:  # noqa: BLE001 - any failure refuses this version
             log.warning("model.refused", task=task, alias=alias, version=resolved.version,
                         error=str(exc))  # fmt: skip
-            self._audit(task, alias, resolved, "refused", {"error": str(exc)[:500]})
+            await asyncio.to_thread(
+                self._audit, task, alias, resolved, "refused", {"error": str(exc)[:500]}
+            )
             self._metrics.model_swaps.labels(task, alias, "refused").inc()
             return False
         if previous is not None:
             self._metrics.model_info.remove(task, alias, previous.name, previous.version)
         self._metrics.model_info.labels(task, alias, resolved.name, resolved.version).set(1)
         self._metrics.model_swaps.labels(task, alias, "installed").inc()
-        self._audit(
-            task, alias, resolved, "installed",
-            {"replaced": previous.version if previous else None},
-        )  # fmt: skip
+        # The audit row is written off the event loop: scoring requests must never wait on it.
+        replaced: dict[str, object] = {"replaced": previous.version if previous else None}
+        await asyncio.to_thread(self._audit, task, alias, resolved, "installed", replaced)
         log.info("model.installed", task=task, alias=alias, version=resolved.version)
         return True
 
@@ -217,7 +159,7 @@ class ModelWatcher:
         self,
         task: str,
         alias: str,
-        resolved: ResolvedVersion,
+        resolved: ModelVersion,
         outcome: str,
         details: dict[str, object],
     ) -> None:
