@@ -33,6 +33,8 @@ from sentimentops.workflows.schemas import (
     ApprovalTicket,
     CloseApproval,
     CreateApproval,
+    PlanFinished,
+    PlanStarted,
     PolicyCheckResult,
     ToolCall,
     ToolCallRequest,
@@ -306,10 +308,60 @@ class PlanActivities:
 
         await asyncio.to_thread(work)
 
+    @activity.defn(name="plan_started")
+    async def plan_started(self, event: PlanStarted) -> None:
+        """The plan registry's one writer, at a plan's start: its row is written (or reset, for
+        a workflow id used again) and the start audited, in one transaction."""
+        info = activity.info()
+
+        def work() -> None:
+            with transaction(self._sessions) as session:
+                plans.record_started(
+                    session, workflow_id=str(info.workflow_id), tenant=event.tenant,
+                    proposer=event.proposer, plan_hash=event.plan_hash,
+                    rationale=event.rationale, tools=event.tools, new_execution=True,
+                )  # fmt: skip
+                self._audit_plan(session, info, event.tenant, event.proposer, "plan.start",
+                                 "running", {"plan_hash": event.plan_hash,
+                                             "rationale": event.rationale,
+                                             "tools": event.tools})  # fmt: skip
+
+        await asyncio.to_thread(work)
+
+    @activity.defn(name="plan_finished")
+    async def plan_finished(self, event: PlanFinished) -> None:
+        """The plan registry's one writer, at a plan's end: its final status, and the audit."""
+        info = activity.info()
+
+        def work() -> None:
+            with transaction(self._sessions) as session:
+                plans.record_finished(
+                    session, workflow_id=str(info.workflow_id), status=event.status,
+                    message=event.message,
+                )  # fmt: skip
+                self._audit_plan(session, info, event.tenant, event.proposer, "plan.finish",
+                                 event.status, {"plan_hash": event.plan_hash,
+                                                "message": event.message})  # fmt: skip
+
+        await asyncio.to_thread(work)
+
+    @staticmethod
+    def _audit_plan(
+        session: Session, info: activity.Info, tenant: str, actor: str, action: str,
+        outcome: str, details: dict[str, Any],
+    ) -> None:  # fmt: skip
+        audit.record(
+            session, actor=actor, tenant=tenant, action=action,
+            resource=f"workflow/{info.workflow_id}", outcome=outcome,
+            trace_id=info.workflow_run_id.replace("-", "") if info.workflow_run_id else None,
+            details=details,
+        )  # fmt: skip
+
     @activity.defn(name="record_event")
     async def record_event(self, event: WorkflowEvent) -> None:
-        """Append a workflow decision (plan started, amended, finished) to the audit log, and
-        keep the plan registry in step with a plan's start and finish."""
+        """Append a workflow decision to the audit log. Plans started before the typed
+        plan_started/plan_finished activities (workflows/plan.py, TYPED_PLAN_REGISTRY) still
+        report their start and finish here; for them the registry follows these events."""
         info = activity.info() if activity.in_activity() else None
         plan_id = info.workflow_id if info and info.workflow_type == "PlanExecution" else None
 

@@ -4,6 +4,8 @@ checks its named policy itself, so no entry point (API, CLI, Slack, agents) can 
 
 from __future__ import annotations
 
+import asyncio
+import time
 from datetime import timedelta
 
 from temporalio.client import Client, WorkflowExecutionStatus
@@ -48,6 +50,7 @@ from sentimentops.workflows.schemas import (
 )
 
 PLANS_PATH = "/api/v1/plans"
+REGISTRY_WAIT_SECONDS = 5.0
 # Progress comes from a workflow query, which a worker answers: without one, fail fast.
 QUERY_TIMEOUT = timedelta(seconds=10)
 
@@ -58,23 +61,24 @@ async def _start(ctx: FlowContext, plan: Plan) -> PlanAccepted:
     with temporal_errors(f"starting plan {workflow_id}"):
         await start_plan(client, ctx.settings, plan, workflow_id=workflow_id)
     digest = plan_hash(plan)
-    await ctx.write(
-        lambda session: service.record_started(
-            session,
-            workflow_id=workflow_id,
-            tenant=plan.tenant,
-            proposer=plan.proposer.subject,
-            plan_hash=digest,
-            rationale=plan.rationale,
-            tools=[s.tool for s in plan.steps],
-        )
-    )
+    await _until_registered(ctx, workflow_id)
     return PlanAccepted(
         workflow_id=workflow_id,
         plan_hash=digest,
         status_url=f"{PLANS_PATH}/{workflow_id}",
         workflow_url=workflow_ui_url(ctx.settings, workflow_id),
     )
+
+
+async def _until_registered(ctx: FlowContext, workflow_id: str) -> None:
+    """Wait (briefly) for the workflow's first activity to write the plan's registry row, so that
+    the caller can read the plan at once. The workflow is the registry's only writer; without a
+    running worker the row comes later, and the 202 stands (the plan is durably started)."""
+    deadline = time.monotonic() + REGISTRY_WAIT_SECONDS
+    while time.monotonic() < deadline:
+        if await ctx.read(lambda session: service.is_recorded(session, workflow_id=workflow_id)):
+            return
+        await asyncio.sleep(0.05)
 
 
 async def propose_plan_flow(ctx: FlowContext, principal: Principal, body: PlanIn) -> PlanAccepted:

@@ -30,7 +30,9 @@ with workflow.unsafe.imports_passed_through():
         CreateApproval,
         Plan,
         PlanExecutionInput,
+        PlanFinished,
         PlanProgress,
+        PlanStarted,
         PlanStep,
         StepState,
         ToolCall,
@@ -49,6 +51,10 @@ _QUICK_RETRY = RetryPolicy(
 )
 
 FINAL = FINAL_PLAN_STATUSES
+# Plans started from this version on record their start and end through the typed
+# plan_started/plan_finished activities (the registry's one writer); older histories keep the
+# record_event calls they made (workflow.patched keeps both replayable).
+TYPED_PLAN_REGISTRY = "typed-plan-registry"
 
 
 class StepStopped(Exception):
@@ -166,7 +172,19 @@ class PlanExecutionWorkflow:
             "rationale": request.plan.rationale,
             "tools": [s.tool for s in request.plan.steps],
         }
-        await self._event("plan.start", "running", started)
+        if workflow.patched(TYPED_PLAN_REGISTRY):
+            await self._quick(
+                PlanActivities.plan_started,
+                PlanStarted(
+                    tenant=request.plan.tenant,
+                    proposer=request.plan.proposer.subject,
+                    plan_hash=self._hash,
+                    rationale=request.plan.rationale,
+                    tools=[s.tool for s in request.plan.steps],
+                ),
+            )
+        else:  # histories recorded before the typed activities replay the way they ran
+            await self._event("plan.start", "running", started)
         results: dict[int, dict[str, Any]] = {}
         index = 0
         try:
@@ -202,8 +220,25 @@ class PlanExecutionWorkflow:
         return self.progress()
 
     async def _finish_event(self) -> None:
+        if workflow.patched(TYPED_PLAN_REGISTRY):
+            await self._quick(
+                PlanActivities.plan_finished,
+                PlanFinished(
+                    tenant=self._active_plan.tenant,
+                    proposer=self._active_plan.proposer.subject,
+                    plan_hash=self._hash,
+                    status=self._status,
+                    message=self._message,
+                ),
+            )
+            return
         finished = {"plan_hash": self._hash, "message": self._message}
         await self._event("plan.finish", self._status, finished)
+
+    async def _quick(self, activity: Any, argument: Any) -> None:
+        await workflow.execute_activity_method(
+            activity, argument, start_to_close_timeout=_QUICK_TIMEOUT, retry_policy=_QUICK_RETRY
+        )
 
     async def _close_approval(self, approval_id: str, status: str) -> None:
         await workflow.execute_activity_method(

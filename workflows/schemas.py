@@ -166,6 +166,26 @@ class WorkflowEvent(BaseModel):
     details: dict[str, Any] = Field(default_factory=dict)
 
 
+class PlanStarted(BaseModel):
+    """A plan execution began: its registry row is (re)written and the start audited."""
+
+    tenant: str
+    proposer: str
+    plan_hash: str
+    rationale: str
+    tools: list[str]
+
+
+class PlanFinished(BaseModel):
+    """A plan execution ended with `status`: its registry row is closed and the end audited."""
+
+    tenant: str
+    proposer: str
+    plan_hash: str
+    status: str
+    message: str
+
+
 # --- The plans API ------------------------------------------------------------------------------
 
 WORKFLOW_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,254}$"

@@ -1,10 +1,10 @@
 """The plan registry, and plans proposed by API callers.
 
-A row per plan execution is written when the plan starts: by the API right after starting it
-(so the caller can read it at once) and by the workflow's first activity (so plans started by
-the CLI, the sentry or an agent are listed too). Both insert only when the row is missing (the
-workflow's own start also resets a finished row: its id was reused). The workflow's last
-activity records the final status."""
+A row per plan execution, with one writer: the plan workflow's first activity (plan_started)
+writes it, so plans started by the API, the CLI, the sentry or an agent are all listed (a
+finished row is reset when a workflow id is used again), and its last one (plan_finished)
+records the final status. The start flow waits briefly for the row so that a caller can read
+its plan at once."""
 
 from __future__ import annotations
 
@@ -100,8 +100,8 @@ def record_started(
         log.info("plan_registry.unknown_tenant", workflow_id=workflow_id, tenant=tenant)
         return
     try:
-        # A savepoint: when the API and the workflow's first activity race on Postgres, the
-        # loser's insert fails alone and the row the winner wrote stands.
+        # A savepoint: when two attempts of the first activity race on Postgres, the loser's
+        # insert fails alone and the row the winner wrote stands.
         with session.begin_nested():
             session.add(
                 PlanExecution(
@@ -112,6 +112,10 @@ def record_started(
             )  # fmt: skip
     except IntegrityError:
         log.info("plan_registry.already_recorded", workflow_id=workflow_id)
+
+
+def is_recorded(session: Session, *, workflow_id: str) -> bool:
+    return session.get(PlanExecution, workflow_id) is not None
 
 
 def record_finished(session: Session, *, workflow_id: str, status: str, message: str) -> None:

@@ -20,7 +20,6 @@ from sentimentops.core.logging import get_logger
 from sentimentops.core.policy import OpaPolicyEngine, PolicyEngine
 from sentimentops.core.settings import Settings
 from sentimentops.core.temporal import connect
-from sentimentops.training.service import ensure_mlflow_store
 from sentimentops.workflows.activities import PlanActivities, PolicyActivities, ToolActivities
 from sentimentops.workflows.plan import PlanExecutionWorkflow
 from sentimentops.workflows.policy_check import PolicyCheckWorkflow
@@ -50,6 +49,7 @@ def build_worker(
         )
         tools = ToolActivities(settings=settings, policy=policy, sessions=sessions)
         activities += [plan.create_approval, plan.close_approval, plan.record_event]
+        activities += [plan.plan_started, plan.plan_finished]
         activities += tools.activities("default")
     return Worker(client, task_queue=task_queue, workflows=WORKFLOWS, activities=activities)
 
@@ -76,11 +76,22 @@ def build_training_worker(
     )
 
 
+def _embedded_store_missing(settings: Settings) -> bool:
+    return (
+        settings.mlflow_tracking_uri is None and not (settings.mlflow_dir / "mlflow.db").is_file()
+    )
+
+
 async def run_worker(settings: Settings, queues: Queues = "all") -> None:
     """Run until SIGINT/SIGTERM, then let in-flight activities finish (graceful shutdown)."""
     client = await connect(settings)
-    # Before any activity can touch it: a first use killed halfway breaks the store.
-    await asyncio.to_thread(ensure_mlflow_store, settings)
+    if _embedded_store_missing(settings):
+        # Before any activity can touch it: a first use killed halfway breaks the store. Only
+        # on first run: MLflow (seconds to import) is otherwise loaded by the first activity
+        # that needs it, so a restarted worker polls again at once.
+        from sentimentops.training.service import ensure_mlflow_store
+
+        await asyncio.to_thread(ensure_mlflow_store, settings)
     sessions = make_session_factory(make_engine(settings.resolved_database_url))
     policy = OpaPolicyEngine(settings.resolved_opa_url)
     workers: list[Worker] = []
