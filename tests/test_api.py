@@ -12,12 +12,13 @@ from sentimentops.app import schema
 from sentimentops.app.api import create_app
 from sentimentops.core.settings import Settings
 from sentimentops.identity.deps import AUTHZ_DEPENDENCIES
+from tests.apps import fastapi_app
 
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     # No scoring tasks: these tests are about the platform routes, not model loading.
-    return Settings(data_dir=tmp_path, max_request_bytes=2048, serving_tasks=[], _env_file=None)  # type: ignore[call-arg]
+    return Settings(data_dir=tmp_path, max_request_bytes=2048, serving_tasks=[], _env_file=None)
 
 
 @pytest.fixture
@@ -49,7 +50,7 @@ def test_not_ready_without_schema(settings: Settings) -> None:
 
 
 def test_not_ready_while_draining(client: TestClient) -> None:
-    client.app.state.draining = True  # type: ignore[attr-defined]
+    fastapi_app(client).state.draining = True
     assert client.get("/readyz").status_code == 503
 
 

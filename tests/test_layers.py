@@ -1,6 +1,6 @@
-"""The floor plan (docs/adr/0002-layers.md): every import points down. The kernel (`core/`)
-imports no domain; a domain imports only the kernel and the domains below it; only the app
-layer (`app/`) knows every domain. Imports inside functions count too."""
+"""The floor plan (docs/adr/0004-layers-and-flows.md): every import points down. The kernel
+(`core/`) imports no domain; a domain imports only the kernel and the domains below it; only the
+app layer (`app/`) knows every domain. Imports inside functions count too."""
 
 from __future__ import annotations
 
@@ -30,7 +30,6 @@ LAYERS: dict[str, int] = {
 def _imported_folders(tree: ast.AST) -> list[tuple[int, str]]:
     found: list[tuple[int, str]] = []
     for node in ast.walk(tree):
-        names: list[str] = []
         if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             if node.module == "sentimentops":
                 names = [f"sentimentops.{alias.name}" for alias in node.names]
@@ -38,6 +37,8 @@ def _imported_folders(tree: ast.AST) -> list[tuple[int, str]]:
                 names = [node.module]
         elif isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
+        else:
+            continue
         for name in names:
             parts = name.split(".")
             if parts[0] == "sentimentops" and len(parts) > 1 and parts[1] in LAYERS:

@@ -11,13 +11,13 @@ from temporalio.client import Client
 from sentimentops.core.audit import service as audit
 from sentimentops.core.policy import OpaPolicyEngine, Principal
 from sentimentops.workflows.policy_check import PolicyCheckWorkflow
-from sentimentops.workflows.schemas import ToolCallRequest
+from sentimentops.workflows.schemas import PolicyCheckResult, ToolCallRequest
 from sentimentops.workflows.worker import build_worker
 
 
 async def _run(
     client: Client, opa_url: str, sessions: sessionmaker[Session], request: ToolCallRequest
-) -> tuple[str, object]:
+) -> tuple[str, PolicyCheckResult]:
     queue = f"test-{uuid.uuid4().hex[:8]}"
     workflow_id = f"policy-check-{uuid.uuid4().hex[:8]}"
     worker = build_worker(
@@ -40,9 +40,9 @@ async def test_allowed_call_is_audited(
         params={"family": "tfidf_lr"},
     )
     workflow_id, result = await _run(temporal_client, opa_url, sessions, request)
-    assert result.decision.outcome == "allowed"  # type: ignore[attr-defined]
+    assert result.decision.outcome == "allowed"
     [event] = audit.recent(session, limit=1)
-    assert event.seq == result.audit_seq  # type: ignore[attr-defined]
+    assert event.seq == result.audit_seq
     assert (event.actor, event.tenant, event.action, event.outcome) == (
         "alice", "acme", "policy.check:train_model", "allowed",
     )  # fmt: skip
@@ -63,7 +63,7 @@ async def test_denied_call_is_audited_as_denied(
         tool="rollback_model",
     )
     _, result = await _run(temporal_client, opa_url, sessions, request)
-    assert result.decision.outcome == "denied"  # type: ignore[attr-defined]
+    assert result.decision.outcome == "denied"
     [event] = audit.recent(session, limit=1)
     assert (event.actor, event.outcome) == ("mallory", "denied")
     assert event.details["reasons"] == ["no role of mallory may call rollback_model"]
@@ -75,7 +75,7 @@ async def test_agent_over_its_hourly_budget_is_denied(
     planner = Principal(subject="planner", kind="agent", roles=["agent"], tenant="acme")
     request = ToolCallRequest(principal=planner, tenant="acme", tool="score_texts")
     _, allowed = await _run(temporal_client, opa_url, sessions, request)
-    assert allowed.decision.outcome == "allowed"  # type: ignore[attr-defined]
+    assert allowed.decision.outcome == "allowed"
     # 119 more calls went ahead this hour (denials would not count)...
     for _ in range(119):
         audit.record(
@@ -85,7 +85,7 @@ async def test_agent_over_its_hourly_budget_is_denied(
     session.flush()
     # ...so the 121st is refused.
     _, refused = await _run(temporal_client, opa_url, sessions, request)
-    assert refused.decision.outcome == "denied"  # type: ignore[attr-defined]
-    assert refused.decision.reasons == [  # type: ignore[attr-defined]
+    assert refused.decision.outcome == "denied"
+    assert refused.decision.reasons == [
         "agent planner reached its limit of 120 tool calls per hour"
     ]

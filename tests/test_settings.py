@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
@@ -11,7 +12,7 @@ STRONG = "x" * 48
 
 
 def test_development_runs_on_defaults(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path, _env_file=None)  # type: ignore[call-arg]
+    settings = Settings(data_dir=tmp_path, _env_file=None)
     assert settings.secret_key.get_secret_value() == DEVELOPMENT_SECRET
     assert settings.resolved_database_url == f"sqlite:///{tmp_path / 'sentimentops.db'}"
     assert settings.embedded_temporal
@@ -23,12 +24,12 @@ def test_development_runs_on_defaults(tmp_path: Path) -> None:
 @pytest.mark.parametrize("env", ["production", "test"])
 def test_default_secret_refused_outside_development(env: str) -> None:
     with pytest.raises(ValidationError, match="SENTIMENTOPS_SECRET_KEY must be set"):
-        Settings(env=env, _env_file=None)  # type: ignore[arg-type, call-arg]
+        Settings(env=env, _env_file=None)
 
 
 def test_short_secret_refused_outside_development() -> None:
     with pytest.raises(ValidationError, match="at least 32"):
-        Settings(env="production", secret_key="short", _env_file=None)  # type: ignore[arg-type, call-arg]
+        Settings(env="production", secret_key="short", _env_file=None)
 
 
 def test_environment_variables_and_scale_out_addresses(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -37,7 +38,7 @@ def test_environment_variables_and_scale_out_addresses(monkeypatch: pytest.Monke
     monkeypatch.setenv("SENTIMENTOPS_TEMPORAL_ADDRESS", "temporal.internal:7233")
     monkeypatch.setenv("SENTIMENTOPS_OPA_URL", "http://opa.internal:8181/")
     monkeypatch.setenv("SENTIMENTOPS_DATABASE_URL", "postgresql+psycopg://u:p@db/so")
-    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None)
     assert not settings.embedded_temporal
     assert not settings.embedded_opa
     assert settings.temporal_ui_url is None
@@ -69,13 +70,10 @@ def test_misspelt_dotenv_keys_are_rejected(tmp_path: Path, monkeypatch: pytest.M
 def test_children_of_up_know_the_embedded_temporal_web_ui(tmp_path: Path) -> None:
     from sentimentops.app.processes.specs import child_env
 
-    parent = Settings(_env_file=None, data_dir=tmp_path, temporal_ui_port=18233)  # type: ignore[call-arg]
+    parent = Settings(_env_file=None, data_dir=tmp_path, temporal_ui_port=18233)
     env = child_env(parent)
-    child = Settings(
-        _env_file=None,
-        **{  # type: ignore[arg-type]
-            k.removeprefix("SENTIMENTOPS_").lower(): v for k, v in env.items()
-        },
-    )
+    # Any: the child's environment values are strings for Settings to validate, as from env vars.
+    fields: dict[str, Any] = {k.removeprefix("SENTIMENTOPS_").lower(): v for k, v in env.items()}
+    child = Settings(_env_file=None, **fields)
     assert not child.embedded_temporal  # the child is told the address, so it is "external"
     assert child.temporal_ui_url == "http://127.0.0.1:18233"

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -17,6 +18,7 @@ from sentimentops.core.settings import Settings
 from sentimentops.core.vocabulary import PrincipalKind, Role
 from sentimentops.identity import service
 from sentimentops.identity.models import Tenant
+from tests.apps import fastapi_app
 
 
 @dataclass(frozen=True)
@@ -74,10 +76,9 @@ class Factory:
         return {"Authorization": f"Bearer {self.token(account)}"}
 
 
-def make_settings(db_url: str, data_dir: Path, **overrides: object) -> Settings:
-    return Settings(  # type: ignore[call-arg]
-        data_dir=data_dir, database_url=db_url, _env_file=None, **overrides
-    )
+def make_settings(db_url: str, data_dir: Path, **overrides: Any) -> Settings:
+    # Any: the overrides are Settings fields of every type, validated by Settings itself.
+    return Settings(data_dir=data_dir, database_url=db_url, _env_file=None, **overrides)
 
 
 @pytest.fixture
@@ -93,5 +94,5 @@ def client(identity_settings: Settings) -> Iterator[TestClient]:
 
 @pytest.fixture
 def factory(client: TestClient) -> Factory:
-    sessions: sessionmaker[Session] = client.app.state.sessions  # type: ignore[attr-defined]
+    sessions: sessionmaker[Session] = fastapi_app(client).state.sessions
     return Factory(sessions, client)

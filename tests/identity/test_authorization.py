@@ -31,7 +31,7 @@ EXPECTED_PUBLIC = {
 
 
 def test_public_routes_are_exactly_the_expected_ones(tmp_path: Path) -> None:
-    app = create_app(Settings(data_dir=tmp_path, _env_file=None))  # type: ignore[call-arg]
+    app = create_app(Settings(data_dir=tmp_path, _env_file=None))
     public, authenticated = set(), set()
     for path, methods, calls in api_routes(app):
         for method in methods:
@@ -128,7 +128,7 @@ MATRIX: dict[str, tuple[Operation, frozenset[Role]]] = {
 def test_role_operation_matrix(client: TestClient, factory: Factory, role: Role) -> None:
     caller = factory.account("acme", f"caller-{role.value}", {role})
     headers = factory.headers(caller)
-    outcomes = {}
+    outcomes: dict[str, int] = {}
     for name, (operation, allowed) in MATRIX.items():
         target = factory.account("acme", f"target-{role.value}-{len(outcomes)}")
         status = operation(client, headers, target)

@@ -23,6 +23,8 @@ from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 from sentimentops.app.api import create_app
 from sentimentops.core.settings import OidcIssuer
 from sentimentops.core.vocabulary import Role
+from sentimentops.identity.oidc import OidcVerifier
+from tests.apps import fastapi_app
 from tests.identity.conftest import Factory, make_settings
 
 AUDIENCE = "sentimentops-api"
@@ -41,7 +43,10 @@ class Provider:
             def do_GET(self) -> None:
                 provider.requests.append(self.path)
                 if self.path == "/.well-known/openid-configuration":
-                    body = {"issuer": provider.issuer, "jwks_uri": f"{provider.issuer}/jwks"}
+                    body: dict[str, Any] = {
+                        "issuer": provider.issuer,
+                        "jwks_uri": f"{provider.issuer}/jwks",
+                    }
                 elif self.path == "/jwks":
                     body = {"keys": [provider.jwk(kid) for kid in provider.keys]}
                 else:
@@ -113,8 +118,9 @@ def oidc_client(fresh_db_url: str, tmp_path: Path, provider: Provider) -> Iterat
         jwks_cache_seconds=60,
     )
     settings = make_settings(fresh_db_url, tmp_path, oidc_issuers=[issuer])
-    with TestClient(create_app(settings)) as c:
-        Factory(c.app.state.sessions, c).tenant("acme")  # type: ignore[attr-defined]
+    app = create_app(settings)
+    with TestClient(app) as c:
+        Factory(app.state.sessions, c).tenant("acme")
         yield c
 
 
@@ -168,7 +174,8 @@ def test_algorithm_and_key_confusion_are_refused(
     body = _b64(json.dumps(claims).encode())
     signature = _b64(hmac.new(public, f"{header}.{body}".encode(), hashlib.sha256).digest())
     assert _whoami(oidc_client, f"{header}.{body}.{signature}").status_code == 401
-    none = jwt.encode(claims, None, algorithm="none", headers={"kid": "k1"})
+    # "": PyJWT's typed spelling of "no key" for alg=none (it signs exactly as with None).
+    none = jwt.encode(claims, "", algorithm="none", headers={"kid": "k1"})
     assert _whoami(oidc_client, none).status_code == 401
     # A token signed by a key the provider never published, under a published kid.
     stranger = rsa.generate_private_key(65537, 2048)
@@ -190,7 +197,7 @@ def test_jwks_is_cached_and_refreshed_for_a_new_kid(
     assert provider.requests.count("/jwks") == 1
     # The provider rotates in a new key: the unknown kid triggers one refetch (rate-limited).
     provider.keys["k2"] = rsa.generate_private_key(65537, 2048)
-    verifier = oidc_client.app.state.oidc  # type: ignore[attr-defined]
+    verifier: OidcVerifier = fastapi_app(oidc_client).state.oidc
     for cached in verifier._cache.values():
         cached.fetched_at -= 60  # past the refresh floor, still inside the cache TTL
     assert _whoami(oidc_client, provider.token(kid="k2")).status_code == 200

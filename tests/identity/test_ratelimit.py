@@ -17,6 +17,7 @@ from sentimentops.identity.ratelimit import (
     RateLimiter,
     RedisRateLimiter,
 )
+from tests.apps import fastapi_app
 from tests.identity.conftest import Factory, make_settings
 
 
@@ -85,7 +86,7 @@ def limited_client(
 
 
 def test_api_answers_429_with_retry_after_per_tenant(limited_client: TestClient) -> None:
-    factory = Factory(limited_client.app.state.sessions, limited_client)  # type: ignore[attr-defined]
+    factory = Factory(fastapi_app(limited_client).state.sessions, limited_client)
     a = factory.account("tenant-a", "a", {Role.VIEWER})
     b = factory.account("tenant-b", "b", {Role.VIEWER})
     a_headers, b_headers = factory.headers(a), factory.headers(b)
@@ -99,7 +100,7 @@ def test_api_answers_429_with_retry_after_per_tenant(limited_client: TestClient)
     assert refused.json()["error"] == "TooManyRequests"
     # Another tenant has its own budget.
     assert limited_client.get("/api/v1/auth/whoami", headers=b_headers).status_code == 200
-    metrics = limited_client.app.state.metrics  # type: ignore[attr-defined]
+    metrics = fastapi_app(limited_client).state.metrics
     counted = metrics.registry.get_sample_value(
         "sentimentops_quota_rejections_total", {"tenant": "tenant-a"}
     )
@@ -107,7 +108,7 @@ def test_api_answers_429_with_retry_after_per_tenant(limited_client: TestClient)
 
 
 def test_tenant_override_of_the_rate_limit(limited_client: TestClient) -> None:
-    factory = Factory(limited_client.app.state.sessions, limited_client)  # type: ignore[attr-defined]
+    factory = Factory(fastapi_app(limited_client).state.sessions, limited_client)
     platform = factory.account("platform-ops", "root", {Role.PLATFORM_ADMIN})
     busy = factory.account("busy", "svc", {Role.VIEWER})
     response = limited_client.patch(

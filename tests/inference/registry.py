@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import mlflow.exceptions
-from mlflow.tracking import MlflowClient
+from sentimentops.core.model_registry import MlflowRegistry
 
 
 def register(tracking_uri: str, task: str, artifact: Path, alias: str) -> str:
-    client = MlflowClient(tracking_uri=tracking_uri)
+    registry = MlflowRegistry(tracking_uri)
+    client = registry.client
     experiment = client.get_experiment_by_name("tests")
     if experiment is None:
         # Artifacts beside the store, never in ./mlruns of whatever directory pytest runs in.
@@ -23,12 +23,9 @@ def register(tracking_uri: str, task: str, artifact: Path, alias: str) -> str:
     run = client.create_run(experiment_id)
     client.log_artifacts(run.info.run_id, str(artifact), artifact_path="serving")
     client.set_terminated(run.info.run_id)
-    try:
-        client.get_registered_model(task)
-    except mlflow.exceptions.MlflowException:
-        client.create_registered_model(task)
-    version = client.create_model_version(
-        name=task, source=f"{run.info.artifact_uri}/serving", run_id=run.info.run_id
+    source = f"{run.info.artifact_uri}/serving"
+    version = registry.register(
+        task, source=source, run_id=run.info.run_id, tags={}, description=""
     )
-    client.set_registered_model_alias(task, alias, version.version)
-    return str(version.version)
+    registry.set_alias(task, alias, version.version)
+    return version.version

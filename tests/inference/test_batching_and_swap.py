@@ -195,20 +195,20 @@ async def test_corrupt_model_is_refused_and_old_one_keeps_serving(tmp_path: Path
     await slots.close()
 
 
+def _routed_version(slots: ModelSlots, tenant: str, request_key: str) -> str:
+    served = slots.route("sentiment", tenant=tenant, request_key=request_key)
+    assert served is not None, "no model installed for sentiment"
+    return served.version
+
+
 async def test_canary_share_routes_a_stable_fraction_to_staging(tmp_path: Path) -> None:
     slots = ModelSlots()
     await slots.install(_serving(make_onnx_artifact(tmp_path / "p"), "1"))
     await slots.install(_serving(make_onnx_artifact(tmp_path / "s"), "2", alias="staging"))
     slots.set_canary(0.25, tenant="acme")
-    picks = [
-        slots.route("sentiment", tenant="acme", request_key=str(i)).version  # type: ignore[union-attr]
-        for i in range(2000)
-    ]
+    picks = [_routed_version(slots, "acme", str(i)) for i in range(2000)]
     assert 0.2 < picks.count("2") / len(picks) < 0.3
-    assert all(
-        slots.route("sentiment", tenant="other", request_key=str(i)).version == "1"  # type: ignore[union-attr]
-        for i in range(200)
-    )
+    assert all(_routed_version(slots, "other", str(i)) == "1" for i in range(200))
     with pytest.raises(ValueError, match="between 0 and 1"):
         slots.set_canary(1.5)
     await slots.close()

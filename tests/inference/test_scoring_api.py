@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,10 +38,10 @@ class Env:
     headers: dict[str, str]
 
 
-def _wait_for(predicate: object, timeout: float = 20.0) -> None:
+def _wait_for(predicate: Callable[[], object], timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
+        if predicate():
             return
         time.sleep(0.1)
     raise AssertionError("condition not reached")
@@ -230,7 +230,7 @@ def test_new_version_is_swapped_in_and_corrupt_one_refused(own_env: Env) -> None
     corrupt = make_onnx_artifact(env.tmp / "s3")
     (corrupt / "model.onnx").write_bytes(b"not a model")
     register(env.tracking_uri, "sentiment", corrupt, "production")
-    sessions = env.client.app.state.sessions  # type: ignore[attr-defined]
+    sessions = env.factory.sessions
 
     def refused() -> bool:
         with sessions() as s:
@@ -275,7 +275,7 @@ def test_a_routed_version_names_the_component_and_language(own_env: Env) -> None
 def test_prediction_log_keeps_hashes_and_texts_only_on_opt_in(env: Env) -> None:
     texts = ["good and logged", "bad and logged"]
     env.client.post("/api/v1/sentiment", json={"texts": texts}, headers=env.headers)
-    sessions = env.client.app.state.sessions  # type: ignore[attr-defined]
+    sessions = env.factory.sessions
     hashes = [hashlib.sha256(t.encode()).hexdigest() for t in texts]
 
     def rows() -> list[PredictionRecord]:
@@ -337,9 +337,11 @@ def test_stream_scores_messages_and_checks_the_handshake(env: Env) -> None:
 
 def test_prediction_log_stores_texts_for_tenants_that_opted_in(own_env: Env) -> None:
     env = own_env
-    sessions = env.client.app.state.sessions  # type: ignore[attr-defined]
+    sessions = env.factory.sessions
     with db.transaction(sessions) as s:
-        s.get(Tenant, env.user.tenant.id).store_prediction_texts = True  # type: ignore[union-attr]
+        tenant = s.get(Tenant, env.user.tenant.id)
+        assert tenant is not None
+        tenant.store_prediction_texts = True
     env.client.post("/api/v1/sentiment", json={"text": "kept on purpose"}, headers=env.headers)
 
     def texts() -> list[str | None]:

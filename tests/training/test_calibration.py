@@ -1,13 +1,13 @@
-"""Temperature scaling of exported classifiers (training/onnx_export.py `fit_temperature`)."""
+"""Temperature scaling of exported classifiers (`fit_temperature` in training/calibration.py)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from sentimentops.training.calibration import fit_temperature
 from sentimentops.training.evaluation import expected_calibration_error
 from sentimentops.training.families.torch_loop import softmax
-from sentimentops.training.onnx_export import fit_temperature
 
 
 def _calibrated(n: int, n_labels: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

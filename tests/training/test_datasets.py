@@ -30,7 +30,7 @@ HEADLINES = ColumnMapping(text="headline", label="is_sarcastic")
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "data", _env_file=None)  # type: ignore[call-arg]
+    return Settings(data_dir=tmp_path / "data", _env_file=None)
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from sentimentops.app.api import create_app
 from sentimentops.core.audit.models import AuditEvent
 from sentimentops.core.vocabulary import Role
 from sentimentops.training.datasets.models import DatasetVersion
+from tests.apps import fastapi_app
 from tests.identity.conftest import Factory, make_settings
 
 CSV = "headline,is_sarcastic\n" + "".join(
@@ -43,7 +44,7 @@ def client(fresh_db_url: str, tmp_path: Path) -> Iterator[TestClient]:
 
 @pytest.fixture
 def factory(client: TestClient) -> Factory:
-    return Factory(client.app.state.sessions, client)  # type: ignore[attr-defined]
+    return Factory(fastapi_app(client).state.sessions, client)
 
 
 def _upload(client: TestClient, headers: dict[str, str], body: bytes, **params: str) -> object:

@@ -263,7 +263,7 @@ def test_service_trains_and_registers_a_notebook_model(tmp_path: Path) -> None:
     assert result.metrics["export_agreement_fp32"] >= 0.995
     assert 0.0 <= result.metrics["test_accuracy"] <= 1.0
     assert result.report["test"]["n"] == 200
-    client = service.mlflow_client(settings)
+    client = service.model_registry(settings).client
     tags = client.get_run(result.run_id).data.tags
     assert tags["sentimentops.family"] == "notebook"
     assert tags["sentimentops.max_eval_samples"] == "200"

@@ -10,9 +10,10 @@ import pytest
 from sentimentops.app import schema
 from sentimentops.core.errors import InvalidInput
 from sentimentops.core.settings import Settings
+from sentimentops.inference.packs import PACK_FORMAT
 from sentimentops.training import service
 from sentimentops.training.bootstrap import ensure_serving_models
-from sentimentops.training.model_pack import PACK_FORMAT, import_pack
+from sentimentops.training.model_pack import import_pack
 from tests.inference.factories import make_onnx_artifact
 
 
@@ -29,7 +30,7 @@ def _pack(root: Path, *, escape: bool = False) -> Path:
 
 
 def _settings(tmp_path: Path, pack: Path) -> Settings:
-    settings = Settings(data_dir=tmp_path / "data", model_pack_dir=pack, _env_file=None)  # type: ignore[call-arg]
+    settings = Settings(data_dir=tmp_path / "data", model_pack_dir=pack, _env_file=None)
     schema.upgrade(settings.resolved_database_url)
     return settings
 
@@ -40,7 +41,7 @@ def test_fresh_install_serves_the_pack_and_import_is_idempotent(tmp_path: Path) 
     promoted = ensure_serving_models(settings, on_step=steps.append)
     assert promoted == {"sentiment": "1", "sarcasm": "1"}
     assert not any("training" in s for s in steps)  # nothing was trained
-    client = service.mlflow_client(settings)
+    client = service.model_registry(settings).client
     assert str(client.get_model_version_by_alias("sarcasm", "production").version) == "1"
     again = import_pack(settings, settings.model_pack_dir, tasks=["sentiment", "sarcasm"])
     assert [(m.version, m.newly_registered) for m in again] == [("1", False), ("1", False)]
@@ -59,5 +60,5 @@ def test_broken_model_is_not_registered(tmp_path: Path) -> None:
     settings = _settings(tmp_path, pack)
     with pytest.raises(Exception):  # noqa: B017, PT011 - ONNX Runtime's own error type
         import_pack(settings, pack, tasks=["sentiment"])
-    client = service.mlflow_client(settings)
+    client = service.model_registry(settings).client
     assert client.search_model_versions("name = 'sentiment'") == []

@@ -13,7 +13,7 @@ from sentimentops.core.settings import REPO_ROOT
 from sentimentops.core.vocabulary import TASKS
 from sentimentops.inference.runtime.linear import LinearModel
 from sentimentops.training import reports
-from sentimentops.training.config import default_config_path, load_config
+from sentimentops.training.config import TfidfLrConfig, default_config_path, load_config
 from sentimentops.training.reference_data import LABEL_NAMES
 from sentimentops.training.tfidf_lr import TfidfLrModel
 
@@ -23,6 +23,7 @@ DATASETS = REPO_ROOT / "datasets"
 def _model(frame: pd.DataFrame, task: str, directory: Path) -> LinearModel:
     train = frame[frame["split"] == "train"]
     config = load_config(default_config_path(task, "tfidf_lr"))
+    assert isinstance(config, TfidfLrConfig)
     fitted = TfidfLrModel.fit(
         config, train["text"].tolist(), train["label"].to_numpy(dtype=np.int64), LABEL_NAMES[task]
     )

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from sentimentops.app.cli.main import app
 from sentimentops.core.errors import InvalidInput, NotFound
 from sentimentops.core.settings import Settings
+from sentimentops.core.vocabulary import CANDIDATE_ALIAS
 from sentimentops.inference.runtime.linear import LinearModel
 from sentimentops.training import service
 
@@ -44,8 +45,8 @@ def test_train_registers_a_candidate(settings: Settings, tmp_path: Path) -> None
     assert result.metrics["domain_headlines_accuracy"] == domains["headlines"]["accuracy"]
     assert steps[-1].startswith("registered sarcasm version 1")
 
-    client = service.mlflow_client(settings)
-    version = client.get_model_version_by_alias("sarcasm", service.CANDIDATE_ALIAS)
+    client = service.model_registry(settings).client
+    version = client.get_model_version_by_alias("sarcasm", CANDIDATE_ALIAS)
     assert str(version.version) == "1"
     assert version.run_id == result.run_id
     assert set(client.get_registered_model("sarcasm").aliases) == {"candidate"}
@@ -85,7 +86,7 @@ def test_train_registers_a_candidate(settings: Settings, tmp_path: Path) -> None
 def _registry_state(settings: Settings) -> list[str]:
     if not settings.mlflow_dir.exists():
         return []
-    client = service.mlflow_client(settings)
+    client = service.model_registry(settings).client
     return [m.name for m in client.search_registered_models()]
 
 

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from mlflow.tracking import MlflowClient
@@ -20,6 +21,7 @@ from temporalio.client import Client, WorkflowFailureError
 from sentimentops.approvals.notifier import Notifier
 from sentimentops.core.db import make_engine, make_session_factory, transaction
 from sentimentops.core.flows import FlowContext
+from sentimentops.core.model_registry import MlflowRegistry
 from sentimentops.core.policy import OpaPolicyEngine
 from sentimentops.core.policy import Principal as PolicyPrincipal
 from sentimentops.core.settings import Settings
@@ -51,7 +53,7 @@ def approver(tenant: Tenant, name: str = "bob", roles: frozenset[Role] | None = 
 def make_plan(*steps: PlanStep, proposer: PolicyPrincipal | None = None, **extra: object) -> Plan:
     return Plan(
         tenant=TENANT, proposer=proposer or engineer(), rationale="test plan", steps=list(steps),
-        **extra,  # type: ignore[arg-type]
+        **extra,
     )  # fmt: skip
 
 
@@ -61,7 +63,12 @@ class Platform:
     settings: Settings
     sessions: sessionmaker[Session]
     tenant: Tenant
-    mlflow: MlflowClient
+    registry: MlflowRegistry
+
+    @property
+    def mlflow(self) -> MlflowClient:
+        """The MLflow client behind the registry, for assertions on runs and versions."""
+        return self.registry.client
 
     def flows(self) -> FlowContext:
         async def connect() -> Client:
@@ -107,25 +114,21 @@ class Platform:
         return register(self.settings.resolved_mlflow_tracking_uri, task, artifact, alias)
 
     def alias(self, alias: str, task: str = "sarcasm") -> str | None:
-        from mlflow.exceptions import MlflowException
-
-        try:
-            return str(self.mlflow.get_model_version_by_alias(task, alias).version)
-        except MlflowException:
-            return None
+        found = self.registry.version_for_alias(task, alias)
+        return found.version if found is not None else None
 
 
 def platform_settings(tmp_path: Path, **overrides: object) -> Settings:
     queue = f"test-{uuid.uuid4().hex[:8]}"
     (tmp_path / "data" / "mlflow").mkdir(parents=True, exist_ok=True)
-    values: dict[str, object] = {
+    values: dict[str, Any] = {  # Settings fields of every type, validated by Settings
         "data_dir": tmp_path / "data",
         "temporal_task_queue": queue,
         "training_task_queue": f"{queue}-training",
         "training_heartbeat_seconds": 5,
         **overrides,
     }
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg, arg-type]
+    return Settings(_env_file=None, **values)
 
 
 @pytest.fixture
@@ -186,7 +189,7 @@ class running_platform:
             )
         )  # fmt: skip
         uri = settings.resolved_mlflow_tracking_uri
-        return Platform(client, settings, sessions, tenant, MlflowClient(uri, registry_uri=uri))
+        return Platform(client, settings, sessions, tenant, MlflowRegistry(uri))
 
     async def __aexit__(self, *exc: object) -> None:
         await self._stack.aclose()

@@ -28,8 +28,9 @@ async def test_approve_over_http_continues_the_workflow(
         temporal_address=temporal_client.service_client.config.target_host,
         temporal_external_ui_url="http://temporal-ui.example",
     )
-    with TestClient(create_app(settings)) as http:
-        sessions: sessionmaker[Session] = http.app.state.sessions  # type: ignore[attr-defined]
+    app = create_app(settings)
+    with TestClient(app) as http:
+        sessions: sessionmaker[Session] = app.state.sessions
         factory = Factory(sessions, http)
         proposer = factory.account(TENANT, "prop", {Role.ML_ENGINEER, Role.APPROVER})
         checker = factory.account(TENANT, "checker", {Role.APPROVER})

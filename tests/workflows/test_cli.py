@@ -7,6 +7,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from temporalio.client import Client
 from typer.testing import CliRunner, Result
 
 from sentimentops.app.cli.main import app
@@ -27,12 +28,11 @@ def _env(platform: Platform, db_url: str) -> dict[str, str]:
     }
 
 
-def _platform(client: object, opa_url: str, db_url: str, tmp_path: Path) -> running_platform:
+def _platform(client: Client, opa_url: str, db_url: str, tmp_path: Path) -> running_platform:
     """Workers on the test's database (real commits: the CLI is another process's view)."""
     settings = platform_settings(tmp_path, database_url=db_url)
     sessions = make_session_factory(make_engine(db_url))
-    return running_platform(client, opa_url, sessions, tmp_path,  # type: ignore[arg-type]
-                            settings=settings)  # fmt: skip
+    return running_platform(client, opa_url, sessions, tmp_path, settings=settings)
 
 
 async def _cli(env: dict[str, str], *args: str) -> Result:
@@ -42,7 +42,7 @@ async def _cli(env: dict[str, str], *args: str) -> Result:
 
 @pytest.mark.parametrize("fresh_db_url", ["sqlite"], indirect=True)
 async def test_plan_run_and_approve_from_the_cli(
-    temporal_client: object, opa_url: str, fresh_db_url: str, tmp_path: Path
+    temporal_client: Client, opa_url: str, fresh_db_url: str, tmp_path: Path
 ) -> None:
     async with _platform(temporal_client, opa_url, fresh_db_url, tmp_path) as platform:
         version = platform.register_version()
@@ -81,7 +81,7 @@ async def test_plan_run_and_approve_from_the_cli(
 
 @pytest.mark.parametrize("fresh_db_url", ["sqlite"], indirect=True)
 async def test_cancel_a_plan_and_stop_a_sentry_from_the_cli(
-    temporal_client: object, opa_url: str, fresh_db_url: str, tmp_path: Path
+    temporal_client: Client, opa_url: str, fresh_db_url: str, tmp_path: Path
 ) -> None:
     from temporalio.client import WorkflowExecutionStatus
 

@@ -10,9 +10,10 @@ from mlflow.entities import Metric
 from mlflow.tracking import MlflowClient
 from sqlalchemy.orm import Session, sessionmaker
 
+from sentimentops.core.model_registry import MlflowRegistry
 from sentimentops.core.policy import OpaPolicyEngine
 from sentimentops.tools.base import ToolContext
-from sentimentops.tools.registry import TOOLS
+from sentimentops.tools.catalogue import TOOLS
 from tests.inference.registry import register
 from tests.workflows.conftest import TENANT, platform_settings
 
@@ -60,7 +61,7 @@ async def _compare(tmp_path: Path, opa_url: str, candidate: dict[str, float]) ->
         # Unbound: compare_models reads only MLflow and OPA, so any database use would raise.
         sessions=sessionmaker[Session](),
         policy=OpaPolicyEngine(opa_url),
-        mlflow=lambda: client,
+        registry=lambda: MlflowRegistry(uri),
         tenant=TENANT,
         actor="alice",
     )

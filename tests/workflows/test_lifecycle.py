@@ -12,13 +12,14 @@ from temporalio.testing import ActivityEnvironment
 
 from sentimentops.core.db import transaction
 from sentimentops.core.metrics import Metrics
+from sentimentops.core.model_registry import MlflowRegistry
 from sentimentops.core.policy import OpaPolicyEngine
 from sentimentops.identity import service as identity
 from sentimentops.inference.models import CanaryShare
-from sentimentops.inference.registry import MlflowModelSource, ModelWatcher
 from sentimentops.inference.slots import ModelSlots
+from sentimentops.inference.watcher import ModelWatcher
+from sentimentops.tools.catalogue import TOOLS
 from sentimentops.tools.models import PromotionEvent, ToolRun
-from sentimentops.tools.registry import TOOLS
 from sentimentops.workflows.activities import ToolActivities
 from sentimentops.workflows.client import lifecycle_plan
 from sentimentops.workflows.schemas import ToolCall
@@ -113,7 +114,7 @@ async def test_the_scoring_watcher_applies_canary_shares_from_the_database(
                           updated_at=tenant.created_at))  # fmt: skip
     slots = ModelSlots()
     watcher = ModelWatcher(
-        source=MlflowModelSource(f"sqlite:///{tmp_path / 'none.db'}"), slots=slots,
+        registry=MlflowRegistry(f"sqlite:///{tmp_path / 'none.db'}", read_only=True), slots=slots,
         tasks=["sarcasm"], cache_dir=tmp_path / "cache", sessions=app_sessions,
         metrics=Metrics(),
     )  # fmt: skip

@@ -11,12 +11,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client, WorkflowExecutionStatus
 
 from sentimentops.approvals import service as approvals
 from sentimentops.core.db import transaction
+from sentimentops.core.settings import Settings
 from sentimentops.core.vocabulary import Role
 from sentimentops.tools import promotions
 from sentimentops.workflows.schemas import PlanStep
@@ -67,8 +69,9 @@ async def running_api(
         temporal_address=temporal_client.service_client.config.target_host,
         temporal_external_ui_url="http://temporal-ui.example",
     )
-    with TestClient(create_app_for(settings)) as http:
-        sessions: sessionmaker[Session] = http.app.state.sessions  # type: ignore[attr-defined]
+    app = create_app_for(settings)
+    with TestClient(app) as http:
+        sessions: sessionmaker[Session] = app.state.sessions
         factory = Factory(sessions, http)
         engineer = factory.account(TENANT, "eng", {Role.ML_ENGINEER})
         async with running_platform(
@@ -78,7 +81,7 @@ async def running_api(
                       f"service:{engineer.client_id}")  # fmt: skip
 
 
-def create_app_for(settings: Any) -> Any:
+def create_app_for(settings: Settings) -> FastAPI:
     from sentimentops.app.api import create_app
 
     return create_app(settings)
@@ -160,7 +163,7 @@ async def test_propose_follow_list_and_isolate(
         with transaction(api.platform.sessions) as session:
             for v in (first, second):
                 promotions.promote(
-                    session, api.platform.mlflow, model_name="sarcasm", version=v,
+                    session, api.platform.registry, model_name="sarcasm", version=v,
                     alias="production", actor="test", tenant=TENANT,
                 )  # fmt: skip
         rolled = api.post("/rollback", {"task": "sarcasm"})

@@ -42,6 +42,12 @@ def _workflow_type(history: WorkflowHistory) -> str:
     return started.workflow_type.name
 
 
+def _registered_name(cls: type) -> str:
+    name = workflow._Definition.must_from_class(cls).name
+    assert name is not None, f"{cls.__name__} is a dynamic workflow: it has no type name"
+    return name
+
+
 @pytest.mark.parametrize("path", RECORDED, ids=lambda p: p.stem)
 async def test_recorded_history_replays(path: Path) -> None:
     history = await _load(path)
@@ -51,7 +57,7 @@ async def test_recorded_history_replays(path: Path) -> None:
 
 
 async def test_every_workflow_type_has_a_recorded_history() -> None:
-    registered = {workflow._Definition.must_from_class(cls).name for cls in WORKFLOWS}
+    registered = {_registered_name(cls) for cls in WORKFLOWS}
     recorded = {_workflow_type(await _load(path)) for path in RECORDED}
     missing = registered - recorded
     assert not missing, (

@@ -16,7 +16,8 @@ from sentimentops.core.db import transaction
 from sentimentops.inference.models import PredictionRecord, ScoringFailure
 from sentimentops.tools import promotions
 from sentimentops.workflows.client import sentry_status, start_sentry
-from sentimentops.workflows.sentry import SENTRY_SUBJECT, SentryStatus
+from sentimentops.workflows.schemas import SENTRY_SUBJECT
+from sentimentops.workflows.sentry import SentryStatus
 from tests.workflows.conftest import Platform
 
 TASK = "sarcasm"
@@ -27,7 +28,7 @@ def _two_production_versions(platform: Platform) -> tuple[str, str]:
     with transaction(platform.sessions) as session:
         for version in (first, second):
             promotions.promote(
-                session, platform.mlflow, model_name=TASK, version=version,
+                session, platform.registry, model_name=TASK, version=version,
                 alias="production", actor="test", tenant=platform.tenant.slug,
             )  # fmt: skip
     assert platform.alias("production") == second

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from sentimentops.tools.registry import TOOLS, langchain_tools, openai_tool_schemas
+from sentimentops.agents.tool_schemas import langchain_tools, openai_tool_schemas
+from sentimentops.tools.catalogue import TOOLS
 
 EXPECTED = {
     "validate_dataset", "train_model", "evaluate_model", "compare_models", "promote_model",
