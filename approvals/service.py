@@ -84,9 +84,15 @@ def create_request(
         action="approval.request",
         resource=f"approval/{request.id}",
         outcome=AuditOutcome.PENDING,
-        details={"workflow_id": workflow_id, "plan_hash": plan_hash, "step_index": step_index,
-                 "tool": tool, "params": params, "reasons": reasons},
-    )  # fmt: skip
+        details={
+            "workflow_id": workflow_id,
+            "plan_hash": plan_hash,
+            "step_index": step_index,
+            "tool": tool,
+            "params": params,
+            "reasons": reasons,
+        },
+    )
     return request
 
 
@@ -137,9 +143,12 @@ def record_refusal(
         action="approval.decide",
         resource=f"approval/{request.id}",
         outcome=AuditOutcome.REFUSED,
-        details={"reason": str(error), "plan_hash": request.plan_hash,
-                 "workflow_id": request.workflow_id},
-    )  # fmt: skip
+        details={
+            "reason": str(error),
+            "plan_hash": request.plan_hash,
+            "workflow_id": request.workflow_id,
+        },
+    )
 
 
 def decide(
@@ -179,8 +188,13 @@ def decide(
         action="approval.approve" if approve else "approval.reject",
         resource=f"approval/{request.id}",
         outcome=request.status,
-        details={"workflow_id": request.workflow_id, "plan_hash": request.plan_hash,
-                 "step_index": request.step_index, "tool": request.tool, "comment": comment},
-    )  # fmt: skip
+        details={
+            "workflow_id": request.workflow_id,
+            "plan_hash": request.plan_hash,
+            "step_index": request.step_index,
+            "tool": request.tool,
+            "comment": comment,
+        },
+    )
     session.flush()
     return request

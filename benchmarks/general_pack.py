@@ -42,7 +42,7 @@ from rich.table import Table
 from sentimentops.core.settings import REPO_ROOT
 from sentimentops.inference.artifacts import load_scorer
 from sentimentops.inference.packs import PACK_FORMAT
-from sentimentops.inference.runtime.base import Scored, Scorer
+from sentimentops.inference.runtime.base import Scored, Scorer, score_by_length
 from sentimentops.inference.runtime.routed import write_manifest
 from sentimentops.inference.text import normalize_v1
 from sentimentops.training.domains import load_general
@@ -62,13 +62,7 @@ BATCH = 64
 
 def score_all(scorer: Scorer, texts: list[str], contexts: list[str | None] | None) -> Scored:
     """Score in length-sorted batches (as the service's batcher does)."""
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-    parts = []
-    for start in range(0, len(order), BATCH):
-        chunk = order[start : start + BATCH]
-        given = [contexts[i] for i in chunk] if contexts is not None else None
-        parts.append(scorer.score([texts[i] for i in chunk], given))
-    return Scored.concat(parts, len(scorer.labels)).take(np.argsort(order))
+    return score_by_length(scorer, texts, contexts, BATCH)
 
 
 def _contexts(frame: pd.DataFrame) -> list[str | None] | None:
@@ -104,9 +98,12 @@ def choose_general(task: str, args: argparse.Namespace, test: pd.DataFrame) -> d
     frame = load_general(task, DATASETS)
     validation = frame[frame["split"] == "validation"].sample(n=3000, random_state=13)
     fitted = calibrate(
-        int8, validation["text"].tolist(), _contexts(validation),
-        validation["label"].to_numpy(dtype=np.int64), 64,
-    )  # fmt: skip
+        int8,
+        validation["text"].tolist(),
+        _contexts(validation),
+        validation["label"].to_numpy(dtype=np.int64),
+        64,
+    )
     rows = pd.read_parquet(args.bundles / task / "fit.parquet")
     sample = domain_sample(
         FitData(
@@ -305,17 +302,31 @@ def normalisation_cost(texts: list[str]) -> dict[str, float]:
 
 def _print(task: str, report: dict[str, Any]) -> None:
     table = Table(title=f"{task}: general model pack, per domain (test splits)")
-    for column in ("domain", "n", "accuracy", "macro-F1", "ROC-AUC", "ECE", "in domain",
-                   "int8−fp32 pt", "routes"):  # fmt: skip
+    for column in (
+        "domain",
+        "n",
+        "accuracy",
+        "macro-F1",
+        "ROC-AUC",
+        "ECE",
+        "in domain",
+        "int8−fp32 pt",
+        "routes",
+    ):
         table.add_column(column, justify="left" if column in ("domain", "routes") else "right")
     for name, m in report["domains"].items():
         delta = report["int8_vs_fp32"].get(name, {}).get("points")
         table.add_row(
-            name, f"{m['n']:,}", f"{m['accuracy']:.4f}", f"{m['macro_f1']:.4f}",
-            "—" if m["roc_auc"] is None else f"{m['roc_auc']:.4f}", f"{m['ece']:.4f}",
-            f"{m['in_domain_share']:.1%}", "—" if delta is None else f"{delta:+.2f}",
+            name,
+            f"{m['n']:,}",
+            f"{m['accuracy']:.4f}",
+            f"{m['macro_f1']:.4f}",
+            "—" if m["roc_auc"] is None else f"{m['roc_auc']:.4f}",
+            f"{m['ece']:.4f}",
+            f"{m['in_domain_share']:.1%}",
+            "—" if delta is None else f"{delta:+.2f}",
             ", ".join(f"{k} {v}" for k, v in m["routes"].items()),
-        )  # fmt: skip
+        )
     console.print(table)
     flips = report["robustness"]["flip_rate"]
     console.print(
@@ -333,8 +344,13 @@ def _print(task: str, report: dict[str, Any]) -> None:
         for column in ("language", "n", "accuracy", "macro-F1", "routes"):
             lang.add_column(column)
         for name, m in report["languages"].items():
-            lang.add_row(name, f"{m['n']:,}", f"{m['accuracy']:.4f}", f"{m['macro_f1']:.4f}",
-                         ", ".join(f"{k} {v}" for k, v in m["routes"].items()))  # fmt: skip
+            lang.add_row(
+                name,
+                f"{m['n']:,}",
+                f"{m['accuracy']:.4f}",
+                f"{m['macro_f1']:.4f}",
+                ", ".join(f"{k} {v}" for k, v in m["routes"].items()),
+            )
         console.print(lang)
 
 
@@ -527,12 +543,20 @@ def main() -> None:
         if card_path.is_file():
             card = json.loads(card_path.read_text("utf-8"))
             family = "routed" if card.get("format") == "sentimentops.routed/v1" else "minilm"
-            pack_models.append({"task": task, "family": family, "path": f"{task}/model",
-                                "card": f"{task}/card.json"})  # fmt: skip
+            pack_models.append(
+                {
+                    "task": task,
+                    "family": family,
+                    "path": f"{task}/model",
+                    "card": f"{task}/card.json",
+                }
+            )
     (args.out / "pack.json").write_text(
-        json.dumps({"format": PACK_FORMAT, "created_at": results["at"], "models": pack_models},
-                   indent=2), encoding="utf-8",
-    )  # fmt: skip
+        json.dumps(
+            {"format": PACK_FORMAT, "created_at": results["at"], "models": pack_models}, indent=2
+        ),
+        encoding="utf-8",
+    )
     args.results.parent.mkdir(parents=True, exist_ok=True)
     args.results.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     console.print(f"wrote {args.out / 'pack.json'} and {args.results}")

@@ -49,6 +49,7 @@ from rich.table import Table
 from sentimentops.core.settings import REPO_ROOT, Settings
 from sentimentops.inference.artifacts import load_scorer
 from sentimentops.inference.packs import PACK_FORMAT
+from sentimentops.inference.runtime.base import proba_by_length
 from sentimentops.training import remote_fit, service
 from sentimentops.training.config import config_hash, default_config_path, load_config
 from sentimentops.training.evaluation import classification_metrics, contexts_of
@@ -63,13 +64,7 @@ def _score(
     contexts: list[str | None] | None = None,
 ) -> np.ndarray:
     scorer = load_scorer(directory, threads=os.cpu_count())
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-    result = np.zeros((len(texts), len(scorer.labels)))
-    for start in range(0, len(order), batch_size):
-        chunk = order[start : start + batch_size]
-        given = [contexts[i] for i in chunk] if contexts is not None else None
-        result[chunk] = scorer.predict_proba([texts[i] for i in chunk], given)
-    return result
+    return proba_by_length(scorer, texts, contexts, batch_size)
 
 
 def run_task(task: str, args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
@@ -283,9 +278,12 @@ def main() -> None:
     if args.fit_bundle is not None:
         for task in tasks:
             bundle = remote_fit.write_bundle(
-                settings, task=task, family="minilm", out_dir=args.fit_bundle / task,
+                settings,
+                task=task,
+                family="minilm",
+                out_dir=args.fit_bundle / task,
                 max_train_samples=args.max_train_samples,
-            )  # fmt: skip
+            )
             console.print(f"{task}: python -m sentimentops.training.remote_fit {bundle}")
         return
     args.out.mkdir(parents=True, exist_ok=True)

@@ -53,15 +53,19 @@ def _config() -> TfidfLrConfig:
 def _fit(config: TfidfLrConfig, data: pd.DataFrame) -> tuple[TfidfLrModel, pd.DataFrame, float]:
     # The rows training/service.py would pick for this config (its domain-balanced selection).
     train = balanced_training_rows(
-        data, splits=config.fit_splits, max_per_domain=config.data.max_train_per_domain,
+        data,
+        splits=config.fit_splits,
+        max_per_domain=config.data.max_train_per_domain,
         seed=config.seed,
-    )  # fmt: skip
+    )
     console.print(f"[dim]fitting tfidf_lr on {len(train):,} multilingual texts…[/]")
     started = time.perf_counter()
     model = TfidfLrModel.fit(
-        config, train["text"].tolist(), train["label"].to_numpy(dtype=np.int64),
+        config,
+        train["text"].tolist(),
+        train["label"].to_numpy(dtype=np.int64),
         LABEL_NAMES["sentiment"],
-    )  # fmt: skip
+    )
     seconds = time.perf_counter() - started
     console.print(f"[dim]  {seconds:.0f}s[/]")
     return model, train, seconds
@@ -92,10 +96,20 @@ def _table(title: str, report: dict[str, Any]) -> Table:
     for name, m in report["languages"].items():
         table.add_row(name, f"{m['n']:,}", f"{m['accuracy']:.4f}", f"{m['macro_f1']:.4f}")
     pooled = report["pooled"]
-    table.add_row("all (pooled)", f"{pooled['n']:,}", f"{pooled['accuracy']:.4f}",
-                  f"{pooled['macro_f1']:.4f}", style="bold")  # fmt: skip
-    table.add_row("mean of languages", "", f"{report['mean_accuracy']:.4f}",
-                  f"{report['mean_macro_f1']:.4f}", style="bold")  # fmt: skip
+    table.add_row(
+        "all (pooled)",
+        f"{pooled['n']:,}",
+        f"{pooled['accuracy']:.4f}",
+        f"{pooled['macro_f1']:.4f}",
+        style="bold",
+    )
+    table.add_row(
+        "mean of languages",
+        "",
+        f"{report['mean_accuracy']:.4f}",
+        f"{report['mean_macro_f1']:.4f}",
+        style="bold",
+    )
     return table
 
 

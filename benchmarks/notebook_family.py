@@ -71,12 +71,19 @@ def bench(task: str, train_n: int | None, test_n: int | None) -> list[dict[str, 
                 2,
             )
             row = {
-                "task": task, "architecture": architecture, "length": length,
-                "max_length": config.encoding.max_length, "config_hash": config_hash(config),
-                "n_train": len(train), "n_test": len(test), "epochs": config.optim.epochs,
-                "test_accuracy": metrics["accuracy"], "test_macro_f1": metrics["macro_f1"],
-                "test_roc_auc": metrics["roc_auc"], "train_seconds": seconds,
-            }  # fmt: skip
+                "task": task,
+                "architecture": architecture,
+                "length": length,
+                "max_length": config.encoding.max_length,
+                "config_hash": config_hash(config),
+                "n_train": len(train),
+                "n_test": len(test),
+                "epochs": config.optim.epochs,
+                "test_accuracy": metrics["accuracy"],
+                "test_macro_f1": metrics["macro_f1"],
+                "test_roc_auc": metrics["roc_auc"],
+                "train_seconds": seconds,
+            }
             print(json.dumps(row), flush=True)
             rows.append(row)
     return rows
@@ -89,9 +96,14 @@ def _command(args: argparse.Namespace) -> str:
     if args.full:
         words.append("--full")
     else:
-        words += ["--sentiment-train", str(args.sentiment_train),
-                  "--sarcasm-train", str(args.sarcasm_train),
-                  "--test-samples", str(args.test_samples)]  # fmt: skip
+        words += [
+            "--sentiment-train",
+            str(args.sentiment_train),
+            "--sarcasm-train",
+            str(args.sarcasm_train),
+            "--test-samples",
+            str(args.test_samples),
+        ]
     return " ".join(words)
 
 
@@ -113,27 +125,44 @@ def main() -> None:
         rows += bench(task, train_n, args.test_samples)
     subsets = "whole splits" if args.full else "seeded subsets"
     table = Table(title=f"notebook family: 32 tokens vs full length ({subsets})")
-    for column in ("task", "architecture", "length", "train", "test", "accuracy", "macro-F1",
-                   "ROC-AUC", "train s"):  # fmt: skip
+    for column in (
+        "task",
+        "architecture",
+        "length",
+        "train",
+        "test",
+        "accuracy",
+        "macro-F1",
+        "ROC-AUC",
+        "train s",
+    ):
         table.add_column(
             column, justify="left" if column in ("task", "architecture", "length") else "right"
         )
     for r in rows:
         table.add_row(
-            str(r["task"]), str(r["architecture"]), f"{r['length']} ({r['max_length']})",
-            f"{r['n_train']:,}", f"{r['n_test']:,}", f"{r['test_accuracy']:.2%}",
-            f"{r['test_macro_f1']:.4f}", f"{r['test_roc_auc']:.4f}", f"{r['train_seconds']:.0f}",
-        )  # fmt: skip
+            str(r["task"]),
+            str(r["architecture"]),
+            f"{r['length']} ({r['max_length']})",
+            f"{r['n_train']:,}",
+            f"{r['n_test']:,}",
+            f"{r['test_accuracy']:.2%}",
+            f"{r['test_macro_f1']:.4f}",
+            f"{r['test_roc_auc']:.4f}",
+            f"{r['train_seconds']:.0f}",
+        )
     Console().print(table)
     args.results.parent.mkdir(parents=True, exist_ok=True)
     args.results.write_text(
         json.dumps(
             {
-                "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
-                            "torch_threads": torch.get_num_threads(),
-                            "cuda": torch.cuda.is_available(),
-                            "gpu": torch.cuda.get_device_name(0)
-                            if torch.cuda.is_available() else None},
+                "machine": {
+                    "platform": platform.platform(),
+                    "cpus": os.cpu_count(),
+                    "torch_threads": torch.get_num_threads(),
+                    "cuda": torch.cuda.is_available(),
+                    "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+                },
                 "command": _command(args),
                 "subset_seed": SEED,
                 "total_seconds": time.perf_counter() - started,
@@ -142,7 +171,7 @@ def main() -> None:
             indent=2,
         ),
         encoding="utf-8",
-    )  # fmt: skip
+    )
     print(f"wrote {args.results}")
 
 

@@ -80,8 +80,12 @@ def _from_pack(settings: Settings, task: str) -> tuple[reports.ProbaScorer, dict
     for entry in read_manifest(pack).models:
         if entry.task == task:
             directory = pack / entry.path
-            info = {"name": task, "version": f"pack:{content_hash(directory)[:12]}",
-                    "alias": "pack", "family": entry.family}  # fmt: skip
+            info = {
+                "name": task,
+                "version": f"pack:{content_hash(directory)[:12]}",
+                "alias": "pack",
+                "family": entry.family,
+            }
             return load_scorer(directory, threads=os.cpu_count()), info
     return None
 
@@ -107,8 +111,12 @@ def _trained(task: str, work: Path) -> tuple[LinearModel, dict[str, str]]:
     )
     console.print(f"[dim]  {time.perf_counter() - started:.0f}s[/]")
     model.save(work / task)
-    info = {"name": task, "version": f"config:{config_hash(config)[:12]}", "alias": "none",
-            "family": "tfidf_lr"}  # fmt: skip
+    info = {
+        "name": task,
+        "version": f"config:{config_hash(config)[:12]}",
+        "alias": "none",
+        "family": "tfidf_lr",
+    }
     return LinearModel.load(work / task), info
 
 
@@ -117,8 +125,13 @@ def _table(title: str, rows: list[tuple[str, dict[str, Any]]]) -> Table:
     for column in ("slice", "n", "neutral excluded", "accuracy", "macro-F1"):
         table.add_column(column, justify="left" if column == "slice" else "right")
     for name, m in rows:
-        table.add_row(name, f"{m['n']:,}", f"{m['n_neutral_excluded']:,}",
-                      f"{m['accuracy']:.4f}", f"{m['macro_f1']:.4f}")  # fmt: skip
+        table.add_row(
+            name,
+            f"{m['n']:,}",
+            f"{m['n_neutral_excluded']:,}",
+            f"{m['accuracy']:.4f}",
+            f"{m['macro_f1']:.4f}",
+        )
     return table
 
 
@@ -130,14 +143,21 @@ def _language_reports(out: dict[str, Any], sentiment: reports.ProbaScorer, famil
     out["seconds_reports"] = time.perf_counter() - started
     out["multilingual"] = multilingual
     out["code_mixed"] = code_mixed
-    console.print(_table(f"XLM-T test, 2-class subset ({family} sentiment)",
-                         list(multilingual["languages"].items())))  # fmt: skip
+    console.print(
+        _table(
+            f"XLM-T test, 2-class subset ({family} sentiment)",
+            list(multilingual["languages"].items()),
+        )
+    )
     console.print(
         f"mean over languages: accuracy {multilingual['mean_accuracy']:.4f}, "
         f"macro-F1 {multilingual['mean_macro_f1']:.4f}"
     )
-    rows = [(f"{pair} {part}", m) for pair, parts in code_mixed["pairs"].items()
-            for part, m in parts.items()]  # fmt: skip
+    rows = [
+        (f"{pair} {part}", m)
+        for pair, parts in code_mixed["pairs"].items()
+        for part, m in parts.items()
+    ]
     console.print(_table(f"SentiMix, 2-class subset ({family} sentiment)", rows))
     for metrics in out["multilingual"]["languages"].values():
         metrics.pop("confusion_matrix", None)

@@ -225,8 +225,10 @@ def run_model(
     log = (data_dir / "api.log").open("wb")
     server = subprocess.Popen(
         [sys.executable, "-P", "-m", "sentimentops.app.cli", "api"],
-        env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     base = f"http://127.0.0.1:{port}"
     rows: list[dict[str, object]] = []
     try:
@@ -243,8 +245,14 @@ def run_model(
         for scenario in cases:
             for concurrency in args.concurrency:
                 result = asyncio.run(drive(base, key, scenario, concurrency, args.seconds))
-                rows.append({"model": label, "scenario": scenario.name,
-                             "concurrency": concurrency, **result})  # fmt: skip
+                rows.append(
+                    {
+                        "model": label,
+                        "scenario": scenario.name,
+                        "concurrency": concurrency,
+                        **result,
+                    }
+                )
                 console.print(
                     f"  {scenario.name:7} c={concurrency:<3} p95={result['p95_ms']:.2f} ms "
                     f"{result['req_per_s']:.0f} req/s errors={result['errors']}"
@@ -272,15 +280,30 @@ def main() -> None:
         rows += run_model("onnx", args.onnx_pack, args, cases)
 
     table = Table(title="Scoring API over HTTP (loopback)")
-    for column in ("model", "scenario", "conc.", "p50 ms", "p95 ms", "p99 ms", "req/s",
-                   "texts/s", "errors"):  # fmt: skip
+    for column in (
+        "model",
+        "scenario",
+        "conc.",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "req/s",
+        "texts/s",
+        "errors",
+    ):
         table.add_column(column, justify="right" if column not in ("model", "scenario") else "left")
     for r in rows:
         table.add_row(
-            str(r["model"]), str(r["scenario"]), str(r["concurrency"]),
-            f"{r['p50_ms']:.2f}", f"{r['p95_ms']:.2f}", f"{r['p99_ms']:.2f}",
-            f"{r['req_per_s']:.0f}", f"{r['texts_per_s']:.0f}", str(r["errors"]),
-        )  # fmt: skip
+            str(r["model"]),
+            str(r["scenario"]),
+            str(r["concurrency"]),
+            f"{r['p50_ms']:.2f}",
+            f"{r['p95_ms']:.2f}",
+            f"{r['p99_ms']:.2f}",
+            f"{r['req_per_s']:.0f}",
+            f"{r['texts_per_s']:.0f}",
+            str(r["errors"]),
+        )
     console.print(table)
     args.results.parent.mkdir(parents=True, exist_ok=True)
     args.results.write_text(

@@ -96,17 +96,28 @@ def main() -> None:
     args = parser.parse_args()
     results = [bench(task) for task in args.task or ["sentiment", "sarcasm"]]
     table = Table(title="tfidf_lr, full data")
-    for column in ("task", "pooled test acc", "macro-F1", "worst domain (acc)", "train s",
-                   "p50 ms/text", "p95 ms/text"):  # fmt: skip
+    for column in (
+        "task",
+        "pooled test acc",
+        "macro-F1",
+        "worst domain (acc)",
+        "train s",
+        "p50 ms/text",
+        "p95 ms/text",
+    ):
         table.add_column(column)
     for r in results:
         worst = r["worst_domain"]
         low = worst.get("accuracy") if isinstance(worst, dict) else None
         table.add_row(
-            str(r["task"]), f"{r['test_accuracy']:.2%}", f"{r['test_macro_f1']:.4f}",
+            str(r["task"]),
+            f"{r['test_accuracy']:.2%}",
+            f"{r['test_macro_f1']:.4f}",
             "—" if low is None else f"{low['domain']} {low['value']:.2%}",
-            f"{r['train_seconds']:.1f}", f"{r['latency_ms_p50']:.3f}", f"{r['latency_ms_p95']:.3f}",
-        )  # fmt: skip
+            f"{r['train_seconds']:.1f}",
+            f"{r['latency_ms_p50']:.3f}",
+            f"{r['latency_ms_p95']:.3f}",
+        )
     Console().print(table)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     machine = {"cpus": os.cpu_count(), "python": platform.python_version(), "host": platform.node()}

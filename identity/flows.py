@@ -45,9 +45,14 @@ def _audit_denial(
 ) -> None:
     with transaction(ctx.sessions) as session:
         audit.record(
-            session, actor=actor, tenant=tenant, action=action, resource=resource,
-            outcome=AuditOutcome.DENIED, details={"reason": reason},
-        )  # fmt: skip
+            session,
+            actor=actor,
+            tenant=tenant,
+            action=action,
+            resource=resource,
+            outcome=AuditOutcome.DENIED,
+            details={"reason": reason},
+        )
 
 
 def issue_token_flow(ctx: FlowContext, *, client_id: str, client_secret: str) -> TokenResponse:
@@ -68,14 +73,22 @@ def issue_token_flow(ctx: FlowContext, *, client_id: str, client_secret: str) ->
                 kind=account.kind,
             )
             audit.record(
-                session, actor=f"{account.kind}:{account.id}", tenant=tenant.slug,
-                action="auth.token", resource="token", outcome=AuditOutcome.SUCCEEDED,
-            )  # fmt: skip
+                session,
+                actor=f"{account.kind}:{account.id}",
+                tenant=tenant.slug,
+                action="auth.token",
+                resource="token",
+                outcome=AuditOutcome.SUCCEEDED,
+            )
     except Unauthorized as exc:
         _audit_denial(
-            ctx, actor=f"client:{client_id[:64]}", tenant="-", action="auth.token",
-            resource="token", reason=str(exc),
-        )  # fmt: skip
+            ctx,
+            actor=f"client:{client_id[:64]}",
+            tenant="-",
+            action="auth.token",
+            resource="token",
+            reason=str(exc),
+        )
         raise OAuthError("invalid_client", "invalid client credentials") from exc
     return TokenResponse(access_token=access_token, expires_in=ttl)
 
@@ -90,9 +103,13 @@ def bootstrap_flow(ctx: FlowContext, *, token: str, name: str) -> ServiceAccount
             return _credentials(session, created)
     except (Unauthorized, Conflict) as exc:
         _audit_denial(
-            ctx, actor="anonymous", tenant=service.PLATFORM_TENANT,
-            action="identity.bootstrap", resource="bootstrap", reason=str(exc),
-        )  # fmt: skip
+            ctx,
+            actor="anonymous",
+            tenant=service.PLATFORM_TENANT,
+            action="identity.bootstrap",
+            resource="bootstrap",
+            reason=str(exc),
+        )
         raise
 
 

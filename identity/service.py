@@ -38,6 +38,26 @@ _SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 LAST_USED_RESOLUTION = timedelta(seconds=60)
 
 
+def _audited(
+    session: Session,
+    actor: str,
+    tenant: str,
+    action: str,
+    resource: str,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """The audit row every identity change writes, in the change's own transaction."""
+    audit.record(
+        session,
+        actor=actor,
+        tenant=tenant,
+        action=action,
+        resource=resource,
+        outcome=AuditOutcome.SUCCEEDED,
+        details=details,
+    )
+
+
 def hash_secret(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
@@ -78,14 +98,7 @@ def create_tenant(
     )
     session.add(tenant)
     session.flush()
-    audit.record(
-        session,
-        actor=actor,
-        tenant=slug,
-        action="identity.tenant.create",
-        resource=f"tenant:{tenant.id}",
-        outcome=AuditOutcome.SUCCEEDED,
-    )
+    _audited(session, actor, slug, "identity.tenant.create", f"tenant:{tenant.id}")
     return tenant
 
 
@@ -117,14 +130,8 @@ def update_tenant(
     for name, value in changes.items():
         setattr(tenant, name, value)
     session.flush()
-    audit.record(
-        session,
-        actor=actor,
-        tenant=tenant.slug,
-        action="identity.tenant.update",
-        resource=f"tenant:{tenant.id}",
-        outcome=AuditOutcome.SUCCEEDED,
-        details=dict(changes),
+    _audited(
+        session, actor, tenant.slug, "identity.tenant.update", f"tenant:{tenant.id}", dict(changes)
     )
     return tenant
 
@@ -169,14 +176,13 @@ def create_service_account(
     )
     session.add(account)
     session.flush()
-    audit.record(
+    _audited(
         session,
-        actor=actor,
-        tenant=tenant.slug,
-        action="identity.service_account.create",
-        resource=f"service_account:{account.id}",
-        outcome=AuditOutcome.SUCCEEDED,
-        details={"name": name, "kind": kind.value},
+        actor,
+        tenant.slug,
+        "identity.service_account.create",
+        f"service_account:{account.id}",
+        {"name": name, "kind": kind.value},
     )
     for role in sorted(roles):
         grant_role(session, actor=actor, tenant=tenant, account=account, role=role)
@@ -219,14 +225,13 @@ def grant_role(
         )
     )
     session.flush()
-    audit.record(
+    _audited(
         session,
-        actor=actor,
-        tenant=tenant.slug,
-        action="identity.role.grant",
-        resource=f"service_account:{account.id}",
-        outcome=AuditOutcome.SUCCEEDED,
-        details={"role": role.value},
+        actor,
+        tenant.slug,
+        "identity.role.grant",
+        f"service_account:{account.id}",
+        {"role": role.value},
     )
 
 
@@ -243,14 +248,13 @@ def revoke_role(
     )
     if not removed:
         raise NotFound("role binding not found")
-    audit.record(
+    _audited(
         session,
-        actor=actor,
-        tenant=tenant.slug,
-        action="identity.role.revoke",
-        resource=f"service_account:{account.id}",
-        outcome=AuditOutcome.SUCCEEDED,
-        details={"role": role.value},
+        actor,
+        tenant.slug,
+        "identity.role.revoke",
+        f"service_account:{account.id}",
+        {"role": role.value},
     )
 
 
@@ -261,13 +265,12 @@ def disable_service_account(
     if account.disabled_at is None:
         account.disabled_at = utcnow()
         session.flush()
-    audit.record(
+    _audited(
         session,
-        actor=actor,
-        tenant=tenant.slug,
-        action="identity.service_account.disable",
-        resource=f"service_account:{account.id}",
-        outcome=AuditOutcome.SUCCEEDED,
+        actor,
+        tenant.slug,
+        "identity.service_account.disable",
+        f"service_account:{account.id}",
     )
 
 
@@ -277,13 +280,12 @@ def rotate_client_secret(
     secret = new_client_secret()
     account.client_secret_hash = hash_secret(secret)
     session.flush()
-    audit.record(
+    _audited(
         session,
-        actor=actor,
-        tenant=tenant.slug,
-        action="identity.service_account.rotate_secret",
-        resource=f"service_account:{account.id}",
-        outcome=AuditOutcome.SUCCEEDED,
+        actor,
+        tenant.slug,
+        "identity.service_account.rotate_secret",
+        f"service_account:{account.id}",
     )
     return secret
 
@@ -339,14 +341,13 @@ def create_api_key(
     )
     session.add(key)
     session.flush()
-    audit.record(
+    _audited(
         session,
-        actor=actor,
-        tenant=tenant.slug,
-        action="identity.api_key.create",
-        resource=f"api_key:{key.id}",
-        outcome=AuditOutcome.SUCCEEDED,
-        details={"service_account": account.id, "prefix": prefix},
+        actor,
+        tenant.slug,
+        "identity.api_key.create",
+        f"api_key:{key.id}",
+        {"service_account": account.id, "prefix": prefix},
     )
     return NewApiKey(key=key, secret=secret)
 
@@ -364,14 +365,7 @@ def revoke_api_key(session: Session, *, actor: str, tenant: Tenant, key: ApiKey)
     if key.revoked_at is None:
         key.revoked_at = utcnow()
         session.flush()
-    audit.record(
-        session,
-        actor=actor,
-        tenant=tenant.slug,
-        action="identity.api_key.revoke",
-        resource=f"api_key:{key.id}",
-        outcome=AuditOutcome.SUCCEEDED,
-    )
+    _audited(session, actor, tenant.slug, "identity.api_key.revoke", f"api_key:{key.id}")
 
 
 def looks_like_api_key(value: str) -> bool:
@@ -426,14 +420,13 @@ def issue_bootstrap_token(session: Session, *, ttl: timedelta) -> str:
     now = utcnow()
     session.add(BootstrapToken(token_hash=hash_secret(token), created_at=now, expires_at=now + ttl))
     session.flush()
-    audit.record(
+    _audited(
         session,
-        actor="system:cli",
-        tenant=PLATFORM_TENANT,
-        action="identity.bootstrap_token.issue",
-        resource="bootstrap",
-        outcome=AuditOutcome.SUCCEEDED,
-        details={"expires_at": (now + ttl).isoformat()},
+        "system:cli",
+        PLATFORM_TENANT,
+        "identity.bootstrap_token.issue",
+        "bootstrap",
+        {"expires_at": (now + ttl).isoformat()},
     )
     return token
 
@@ -482,12 +475,11 @@ def bootstrap(
             )
     except IntegrityError as exc:
         raise Conflict("bootstrap raced with another bootstrap; it is closed") from exc
-    audit.record(
+    _audited(
         session,
-        actor=actor,
-        tenant=PLATFORM_TENANT,
-        action="identity.bootstrap",
-        resource=f"service_account:{created.account.id}",
-        outcome=AuditOutcome.SUCCEEDED,
+        actor,
+        PLATFORM_TENANT,
+        "identity.bootstrap",
+        f"service_account:{created.account.id}",
     )
     return created

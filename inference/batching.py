@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sentimentops.inference.runtime.base import Scored
+from sentimentops.inference.runtime.base import Contexts, Scored, length_sorted
 
-ScoreFn = Callable[[Sequence[str], Sequence[str | None]], Scored]
+ScoreFn = Callable[[Sequence[str], Contexts], Scored]
 
 
 @dataclass
@@ -100,11 +100,9 @@ class MicroBatcher:
         return batch
 
     def _score_grouped(self, texts: list[str], contexts: list[str | None]) -> Scored:
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]) + len(contexts[i] or ""))
-        parts: list[Scored] = []
-        for start in range(0, len(order), self._max_batch):
-            chunk = order[start : start + self._max_batch]
-            parts.append(self._score([texts[i] for i in chunk], [contexts[i] for i in chunk]))
+        batches = length_sorted(texts, contexts, self._max_batch)
+        parts = [self._score(batch, given) for _chunk, batch, given in batches]
+        order = [i for chunk, _batch, _given in batches for i in chunk]
         return Scored.concat(parts, self._n_labels).take(np.argsort(order))
 
     async def _run(self) -> None:

@@ -118,8 +118,15 @@ async def score(
                 ]
             predictions = _predictions(leased, scored, explanations)
         except Exception:
-            _failed(scoring, task, texts, tenant_id=tenant_id, route=route,
-                    reason="runtime_error", model=leased)  # fmt: skip
+            _failed(
+                scoring,
+                task,
+                texts,
+                tenant_id=tenant_id,
+                route=route,
+                reason="runtime_error",
+                model=leased,
+            )
             raise
     elapsed = time.perf_counter() - started
     scoring.metrics.latency.labels(route, tenant_label, leased.label).observe(elapsed)

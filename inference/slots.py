@@ -66,8 +66,9 @@ def smoke_test(scorer: Scorer) -> None:
     except Exception as exc:
         raise SmokeTestFailed(f"scoring failed: {exc}") from exc
     if probs.shape != (len(SMOKE_TEXTS), len(scorer.labels)):
-        raise SmokeTestFailed(f"output shape {probs.shape}, expected ({len(SMOKE_TEXTS)}, "
-                              f"{len(scorer.labels)})")  # fmt: skip
+        raise SmokeTestFailed(
+            f"output shape {probs.shape}, expected ({len(SMOKE_TEXTS)}, {len(scorer.labels)})"
+        )
     if not np.all(np.isfinite(probs)) or not np.allclose(probs.sum(axis=1), 1.0, atol=1e-4):
         raise SmokeTestFailed("outputs are not probabilities")
 

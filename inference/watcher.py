@@ -138,8 +138,9 @@ class ModelWatcher:
             )
             await self._slots.install(model)
         except Exception as exc:  # noqa: BLE001 - any failure refuses this version
-            log.warning("model.refused", task=task, alias=alias, version=resolved.version,
-                        error=str(exc))  # fmt: skip
+            log.warning(
+                "model.refused", task=task, alias=alias, version=resolved.version, error=str(exc)
+            )
             await asyncio.to_thread(
                 self._audit, task, alias, resolved, "refused", {"error": str(exc)[:500]}
             )

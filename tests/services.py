@@ -53,10 +53,20 @@ def _terminate(process: subprocess.Popen[bytes]) -> None:
 def start_opa() -> tuple[str, Stop]:
     port = free_port()
     process = subprocess.Popen(
-        [tool("opa"), "run", "--server", "--addr", f"127.0.0.1:{port}", "--log-level", "error",
-         "--ignore", "*_test.rego", str(REPO_ROOT / "policies" / "rego")],
+        [
+            tool("opa"),
+            "run",
+            "--server",
+            "--addr",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "error",
+            "--ignore",
+            "*_test.rego",
+            str(REPO_ROOT / "policies" / "rego"),
+        ],
         stdout=subprocess.DEVNULL,
-    )  # fmt: skip
+    )
     url = f"http://127.0.0.1:{port}"
     if not wait_until(http_ok(f"{url}/health"), timeout=30):
         _terminate(process)
@@ -67,10 +77,19 @@ def start_opa() -> tuple[str, Stop]:
 def start_redis() -> tuple[str, Stop]:
     port = free_port()
     process = subprocess.Popen(
-        [shutil.which("redis-server") or "redis-server", "--port", str(port), "--bind", "127.0.0.1",
-         "--save", "", "--appendonly", "no"],
+        [
+            shutil.which("redis-server") or "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
         stdout=subprocess.DEVNULL,
-    )  # fmt: skip
+    )
     if not wait_until(tcp_open("127.0.0.1", port), timeout=20):
         _terminate(process)
         raise RuntimeError("redis-server did not start")
@@ -93,23 +112,45 @@ def start_postgres() -> tuple[str, Stop]:
         os.chown(workdir, user.pw_uid, user.pw_gid)
         run_as = ["runuser", "-u", "postgres", "--"]
     subprocess.run(
-        [*run_as, str(bindir / "initdb"), "-D", str(datadir), "-U", "postgres", "--auth=trust",
-         "--no-sync", "-E", "UTF8"],
-        check=True, stdout=subprocess.DEVNULL,
-    )  # fmt: skip
+        [
+            *run_as,
+            str(bindir / "initdb"),
+            "-D",
+            str(datadir),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "--no-sync",
+            "-E",
+            "UTF8",
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     subprocess.run(
-        [*run_as, str(bindir / "pg_ctl"), "-D", str(datadir), "-l", str(workdir / "log"), "-w",
-         "-o", f"-p {port} -k {workdir} -c listen_addresses=127.0.0.1 -c fsync=off "
-               "-c synchronous_commit=off -c full_page_writes=off",
-         "start"],
-        check=True, stdout=subprocess.DEVNULL,
-    )  # fmt: skip
+        [
+            *run_as,
+            str(bindir / "pg_ctl"),
+            "-D",
+            str(datadir),
+            "-l",
+            str(workdir / "log"),
+            "-w",
+            "-o",
+            f"-p {port} -k {workdir} -c listen_addresses=127.0.0.1 -c fsync=off "
+            "-c synchronous_commit=off -c full_page_writes=off",
+            "start",
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
 
     def stop() -> None:
         subprocess.run(
             [*run_as, str(bindir / "pg_ctl"), "-D", str(datadir), "-m", "fast", "-w", "stop"],
-            check=False, stdout=subprocess.DEVNULL,
-        )  # fmt: skip
+            check=False,
+            stdout=subprocess.DEVNULL,
+        )
         shutil.rmtree(workdir, ignore_errors=True)
 
     return f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres", stop

@@ -44,8 +44,11 @@ async def test_allowed_call_is_audited(
     [event] = audit.recent(session, limit=1)
     assert event.seq == result.audit_seq
     assert (event.actor, event.tenant, event.action, event.outcome) == (
-        "alice", "acme", "policy.check:train_model", "allowed",
-    )  # fmt: skip
+        "alice",
+        "acme",
+        "policy.check:train_model",
+        "allowed",
+    )
     assert event.resource == f"workflow/{workflow_id}"
     assert event.details["params"] == {"family": "tfidf_lr"}
     assert audit.verify_chain(session).ok
@@ -79,9 +82,13 @@ async def test_agent_over_its_hourly_budget_is_denied(
     # 119 more calls went ahead this hour (denials would not count)...
     for _ in range(119):
         audit.record(
-            session, actor="planner", tenant="acme", action="policy.check:score_texts",
-            resource="workflow/earlier", outcome="allowed",
-        )  # fmt: skip
+            session,
+            actor="planner",
+            tenant="acme",
+            action="policy.check:score_texts",
+            resource="workflow/earlier",
+            outcome="allowed",
+        )
     session.flush()
     # ...so the 121st is refused.
     _, refused = await _run(temporal_client, opa_url, sessions, request)

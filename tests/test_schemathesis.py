@@ -46,9 +46,13 @@ def server(
     with db.transaction(sessions) as session:
         tenant = service.create_tenant(session, actor="test", slug="fuzz")
         account = service.create_service_account(
-            session, actor="test", tenant=tenant, name="fuzzer",
-            kind=PrincipalKind.SERVICE, roles=ALL_ROLES,
-        )  # fmt: skip
+            session,
+            actor="test",
+            tenant=tenant,
+            name="fuzzer",
+            kind=PrincipalKind.SERVICE,
+            roles=ALL_ROLES,
+        )
     port = free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("SENTIMENTOPS_")},
@@ -63,8 +67,10 @@ def server(
     }
     process = subprocess.Popen(
         [sys.executable, "-P", "-m", "sentimentops.app.cli", "api"],
-        env=env, stdout=(data / "api.log").open("wb"), stderr=subprocess.STDOUT,
-    )  # fmt: skip
+        env=env,
+        stdout=(data / "api.log").open("wb"),
+        stderr=subprocess.STDOUT,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         assert wait_until(http_ok(f"{base}/readyz"), timeout=90), (data / "api.log").read_text()

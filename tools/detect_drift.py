@@ -72,14 +72,16 @@ async def detect_drift(ctx: ToolContext, params: DetectDriftInput) -> DetectDrif
         with ctx.sessions() as session:
             rows = session.execute(
                 select(
-                    PredictionRecord.created_at, PredictionRecord.probability,
-                    PredictionRecord.label, PredictionRecord.text_chars,
+                    PredictionRecord.created_at,
+                    PredictionRecord.probability,
+                    PredictionRecord.label,
+                    PredictionRecord.text_chars,
                 ).where(
                     PredictionRecord.tenant_id == ctx.tenant_id(session),
                     PredictionRecord.task == params.task,
                     PredictionRecord.created_at >= reference_start,
                 )
-            ).all()  # fmt: skip
+            ).all()
         return [(r[0], float(r[1]), str(r[2]), int(r[3])) for r in rows]
 
     rows = await asyncio.to_thread(work)

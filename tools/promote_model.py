@@ -38,13 +38,21 @@ async def promote_model(ctx: ToolContext, params: PromoteModelInput) -> PromoteM
         version = resolve_version(registry, params.task, params.version, CANDIDATE_ALIAS)
         with transaction(ctx.sessions) as session:
             previous = promotions.promote(
-                session, registry, model_name=params.task, version=version, alias=params.target,
-                actor=ctx.actor, tenant=ctx.tenant, workflow_id=ctx.workflow_id,
-            )  # fmt: skip
+                session,
+                registry,
+                model_name=params.task,
+                version=version,
+                alias=params.target,
+                actor=ctx.actor,
+                tenant=ctx.tenant,
+                workflow_id=ctx.workflow_id,
+            )
         return PromoteModelOutput(
-            model_name=params.task, version=version, target=params.target,
+            model_name=params.task,
+            version=version,
+            target=params.target,
             previous_version=previous,
-        )  # fmt: skip
+        )
 
     return await asyncio.to_thread(work)
 

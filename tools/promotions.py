@@ -100,9 +100,16 @@ def promote(
     # History first (inside the caller's transaction), alias second: if the alias move fails,
     # the transaction rolls back and nothing claims a promotion that did not happen.
     _record(
-        session, model_name=model_name, alias=alias, action="promote", version=version,
-        previous=previous, actor=actor, tenant=tenant, workflow_id=workflow_id,
-    )  # fmt: skip
+        session,
+        model_name=model_name,
+        alias=alias,
+        action="promote",
+        version=version,
+        previous=previous,
+        actor=actor,
+        tenant=tenant,
+        workflow_id=workflow_id,
+    )
     session.flush()
     registry.set_alias(model_name, alias, version)
     return previous
@@ -136,9 +143,16 @@ def rollback(
     else:
         target = live[-1 - steps]
     _record(
-        session, model_name=model_name, alias=alias, action="rollback", version=target,
-        previous=current, actor=actor, tenant=tenant, workflow_id=workflow_id,
-    )  # fmt: skip
+        session,
+        model_name=model_name,
+        alias=alias,
+        action="rollback",
+        version=target,
+        previous=current,
+        actor=actor,
+        tenant=tenant,
+        workflow_id=workflow_id,
+    )
     session.flush()
     if target is None:
         registry.delete_alias(model_name, alias)

@@ -35,9 +35,15 @@ async def rollback_model(ctx: ToolContext, params: RollbackModelInput) -> Rollba
     def work() -> RollbackModelOutput:
         with transaction(ctx.sessions) as session:
             before, after = promotions.rollback(
-                session, registry, model_name=params.task, alias=params.alias, steps=params.steps,
-                actor=ctx.actor, tenant=ctx.tenant, workflow_id=ctx.workflow_id,
-            )  # fmt: skip
+                session,
+                registry,
+                model_name=params.task,
+                alias=params.alias,
+                steps=params.steps,
+                actor=ctx.actor,
+                tenant=ctx.tenant,
+                workflow_id=ctx.workflow_id,
+            )
         return RollbackModelOutput(
             model_name=params.task, alias=params.alias, from_version=before, to_version=after
         )

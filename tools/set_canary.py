@@ -45,10 +45,13 @@ async def set_canary(ctx: ToolContext, params: SetCanaryInput) -> SetCanaryOutpu
             if row is None:
                 session.add(
                     CanaryShare(
-                        tenant_id=tenant_id, task=params.task, share=params.share,
-                        updated_by=ctx.actor, updated_at=now,
+                        tenant_id=tenant_id,
+                        task=params.task,
+                        share=params.share,
+                        updated_by=ctx.actor,
+                        updated_at=now,
                     )
-                )  # fmt: skip
+                )
             else:
                 row.share, row.updated_by, row.updated_at = params.share, ctx.actor, now
             audit.record(
@@ -58,9 +61,12 @@ async def set_canary(ctx: ToolContext, params: SetCanaryInput) -> SetCanaryOutpu
                 action="canary.set",
                 resource=f"canary/{params.task}",
                 outcome="succeeded",
-                details={"share": params.share, "previous_share": previous,
-                         "workflow_id": ctx.workflow_id},
-            )  # fmt: skip
+                details={
+                    "share": params.share,
+                    "previous_share": previous,
+                    "workflow_id": ctx.workflow_id,
+                },
+            )
         return SetCanaryOutput(
             task=params.task, tenant=ctx.tenant, share=params.share, previous_share=previous
         )

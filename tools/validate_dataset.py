@@ -52,9 +52,12 @@ async def validate_dataset(ctx: ToolContext, params: ValidateDatasetInput) -> Va
         if duplicates > MAX_DUPLICATE_SHARE:
             reasons.append(f"{duplicates:.1%} duplicate texts (> {MAX_DUPLICATE_SHARE:.0%})")
         return ValidateDatasetOutput(
-            task=params.task, dataset_hash=frame_hash(data), rows=rows,
-            passed=not reasons, reasons=reasons,
-        )  # fmt: skip
+            task=params.task,
+            dataset_hash=frame_hash(data),
+            rows=rows,
+            passed=not reasons,
+            reasons=reasons,
+        )
 
     return await asyncio.to_thread(work)
 

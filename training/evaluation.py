@@ -103,8 +103,14 @@ def plot_confusion_matrix(matrix: list[list[int]], labels: Sequence[str], path: 
     axes.set_ylabel("true")
     threshold = values.max() / 2 if values.size else 0
     for (row, col), value in np.ndenumerate(values):
-        axes.text(col, row, str(value), ha="center", va="center",
-                  color="white" if value > threshold else "black")  # fmt: skip
+        axes.text(
+            col,
+            row,
+            str(value),
+            ha="center",
+            va="center",
+            color="white" if value > threshold else "black",
+        )
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)

@@ -26,6 +26,7 @@ from torch import nn
 
 from sentimentops.core.errors import InvalidInput
 from sentimentops.inference.artifacts import load_scorer
+from sentimentops.inference.runtime.base import length_sorted, proba_by_length
 from sentimentops.inference.runtime.onnx_transformer import FORMAT, OnnxTransformer
 from sentimentops.inference.runtime.ood import FILE as OOD_FILE
 from sentimentops.inference.runtime.ood import METHOD as OOD_METHOD
@@ -117,9 +118,12 @@ def quantize_int8(source: Path, destination: Path, *, keep_fp32: Sequence[str] =
     """Dynamic int8 quantisation with per-channel weights (per-tensor lost accuracy on MiniLM);
     the nodes named in `keep_fp32` stay in fp32."""
     quantize_dynamic(
-        source, destination, per_channel=True, weight_type=QuantType.QInt8,
+        source,
+        destination,
+        per_channel=True,
+        weight_type=QuantType.QInt8,
         nodes_to_exclude=list(keep_fp32),
-    )  # fmt: skip
+    )
 
 
 def _weight_nodes(model_path: Path) -> list[str]:
@@ -179,9 +183,13 @@ def sensitive_nodes(
         return int((_served_proba(probe, texts, batch_size).argmax(axis=1) != reference).sum())
 
     return choose_fp32_nodes(
-        _weight_nodes(fp32_dir / ONNX_FILE), flips, n_texts=len(texts), max_nodes=max_nodes,
-        min_agreement=min_agreement, on_step=on_step,
-    )  # fmt: skip
+        _weight_nodes(fp32_dir / ONNX_FILE),
+        flips,
+        n_texts=len(texts),
+        max_nodes=max_nodes,
+        min_agreement=min_agreement,
+        on_step=on_step,
+    )
 
 
 def write_artifact(
@@ -216,13 +224,7 @@ def _served_proba(
     contexts: Sequence[str | None] | None = None,
 ) -> FloatArray:
     scorer = load_scorer(directory, threads=os.cpu_count())
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-    result = np.zeros((len(texts), len(scorer.labels)))
-    for start in range(0, len(order), batch_size):
-        chunk = order[start : start + batch_size]
-        given = [contexts[i] for i in chunk] if contexts is not None else None
-        result[chunk] = scorer.predict_proba([texts[i] for i in chunk], given)
-    return result
+    return proba_by_length(scorer, texts, contexts, batch_size)
 
 
 @dataclass(frozen=True)
@@ -249,14 +251,13 @@ def _raw_outputs(
 ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32] | None]:
     """Uncalibrated logits and embeddings (when the graph has them) of the served artifact."""
     scorer = OnnxTransformer(directory, threads=os.cpu_count())
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     logits: list[npt.NDArray[np.float32]] = []
     embeddings: list[npt.NDArray[np.float32]] = []
-    for start in range(0, len(order), batch_size):
-        chunk = order[start : start + batch_size]
-        given = [contexts[i] for i in chunk] if contexts is not None else None
-        part_logits, part_embedding = scorer.run([texts[i] for i in chunk], given)
+    order: list[int] = []
+    for chunk, batch, given in length_sorted(texts, contexts, batch_size):
+        part_logits, part_embedding = scorer.run(batch, given)
         logits.append(part_logits)
+        order.extend(chunk)
         if part_embedding is not None:
             embeddings.append(part_embedding)
     inverse = np.argsort(order)
@@ -280,10 +281,13 @@ def calibrate(
     after = expected_calibration_error(softmax(logits / temperature), targets)
     return _Fitted(
         {"temperature": temperature},
-        {"calibration_temperature": temperature, "calibration_ece_before": before,
-         "calibration_ece_after": after},
+        {
+            "calibration_temperature": temperature,
+            "calibration_ece_before": before,
+            "calibration_ece_after": after,
+        },
         embeddings,
-    )  # fmt: skip
+    )
 
 
 # The share of in-domain validation texts called in domain (the detector's threshold).
@@ -307,8 +311,12 @@ def fit_detector(
         validation, OOD_QUANTILE
     )
     detector.save(directory)
-    spec = {"method": OOD_METHOD, "file": OOD_FILE, "threshold": detector.threshold,
-            "quantile": OOD_QUANTILE}  # fmt: skip
+    spec = {
+        "method": OOD_METHOD,
+        "file": OOD_FILE,
+        "threshold": detector.threshold,
+        "quantile": OOD_QUANTILE,
+    }
     return _Fitted(
         {"ood": spec},
         {"ood_threshold": detector.threshold, "ood_fit_texts": float(len(sample.texts))},
@@ -393,9 +401,12 @@ def export_classifier(
                 encoder=encoder,
                 task=task,
                 labels=labels,
-                extra={**manifest_extra, "quantization": quantization,
-                       "int8_fp32_nodes": list(keep_fp32)},
-            )  # fmt: skip
+                extra={
+                    **manifest_extra,
+                    "quantization": quantization,
+                    "int8_fp32_nodes": list(keep_fp32),
+                },
+            )
             int8 = _served_proba(int8_dir, texts, eval_batch_size, contexts).argmax(axis=1)
             metrics["export_agreement_int8"] = float((int8 == reference).mean())
             metrics["export_accuracy_int8"] = float((int8 == targets).mean())
@@ -413,10 +424,14 @@ def export_classifier(
                 "matrices by their sensitivity to quantisation"
             )
             keep = sensitive_nodes(
-                fp32_dir, list(calibration_texts), n_texts=config.int8_calibration_samples,
-                max_nodes=config.int8_max_fp32_nodes, min_agreement=config.min_agreement,
-                batch_size=eval_batch_size, on_step=on_step,
-            )  # fmt: skip
+                fp32_dir,
+                list(calibration_texts),
+                n_texts=config.int8_calibration_samples,
+                max_nodes=config.int8_max_fp32_nodes,
+                min_agreement=config.min_agreement,
+                batch_size=eval_batch_size,
+                on_step=on_step,
+            )
             metrics["export_agreement_int8_plain"] = metrics["export_agreement_int8"]
             int8_agreement(keep)
         if metrics["export_agreement_int8"] >= config.min_agreement:
@@ -438,9 +453,11 @@ def export_classifier(
     if domain_sample is not None and calibration.embeddings is not None:
         on_step(f"fitting the out-of-distribution detector on {len(domain_sample.texts):,} texts")
         ood = fit_detector(
-            directory, domain_sample, validation=calibration.embeddings,
+            directory,
+            domain_sample,
+            validation=calibration.embeddings,
             batch_size=eval_batch_size,
-        )  # fmt: skip
+        )
         manifest.update(ood.manifest)
         metrics.update(ood.metrics)
     manifest["export_check"] = metrics
@@ -451,13 +468,6 @@ def export_classifier(
     def serving_proba(
         batch: list[str], batch_contexts: list[str | None] | None = None
     ) -> FloatArray:
-        # Texts of similar length share a batch: the runtime pads each batch to its longest.
-        order = sorted(range(len(batch)), key=lambda i: len(batch[i]))
-        result = np.zeros((len(batch), len(labels)))
-        for start in range(0, len(order), eval_batch_size):
-            chunk = order[start : start + eval_batch_size]
-            given = [batch_contexts[i] for i in chunk] if batch_contexts is not None else None
-            result[chunk] = scorer.predict_proba([batch[i] for i in chunk], given)
-        return result
+        return proba_by_length(scorer, batch, batch_contexts, eval_batch_size)
 
     return Export(predict_proba=serving_proba, metrics=metrics, extra_artifacts=extra)

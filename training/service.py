@@ -97,12 +97,20 @@ def git_commit() -> str:
     try:
         head = subprocess.run(
             ["git", "rev-parse", "HEAD"],  # noqa: S607
-            cwd=REPO_ROOT, capture_output=True, text=True, check=True, timeout=10,
-        ).stdout.strip()  # fmt: skip
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout.strip()
         dirty = subprocess.run(
             ["git", "status", "--porcelain", "--untracked-files=no"],  # noqa: S607
-            cwd=REPO_ROOT, capture_output=True, text=True, check=True, timeout=30,
-        ).stdout.strip()  # fmt: skip
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=30,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return f"{head}-dirty" if dirty else head
@@ -167,9 +175,11 @@ def select_training_rows(
 ) -> pd.DataFrame:
     if "domain" in data.columns:
         train = balanced_training_rows(
-            data, splits=config.fit_splits, max_per_domain=config.data.max_train_per_domain,
+            data,
+            splits=config.fit_splits,
+            max_per_domain=config.data.max_train_per_domain,
             seed=config.seed,
-        )  # fmt: skip
+        )
     else:
         train = data[data["split"].isin(config.fit_splits)]
     if max_train_samples is not None:
@@ -298,9 +308,17 @@ def train(
         config_file = work / "config.json"
         config_file.write_text(config.model_dump_json(indent=2), encoding="utf-8")
         run_id, version = _record(
-            settings, task, config, metrics, tags, work, config_file, train_seconds,
-            export.extra_artifacts, version_tags or {},
-        )  # fmt: skip
+            settings,
+            task,
+            config,
+            metrics,
+            tags,
+            work,
+            config_file,
+            train_seconds,
+            export.extra_artifacts,
+            version_tags or {},
+        )
     if context.checkpoint_dir is not None:
         shutil.rmtree(context.checkpoint_dir, ignore_errors=True)  # recorded: no resume needed
     step(f"registered {task} version {version} as {CANDIDATE_ALIAS!r}")

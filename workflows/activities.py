@@ -136,10 +136,15 @@ class ToolActivities:
         with transaction(self._sessions) as session:
             session.add(
                 ToolRun(
-                    key=key, tool=call.tool, tenant=call.tenant, actor=call.actor,
-                    workflow_id=call.workflow_id, output=output, created_at=datetime.now(UTC),
+                    key=key,
+                    tool=call.tool,
+                    tenant=call.tenant,
+                    actor=call.actor,
+                    workflow_id=call.workflow_id,
+                    output=output,
+                    created_at=datetime.now(UTC),
                 )
-            )  # fmt: skip
+            )
             self._audit(session, call, "succeeded", {"output": output})
 
     def _audit(
@@ -200,15 +205,17 @@ class ToolActivities:
         except ValidationError as exc:
             await asyncio.to_thread(self._audit_failure, call, str(exc))
             raise ApplicationError(
-                f"invalid parameters for {spec.name}: {exc}", type="InvalidInput",
+                f"invalid parameters for {spec.name}: {exc}",
+                type="InvalidInput",
                 non_retryable=True,
-            ) from exc  # fmt: skip
+            ) from exc
         except DomainError as exc:
             await asyncio.to_thread(self._audit_failure, call, str(exc))
             raise ApplicationError(
-                str(exc), type=type(exc).__name__,
+                str(exc),
+                type=type(exc).__name__,
                 non_retryable=not isinstance(exc, ServiceUnavailable),
-            ) from exc  # fmt: skip
+            ) from exc
         except asyncio.CancelledError:
             work.cancel()
             raise
@@ -284,15 +291,18 @@ class PlanActivities:
             try:
                 await self._notifier.notify(notice)
             except Exception as exc:  # noqa: BLE001 - a notifier failure must not fail the plan
-                log.warning("approval.notify_failed", approval_id=ticket.approval_id,
-                            error=str(exc))  # fmt: skip
+                log.warning(
+                    "approval.notify_failed", approval_id=ticket.approval_id, error=str(exc)
+                )
                 await self.record_event(
                     WorkflowEvent(
-                        actor="system:notifier", tenant=request.tenant,
-                        action="approval.notify", outcome="failed",
+                        actor="system:notifier",
+                        tenant=request.tenant,
+                        action="approval.notify",
+                        outcome="failed",
                         details={"approval_id": ticket.approval_id, "error": str(exc)[:500]},
                     )
-                )  # fmt: skip
+                )
         return ticket
 
     @activity.defn(name="close_approval")
@@ -302,9 +312,11 @@ class PlanActivities:
         def work() -> None:
             with transaction(self._sessions) as session:
                 approvals.close_request(
-                    session, approval_id=request.approval_id, status=request.status,
+                    session,
+                    approval_id=request.approval_id,
+                    status=request.status,
                     actor=request.actor,
-                )  # fmt: skip
+                )
 
         await asyncio.to_thread(work)
 
@@ -317,14 +329,28 @@ class PlanActivities:
         def work() -> None:
             with transaction(self._sessions) as session:
                 plans.record_started(
-                    session, workflow_id=str(info.workflow_id), tenant=event.tenant,
-                    proposer=event.proposer, plan_hash=event.plan_hash,
-                    rationale=event.rationale, tools=event.tools, new_execution=True,
-                )  # fmt: skip
-                self._audit_plan(session, info, event.tenant, event.proposer, "plan.start",
-                                 "running", {"plan_hash": event.plan_hash,
-                                             "rationale": event.rationale,
-                                             "tools": event.tools})  # fmt: skip
+                    session,
+                    workflow_id=str(info.workflow_id),
+                    tenant=event.tenant,
+                    proposer=event.proposer,
+                    plan_hash=event.plan_hash,
+                    rationale=event.rationale,
+                    tools=event.tools,
+                    new_execution=True,
+                )
+                self._audit_plan(
+                    session,
+                    info,
+                    event.tenant,
+                    event.proposer,
+                    "plan.start",
+                    "running",
+                    {
+                        "plan_hash": event.plan_hash,
+                        "rationale": event.rationale,
+                        "tools": event.tools,
+                    },
+                )
 
         await asyncio.to_thread(work)
 
@@ -336,26 +362,43 @@ class PlanActivities:
         def work() -> None:
             with transaction(self._sessions) as session:
                 plans.record_finished(
-                    session, workflow_id=str(info.workflow_id), status=event.status,
+                    session,
+                    workflow_id=str(info.workflow_id),
+                    status=event.status,
                     message=event.message,
-                )  # fmt: skip
-                self._audit_plan(session, info, event.tenant, event.proposer, "plan.finish",
-                                 event.status, {"plan_hash": event.plan_hash,
-                                                "message": event.message})  # fmt: skip
+                )
+                self._audit_plan(
+                    session,
+                    info,
+                    event.tenant,
+                    event.proposer,
+                    "plan.finish",
+                    event.status,
+                    {"plan_hash": event.plan_hash, "message": event.message},
+                )
 
         await asyncio.to_thread(work)
 
     @staticmethod
     def _audit_plan(
-        session: Session, info: activity.Info, tenant: str, actor: str, action: str,
-        outcome: str, details: dict[str, Any],
-    ) -> None:  # fmt: skip
+        session: Session,
+        info: activity.Info,
+        tenant: str,
+        actor: str,
+        action: str,
+        outcome: str,
+        details: dict[str, Any],
+    ) -> None:
         audit.record(
-            session, actor=actor, tenant=tenant, action=action,
-            resource=f"workflow/{info.workflow_id}", outcome=outcome,
+            session,
+            actor=actor,
+            tenant=tenant,
+            action=action,
+            resource=f"workflow/{info.workflow_id}",
+            outcome=outcome,
             trace_id=info.workflow_run_id.replace("-", "") if info.workflow_run_id else None,
             details=details,
-        )  # fmt: skip
+        )
 
     @activity.defn(name="record_event")
     async def record_event(self, event: WorkflowEvent) -> None:
@@ -369,10 +412,14 @@ class PlanActivities:
             with transaction(self._sessions) as session:
                 if plan_id is not None:
                     plans.record_event(
-                        session, workflow_id=plan_id, tenant=event.tenant,
-                        actor=event.actor, action=event.action, outcome=event.outcome,
+                        session,
+                        workflow_id=plan_id,
+                        tenant=event.tenant,
+                        actor=event.actor,
+                        action=event.action,
+                        outcome=event.outcome,
                         details=event.details,
-                    )  # fmt: skip
+                    )
                 audit.record(
                     session,
                     actor=event.actor,

@@ -105,11 +105,17 @@ def record_started(
         with session.begin_nested():
             session.add(
                 PlanExecution(
-                    id=workflow_id, tenant_id=row.id, proposer=proposer[:255],
-                    plan_hash=plan_hash, rationale=rationale, tools=tools, status=RUNNING,
-                    message="", created_at=datetime.now(UTC),
+                    id=workflow_id,
+                    tenant_id=row.id,
+                    proposer=proposer[:255],
+                    plan_hash=plan_hash,
+                    rationale=rationale,
+                    tools=tools,
+                    status=RUNNING,
+                    message="",
+                    created_at=datetime.now(UTC),
                 )
-            )  # fmt: skip
+            )
     except IntegrityError:
         log.info("plan_registry.already_recorded", workflow_id=workflow_id)
 
@@ -128,22 +134,34 @@ def record_finished(session: Session, *, workflow_id: str, status: str, message:
 
 
 def record_event(
-    session: Session, *, workflow_id: str, tenant: str, actor: str, action: str, outcome: str,
+    session: Session,
+    *,
+    workflow_id: str,
+    tenant: str,
+    actor: str,
+    action: str,
+    outcome: str,
     details: dict[str, Any],
-) -> None:  # fmt: skip
+) -> None:
     """Keep the registry in step with the plan workflow's start and finish events."""
     if action == "plan.start":
         record_started(
-            session, workflow_id=workflow_id, tenant=tenant, proposer=actor,
+            session,
+            workflow_id=workflow_id,
+            tenant=tenant,
+            proposer=actor,
             plan_hash=str(details.get("plan_hash", "")),
             rationale=str(details.get("rationale", "")),
-            tools=[str(t) for t in details.get("tools", [])], new_execution=True,
-        )  # fmt: skip
+            tools=[str(t) for t in details.get("tools", [])],
+            new_execution=True,
+        )
     elif action == "plan.finish":
         record_finished(
-            session, workflow_id=workflow_id, status=outcome,
+            session,
+            workflow_id=workflow_id,
+            status=outcome,
             message=str(details.get("message", "")),
-        )  # fmt: skip
+        )
 
 
 def _summaries(session: Session, rows: list[PlanExecution]) -> list[PlanSummary]:

@@ -98,10 +98,13 @@ async def run_worker(settings: Settings, queues: Queues = "all") -> None:
     if queues in ("all", "platform"):
         workers.append(
             build_worker(
-                client, task_queue=settings.temporal_task_queue, policy=policy,
-                sessions=sessions, settings=settings,
+                client,
+                task_queue=settings.temporal_task_queue,
+                policy=policy,
+                sessions=sessions,
+                settings=settings,
             )
-        )  # fmt: skip
+        )
     training_queues = {
         "all": [settings.training_task_queue],
         "training": [settings.training_task_queue],
@@ -112,16 +115,24 @@ async def run_worker(settings: Settings, queues: Queues = "all") -> None:
     for queue in training_queues:
         workers.append(
             build_training_worker(
-                client, task_queue=queue, policy=policy, sessions=sessions, settings=settings,
+                client,
+                task_queue=queue,
+                policy=policy,
+                sessions=sessions,
+                settings=settings,
                 heartbeat_seconds=max(1.0, settings.training_heartbeat_seconds / 4),
             )
-        )  # fmt: skip
+        )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    log.info("worker.started", queues=queues, task_queue=settings.temporal_task_queue,
-             training_task_queue=settings.training_task_queue)  # fmt: skip
+    log.info(
+        "worker.started",
+        queues=queues,
+        task_queue=settings.temporal_task_queue,
+        training_task_queue=settings.training_task_queue,
+    )
     async with asyncio.TaskGroup() as group:
         for worker in workers:
             group.create_task(worker.run())

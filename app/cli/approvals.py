@@ -132,9 +132,14 @@ def approve(
 ) -> None:
     """Approve a pending request; the waiting workflow continues."""
     _decide(
-        approval_id, approve=True, tenant=tenant, name=name, roles=roles, comment=comment,
+        approval_id,
+        approve=True,
+        tenant=tenant,
+        name=name,
+        roles=roles,
+        comment=comment,
         plan_hash=plan_hash,
-    )  # fmt: skip
+    )
 
 
 @app.command()
@@ -148,9 +153,14 @@ def reject(
 ) -> None:
     """Reject a pending request; the waiting workflow stops as "rejected"."""
     _decide(
-        approval_id, approve=False, tenant=tenant, name=name, roles=roles, comment=comment,
+        approval_id,
+        approve=False,
+        tenant=tenant,
+        name=name,
+        roles=roles,
+        comment=comment,
         plan_hash=plan_hash,
-    )  # fmt: skip
+    )
 
 
 @app.command()

@@ -34,8 +34,9 @@ if TYPE_CHECKING:
     from sentimentops.training.datasets.schemas import LineageNode, ValidationReport
     from sentimentops.training.datasets.service import Owner
 
-app = typer.Typer(help="Versioned datasets: ingest, process, list, show, lineage.",
-                  no_args_is_help=True)  # fmt: skip
+app = typer.Typer(
+    help="Versioned datasets: ingest, process, list, show, lineage.", no_args_is_help=True
+)
 
 ACTOR = "operator:cli"
 TenantOption = Annotated[
@@ -211,9 +212,16 @@ def list_(
     for column in ("name", "task", "hash", "rows", "splits", "transform", "created"):
         table.add_column(column, justify="right" if column == "rows" else "left")
     for v in versions:
-        table.add_row(v.id, v.name, v.task, v.content_hash[:12], f"{v.row_count:,}",
-                      " ".join(f"{k}:{n}" for k, n in v.split_counts.items()), v.transform,
-                      f"{v.created_at:%Y-%m-%d %H:%M}")  # fmt: skip
+        table.add_row(
+            v.id,
+            v.name,
+            v.task,
+            v.content_hash[:12],
+            f"{v.row_count:,}",
+            " ".join(f"{k}:{n}" for k, n in v.split_counts.items()),
+            v.transform,
+            f"{v.created_at:%Y-%m-%d %H:%M}",
+        )
     console.print(table)
 
 

@@ -92,15 +92,23 @@ def _external(settings: Settings) -> list[Check]:
         host, _, port = settings.resolved_temporal_address.rpartition(":")
         ok = tcp_open(host, int(port))()
         checks.append(
-            Check("temporal (external)", ok, settings.resolved_temporal_address,
-                  "" if ok else "check SENTIMENTOPS_TEMPORAL_ADDRESS")
-        )  # fmt: skip
+            Check(
+                "temporal (external)",
+                ok,
+                settings.resolved_temporal_address,
+                "" if ok else "check SENTIMENTOPS_TEMPORAL_ADDRESS",
+            )
+        )
     if not settings.embedded_opa:
         ok = asyncio.run(OpaPolicyEngine(settings.resolved_opa_url).healthy())
         checks.append(
-            Check("opa (external)", ok, settings.resolved_opa_url,
-                  "" if ok else "check SENTIMENTOPS_OPA_URL")
-        )  # fmt: skip
+            Check(
+                "opa (external)",
+                ok,
+                settings.resolved_opa_url,
+                "" if ok else "check SENTIMENTOPS_OPA_URL",
+            )
+        )
     if settings.redis_url:
         try:
             ok = bool(redis.Redis.from_url(settings.redis_url, socket_timeout=2).ping())
@@ -113,11 +121,19 @@ def _external(settings: Settings) -> list[Check]:
 
 def run_checks(settings: Settings) -> list[Check]:
     checks = [
-        Check("python", sys.version_info[:2] == (3, 11), sys.version.split()[0],
-              "use Python 3.11 (scripts/setup creates .venv with it)"),
-        Check("data directory", _writable(settings), str(settings.data_dir),
-              "make it writable or set SENTIMENTOPS_DATA_DIR"),
-    ]  # fmt: skip
+        Check(
+            "python",
+            sys.version_info[:2] == (3, 11),
+            sys.version.split()[0],
+            "use Python 3.11 (scripts/setup creates .venv with it)",
+        ),
+        Check(
+            "data directory",
+            _writable(settings),
+            str(settings.data_dir),
+            "make it writable or set SENTIMENTOPS_DATA_DIR",
+        ),
+    ]
     if settings.embedded_temporal:
         checks.append(_tool_version(settings, "temporal"))
     if settings.embedded_opa:

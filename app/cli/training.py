@@ -49,9 +49,15 @@ def train(
     try:
         service.resolve_config(task, family, config)  # fail before the progress display
         with Progress(
-            SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=True,
-        ) as progress:  # fmt: skip
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            transient=True,
+        ) as progress:
             bar = progress.add_task("starting", total=None)
 
             def on_step(message: str) -> None:
@@ -77,8 +83,16 @@ def train(
     table = Table(title=f"{result.model_name} v{result.version} (alias candidate)")
     table.add_column("metric")
     table.add_column("value", justify="right")
-    shown = ("test_accuracy", "test_macro_f1", "test_roc_auc", "test_ece", "train_seconds",
-             "export_agreement_fp32", "export_agreement_int8", "export_served_int8")  # fmt: skip
+    shown = (
+        "test_accuracy",
+        "test_macro_f1",
+        "test_roc_auc",
+        "test_ece",
+        "train_seconds",
+        "export_agreement_fp32",
+        "export_agreement_int8",
+        "export_served_int8",
+    )
     for key in shown:
         if key in result.metrics:
             table.add_row(key, f"{result.metrics[key]:.4f}")

@@ -74,38 +74,50 @@ def platform_services(settings: Settings) -> list[ServiceSpec]:
             ServiceSpec(
                 name="temporal",
                 argv=[
-                    str(temporal), "server", "start-dev",
-                    "--ip", "127.0.0.1",
-                    "--port", str(settings.temporal_port),
-                    "--ui-port", str(settings.temporal_ui_port),
-                    "--db-filename", str(settings.data_dir / "temporal.db"),
-                    "--log-level", "warn",
+                    str(temporal),
+                    "server",
+                    "start-dev",
+                    "--ip",
+                    "127.0.0.1",
+                    "--port",
+                    str(settings.temporal_port),
+                    "--ui-port",
+                    str(settings.temporal_ui_port),
+                    "--db-filename",
+                    str(settings.data_dir / "temporal.db"),
+                    "--log-level",
+                    "warn",
                 ],
                 url=f"{settings.resolved_temporal_address} (web UI {ui})",
                 probe=all_of(tcp_open("127.0.0.1", settings.temporal_port), http_ok(ui)),
                 ports=[settings.temporal_port, settings.temporal_ui_port],
                 ready_timeout=120.0,
             )
-        )  # fmt: skip
+        )
     if settings.embedded_opa:
         opa = find_tool(settings, "opa")
         specs.append(
             ServiceSpec(
                 name="opa",
                 argv=[
-                    str(opa), "run", "--server",
-                    "--addr", f"127.0.0.1:{settings.opa_port}",
-                    "--log-level", "error",
+                    str(opa),
+                    "run",
+                    "--server",
+                    "--addr",
+                    f"127.0.0.1:{settings.opa_port}",
+                    "--log-level",
+                    "error",
                     # Test files are policy too but never queried; skipping them keeps the
                     # server's data tree to what production evaluates.
-                    "--ignore", "*_test.rego",
+                    "--ignore",
+                    "*_test.rego",
                     str(settings.policies_dir),
                 ],
                 url=settings.resolved_opa_url,
                 probe=http_ok(f"{settings.resolved_opa_url}/health"),
                 ports=[settings.opa_port],
             )
-        )  # fmt: skip
+        )
     python = sys.executable
     specs.append(
         ServiceSpec(

@@ -84,3 +84,43 @@ def occlusion_explain(scorer: Scorer, text: str, *, max_tokens: int) -> list[tup
     label = int(np.argmax(probs[0]))
     base = float(probs[0, label])
     return [(word, base - float(probs[i + 1, label])) for i, word in enumerate(words)]
+
+
+def length_sorted(
+    texts: Sequence[str], contexts: Contexts, batch_size: int
+) -> list[tuple[list[int], list[str], list[str | None] | None]]:
+    """The texts in batches of at most `batch_size`, similar lengths together (a runtime pads a
+    batch to its longest text): (indices into the input, texts, contexts) per batch. Every
+    caller that scores many texts at once batches this way: the service's micro-batcher,
+    evaluation, export checks and the benchmarks."""
+    size = max(1, batch_size)
+    order = sorted(
+        range(len(texts)),
+        key=lambda i: len(texts[i]) + len((contexts[i] if contexts is not None else None) or ""),
+    )
+    batches = []
+    for start in range(0, len(order), size):
+        chunk = order[start : start + size]
+        given = [contexts[i] for i in chunk] if contexts is not None else None
+        batches.append((chunk, [texts[i] for i in chunk], given))
+    return batches
+
+
+def score_by_length(
+    scorer: Scorer, texts: Sequence[str], contexts: Contexts, batch_size: int
+) -> Scored:
+    """`scorer.score` over length-sorted batches, answered in input order."""
+    batches = length_sorted(texts, contexts, batch_size)
+    parts = [scorer.score(batch, given) for _chunk, batch, given in batches]
+    order = [i for chunk, _batch, _given in batches for i in chunk]
+    return Scored.concat(parts, len(scorer.labels)).take(np.argsort(order))
+
+
+def proba_by_length(
+    scorer: Scorer, texts: Sequence[str], contexts: Contexts, batch_size: int
+) -> FloatArray:
+    """`scorer.predict_proba` over length-sorted batches, in input order."""
+    result = np.zeros((len(texts), len(scorer.labels)))
+    for chunk, batch, given in length_sorted(texts, contexts, batch_size):
+        result[chunk] = scorer.predict_proba(batch, given)
+    return result

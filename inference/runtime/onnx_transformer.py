@@ -206,11 +206,16 @@ class OnnxTransformer:
     ) -> dict[str, npt.NDArray[np.int64]]:
         spec = self.spec
         rows = framed_ids(
-            self.tokenizer, self._normalize, texts, contexts,
-            max_length=spec.max_length, head_tokens=spec.head_tokens,
-            context_tokens=spec.context_tokens, cls_id=spec.cls_token_id,
+            self.tokenizer,
+            self._normalize,
+            texts,
+            contexts,
+            max_length=spec.max_length,
+            head_tokens=spec.head_tokens,
+            context_tokens=spec.context_tokens,
+            cls_id=spec.cls_token_id,
             sep_id=spec.sep_token_id,
-        )  # fmt: skip
+        )
         width = max(len(r) for r in rows)
         ids = np.full((len(rows), width), spec.pad_token_id, dtype=np.int64)
         mask = np.zeros((len(rows), width), dtype=np.int64)

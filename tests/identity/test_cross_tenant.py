@@ -104,11 +104,19 @@ def _pending_approval(factory: Factory, account: Account) -> str:
     """A pending approval request of the account's tenant (as a plan workflow makes one)."""
     with db.transaction(factory.sessions) as session:
         request = approvals.create_request(
-            session, tenant=account.tenant.slug, workflow_id="plan-b", plan_hash="0" * 64,
-            step_index=0, tool="promote_model", params={"target": "production"},
-            requester="b-proposer", requester_kind="human", rationale="test", reasons=[],
+            session,
+            tenant=account.tenant.slug,
+            workflow_id="plan-b",
+            plan_hash="0" * 64,
+            step_index=0,
+            tool="promote_model",
+            params={"target": "production"},
+            requester="b-proposer",
+            requester_kind="human",
+            rationale="test",
+            reasons=[],
             ttl_seconds=3600,
-        )  # fmt: skip
+        )
         return request.id
 
 
@@ -117,9 +125,14 @@ def _running_plan(factory: Factory, account: Account) -> str:
     workflow_id = f"plan-{account.tenant.slug}-0123456789ab"
     with db.transaction(factory.sessions) as session:
         plans.record_started(
-            session, workflow_id=workflow_id, tenant=account.tenant.slug, proposer="b-proposer",
-            plan_hash="0" * 64, rationale="test", tools=["get_service_metrics"],
-        )  # fmt: skip
+            session,
+            workflow_id=workflow_id,
+            tenant=account.tenant.slug,
+            proposer="b-proposer",
+            plan_hash="0" * 64,
+            rationale="test",
+            tools=["get_service_metrics"],
+        )
     return workflow_id
 
 

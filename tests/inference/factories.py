@@ -21,8 +21,25 @@ from sentimentops.inference.runtime.onnx_transformer import FORMAT
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]"]
 POSITIVE = ["good", "great", "wonderful", "love", "moving"]
 NEGATIVE = ["bad", "awful", "worst", "hate", "boring"]
-NEUTRAL = ["the", "a", "film", "book", "is", "was", "it", "i", "this", "ok", "read", "have",
-           "ever", "thing", "and", "but", "end"]  # fmt: skip
+NEUTRAL = [
+    "the",
+    "a",
+    "film",
+    "book",
+    "is",
+    "was",
+    "it",
+    "i",
+    "this",
+    "ok",
+    "read",
+    "have",
+    "ever",
+    "thing",
+    "and",
+    "but",
+    "end",
+]
 
 
 def make_onnx_artifact(

@@ -107,7 +107,7 @@ async def test_contexts_travel_with_their_texts_through_a_batch() -> None:
 
 
 async def test_scoring_errors_reach_every_waiting_request() -> None:
-    def broken(texts: Sequence[str], contexts: Sequence[str | None]) -> Scored:
+    def broken(texts: Sequence[str], contexts: Sequence[str | None] | None) -> Scored:
         raise RuntimeError("model exploded")
 
     batcher = MicroBatcher(broken, n_labels=2)
@@ -186,9 +186,15 @@ async def test_corrupt_model_is_refused_and_old_one_keeps_serving(tmp_path: Path
     wrong = Wrong()
     with pytest.raises(SmokeTestFailed, match="not probabilities"):
         await slots.install(
-            ServingModel("sentiment", "sentiment", "3", "production", wrong,
-                         MicroBatcher(wrong.score, n_labels=2))
-        )  # fmt: skip
+            ServingModel(
+                "sentiment",
+                "sentiment",
+                "3",
+                "production",
+                wrong,
+                MicroBatcher(wrong.score, n_labels=2),
+            )
+        )
     current = slots.get("sentiment", "production")
     assert current is not None
     assert current.version == "1"

@@ -52,9 +52,15 @@ async def test_failures_are_logged_with_reason_and_version(tmp_path: Path) -> No
     scoring = build_scoring(make_settings(url, tmp_path), sessions, metrics)
     scorer = Fragile()
     await scoring.slots.install(
-        ServingModel(task="sentiment", name="sentiment", version="7", alias="production",
-                     scorer=scorer, batcher=MicroBatcher(scorer.score, n_labels=2))
-    )  # fmt: skip
+        ServingModel(
+            task="sentiment",
+            name="sentiment",
+            version="7",
+            alias="production",
+            scorer=scorer,
+            batcher=MicroBatcher(scorer.score, n_labels=2),
+        )
+    )
     call: dict[str, Any] = {
         "tenant_id": tenant_id,
         "tenant_label": "acme",
@@ -73,11 +79,16 @@ async def test_failures_are_logged_with_reason_and_version(tmp_path: Path) -> No
 
     with sessions() as session:
         failures = session.execute(
-            select(ScoringFailure.task, ScoringFailure.model_version, ScoringFailure.model_alias,
-                   ScoringFailure.reason, ScoringFailure.texts)
+            select(
+                ScoringFailure.task,
+                ScoringFailure.model_version,
+                ScoringFailure.model_alias,
+                ScoringFailure.reason,
+                ScoringFailure.texts,
+            )
             .where(ScoringFailure.tenant_id == tenant_id)
             .order_by(ScoringFailure.id)
-        ).all()  # fmt: skip
+        ).all()
         answered = session.execute(select(PredictionRecord.model_version)).scalars().all()
     assert failures == [
         ("sentiment", "7", "production", "runtime_error", 3),

@@ -50,8 +50,13 @@ def test_each_text_goes_to_the_component_that_reads_it(model: RoutedModel) -> No
     texts = [SHORT_ENGLISH, LONG_ENGLISH, SPANISH, GERMAN, LONG_SPANISH, AMBIGUOUS]
     scored = model.score(texts)
     assert scored.routes == [
-        "general", "long_reviews", "multilingual", "multilingual", "multilingual", "general",
-    ]  # fmt: skip
+        "general",
+        "long_reviews",
+        "multilingual",
+        "multilingual",
+        "multilingual",
+        "general",
+    ]
     assert scored.languages == ["en", "en", "es", "de", "es", None]
     assert scored.in_domain.tolist() == [True] * len(texts)
     # Each answer is that component's own: one "good" read at its strength.

@@ -66,9 +66,14 @@ def _running(tmp: Path, template: Path) -> Iterator[Env]:
     db_url = f"sqlite:///{tmp / 'app.db'}"
     schema.upgrade(db_url)
     settings = make_settings(
-        db_url, tmp, mlflow_tracking_uri=tracking_uri, model_poll_seconds=0.5,
-        max_request_bytes=65_536, rate_limit_per_second=1000.0, rate_limit_burst=1000,
-    )  # fmt: skip
+        db_url,
+        tmp,
+        mlflow_tracking_uri=tracking_uri,
+        model_poll_seconds=0.5,
+        max_request_bytes=65_536,
+        rate_limit_per_second=1000.0,
+        rate_limit_burst=1000,
+    )
     app = create_app(settings)
     with TestClient(app) as client:
         factory = Factory(app.state.sessions, client)
@@ -98,9 +103,12 @@ def test_single_text_names_the_version_that_answered(env: Env) -> None:
     assert p["label"] == "positive"
     assert p["probability"] > 0.85
     assert p["model"] == {
-        "name": "sentiment", "version": "1", "alias": "production", "route": "main",
+        "name": "sentiment",
+        "version": "1",
+        "alias": "production",
+        "route": "main",
         "language": None,
-    }  # fmt: skip
+    }
     assert set(p["scores"]) == {"negative", "positive"}
     assert p["in_domain"] is True
 
@@ -267,8 +275,10 @@ def test_a_routed_version_names_the_component_and_language(own_env: Env) -> None
     assert r.status_code == 200, r.text
     models = [p["model"] for p in r.json()["predictions"]]
     assert [(m["version"], m["route"], m["language"]) for m in models] == [
-        ("2", "general", "en"), ("2", "multilingual", "es"), ("2", "long_reviews", "en"),
-    ]  # fmt: skip
+        ("2", "general", "en"),
+        ("2", "multilingual", "es"),
+        ("2", "long_reviews", "en"),
+    ]
     assert all(p["in_domain"] for p in r.json()["predictions"])
 
 

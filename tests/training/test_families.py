@@ -136,8 +136,15 @@ def test_vocabulary_is_deterministic_and_frequency_ordered() -> None:
     vocab = build_vocabulary(texts, config).get_vocab()
     assert vocab == build_vocabulary(list(reversed(texts)), config).get_vocab()
     assert [w for w, _ in sorted(vocab.items(), key=lambda kv: kv[1])] == [
-        "[PAD]", "[UNK]", "[CLS]", "[SEP]", "a", "b", "c", "d",
-    ]  # fmt: skip
+        "[PAD]",
+        "[UNK]",
+        "[CLS]",
+        "[SEP]",
+        "a",
+        "b",
+        "c",
+        "d",
+    ]
 
 
 @pytest.mark.parametrize("architecture", ["dense", "cnn", "bilstm"])
@@ -277,9 +284,13 @@ def test_service_trains_and_registers_a_notebook_model(tmp_path: Path) -> None:
     # The same config on the same data, in a fresh store, reproduces the metrics (seeded,
     # deterministic on CPU; the bar is 0.1 point).
     again = service.train(
-        settings=Settings(env="development", data_dir=tmp_path / "again"), task="sarcasm",
-        family="notebook", config_path=path, max_train_samples=256, max_eval_samples=200,
-    )  # fmt: skip
+        settings=Settings(env="development", data_dir=tmp_path / "again"),
+        task="sarcasm",
+        family="notebook",
+        config_path=path,
+        max_train_samples=256,
+        max_eval_samples=200,
+    )
     for key in ("test_accuracy", "test_macro_f1", "test_roc_auc"):
         assert abs(again.metrics[key] - result.metrics[key]) <= 0.001, key
 
@@ -301,15 +312,18 @@ def test_mixed_precision_int8_keeps_the_most_sensitive_matrices_in_fp32(
     trained.config = trained.config.model_copy(update={"export": export_config})
     steps: list[str] = []
     export = trained.export(
-        tmp_path / "model", validation_texts=data.validation_texts,
-        validation_targets=data.validation_targets, work_dir=tmp_path / "work",
+        tmp_path / "model",
+        validation_texts=data.validation_texts,
+        validation_targets=data.validation_targets,
+        work_dir=tmp_path / "work",
         on_step=steps.append,
-    )  # fmt: skip
+    )
     metrics = export.metrics
     weight_nodes = {
-        n.name for n in onnx.load(str(tmp_path / "work" / "onnx_fp32" / "model.onnx")).graph.node
+        n.name
+        for n in onnx.load(str(tmp_path / "work" / "onnx_fp32" / "model.onnx")).graph.node
         if n.op_type in ("MatMul", "Gemm")
-    }  # fmt: skip
+    }
     int8_manifest = json.loads((tmp_path / "work" / "onnx_int8" / "model.json").read_text())
     kept = int8_manifest["int8_fp32_nodes"]
     assert set(kept) <= weight_nodes
@@ -328,10 +342,14 @@ def test_encoder_frames_texts_and_contexts_exactly_as_the_runtime(tmp_path: Path
     scorer = OnnxTransformer(artifact)
     encoder = Encoder(
         Tokenizer.from_file(str(artifact / "tokenizer.json")),
-        max_length=20, head_tokens=4, cls_token_id=scorer.spec.cls_token_id,
-        sep_token_id=scorer.spec.sep_token_id, pad_token_id=scorer.spec.pad_token_id,
-        context_tokens=6, normalize="norm-v1",
-    )  # fmt: skip
+        max_length=20,
+        head_tokens=4,
+        cls_token_id=scorer.spec.cls_token_id,
+        sep_token_id=scorer.spec.sep_token_id,
+        pad_token_id=scorer.spec.pad_token_id,
+        context_tokens=6,
+        normalize="norm-v1",
+    )
     assert encoder.manifest_fields()["context_tokens"] == 6
     assert encoder.manifest_fields()["normalize"] == "norm-v1"
     texts = [
@@ -391,11 +409,13 @@ def test_training_inputs_augment_and_drop_contexts_seeded(sarcasm_sample: pd.Dat
     noisy = base.model_copy(
         update={
             "data": DataConfig(
-                mixture="general", use_context=True, context_dropout=0.3,
+                mixture="general",
+                use_context=True,
+                context_dropout=0.3,
                 augment=AugmentConfig(rate=0.5),
             )
         }
-    )  # fmt: skip
+    )
     texts, kept = training_inputs(noisy, data)
     assert (texts, kept) == training_inputs(noisy, data)
     assert kept is not None

@@ -23,8 +23,15 @@ def _pack(root: Path, *, escape: bool = False) -> Path:
         make_onnx_artifact(root / task / "model", task=task)
         (root / task / "card.json").write_text(json.dumps({"task": task, "seed": 1}))
         path = "../outside" if escape and task == "sarcasm" else f"{task}/model"
-        models.append({"task": task, "family": "minilm", "path": path,
-                       "card": f"{task}/card.json", "test_accuracy": 0.9})  # fmt: skip
+        models.append(
+            {
+                "task": task,
+                "family": "minilm",
+                "path": path,
+                "card": f"{task}/card.json",
+                "test_accuracy": 0.9,
+            }
+        )
     (root / "pack.json").write_text(json.dumps({"format": PACK_FORMAT, "models": models}))
     return root
 

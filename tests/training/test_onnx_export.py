@@ -97,8 +97,11 @@ def test_minilm_exports_loads_and_agrees(
     assert tokenizer["truncation"] is None  # MiniLM's file truncates at 128 otherwise
     assert tokenizer["padding"] is None
     assert sorted(p.name for p in directory.iterdir()) == [
-        "model.json", "model.onnx", "ood.npz", "tokenizer.json",
-    ]  # fmt: skip
+        "model.json",
+        "model.onnx",
+        "ood.npz",
+        "tokenizer.json",
+    ]
 
     scorer = load_scorer(directory)
     served = scorer.predict_proba(texts)
@@ -156,9 +159,13 @@ def test_mixed_precision_keeps_the_fewest_most_sensitive_nodes_in_fp32() -> None
 
     def choose(max_nodes: int, min_agreement: float) -> list[str]:
         return choose_fp32_nodes(
-            list(alone), flips, n_texts=1000, max_nodes=max_nodes,
-            min_agreement=min_agreement, on_step=lambda _m: None,
-        )  # fmt: skip
+            list(alone),
+            flips,
+            n_texts=1000,
+            max_nodes=max_nodes,
+            min_agreement=min_agreement,
+            on_step=lambda _m: None,
+        )
 
     assert choose(12, 0.995) == ["ffn0", "ffn2"]  # 17 flips → 3 (99.7 %) after two
     assert choose(12, 0.999) == ["ffn0", "ffn2", "attn1"]  # 1 flip left: exactly the bar

@@ -54,9 +54,14 @@ def test_a_bundle_fitted_elsewhere_is_adopted_and_not_trained_again(
     assert adopted.parent.name == manifest["checkpoint_key"]
     steps: list[str] = []
     result = service.train(
-        settings=settings, task="sarcasm", family="notebook", max_train_samples=ROWS,
-        max_eval_samples=40, resume=True, on_step=steps.append,
-    )  # fmt: skip
+        settings=settings,
+        task="sarcasm",
+        family="notebook",
+        max_train_samples=ROWS,
+        max_eval_samples=40,
+        resume=True,
+        on_step=steps.append,
+    )
     total = state["total_steps"]
     assert f"resuming from the checkpoint at step {total:,} of {total:,}" in steps
     assert result.metrics["train_resumed_at_step"] == result.metrics["train_steps"] == total

@@ -94,8 +94,15 @@ def test_hash_split_is_stable_and_proportional() -> None:
     # Known values pin the function across versions and machines: changing them reshuffles
     # every split and invalidates every recorded metric.
     assert [hash_split(k, SPLITS) for k in "abcdefgh"] == [
-        "train", "train", "train", "validation", "train", "test", "train", "validation",
-    ]  # fmt: skip
+        "train",
+        "train",
+        "train",
+        "validation",
+        "train",
+        "test",
+        "train",
+        "validation",
+    ]
     assert hash_split("a", SPLITS, salt="other") in SPLITS
 
 

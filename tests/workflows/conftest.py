@@ -44,17 +44,24 @@ def engineer(name: str = "alice", tenant: str = TENANT) -> PolicyPrincipal:
 
 def approver(tenant: Tenant, name: str = "bob", roles: frozenset[Role] | None = None) -> Principal:
     return Principal(
-        tenant_id=tenant.id, tenant=tenant.slug, subject=name, name=name,
-        kind=PrincipalKind.HUMAN, roles=roles or frozenset({Role.APPROVER}),
+        tenant_id=tenant.id,
+        tenant=tenant.slug,
+        subject=name,
+        name=name,
+        kind=PrincipalKind.HUMAN,
+        roles=roles or frozenset({Role.APPROVER}),
         method=AuthMethod.FIRST_PARTY,
-    )  # fmt: skip
+    )
 
 
 def make_plan(*steps: PlanStep, proposer: PolicyPrincipal | None = None, **extra: object) -> Plan:
     return Plan(
-        tenant=TENANT, proposer=proposer or engineer(), rationale="test plan", steps=list(steps),
+        tenant=TENANT,
+        proposer=proposer or engineer(),
+        rationale="test plan",
+        steps=list(steps),
         **extra,
-    )  # fmt: skip
+    )
 
 
 @dataclass
@@ -178,16 +185,24 @@ class running_platform:
             )
         await self._stack.enter_async_context(
             build_worker(
-                client, task_queue=settings.temporal_task_queue, policy=policy,
-                sessions=sessions, settings=settings, notifier=notifier,
+                client,
+                task_queue=settings.temporal_task_queue,
+                policy=policy,
+                sessions=sessions,
+                settings=settings,
+                notifier=notifier,
             )
-        )  # fmt: skip
+        )
         await self._stack.enter_async_context(
             build_training_worker(
-                client, task_queue=settings.training_task_queue, policy=policy,
-                sessions=sessions, settings=settings, heartbeat_seconds=1.0,
+                client,
+                task_queue=settings.training_task_queue,
+                policy=policy,
+                sessions=sessions,
+                settings=settings,
+                heartbeat_seconds=1.0,
             )
-        )  # fmt: skip
+        )
         uri = settings.resolved_mlflow_tracking_uri
         return Platform(client, settings, sessions, tenant, MlflowRegistry(uri))
 

@@ -68,8 +68,9 @@ async def _plan_amend_approve(platform: Platform, session: Session, name: str) -
     )
     workflow_id = await start_plan(platform.client, platform.settings, plan, workflow_id=name)
     first = await platform.wait_for(workflow_id, {"waiting_approval"})
-    step = PlanStep(tool="promote_model", params={"task": "sarcasm", "target": "production",
-                                                  "version": version})  # fmt: skip
+    step = PlanStep(
+        tool="promote_model", params={"task": "sarcasm", "target": "production", "version": version}
+    )
     await amend_plan(platform.client, workflow_id, AmendPlan(steps=[step], amended_by="alice"))
     waiting = await wait_for_new_approval(platform, workflow_id, 1, first.steps[1].approval_id)
     approval_id = waiting.steps[1].approval_id
@@ -82,8 +83,12 @@ async def _plan_amend_approve(platform: Platform, session: Session, name: str) -
 async def _plan_cancel(platform: Platform, session: Session, name: str) -> WorkflowHistory:
     """A plan cancelled while it waits for approval."""
     version = platform.register_version()
-    plan = make_plan(PlanStep(tool="promote_model", params={
-        "task": "sarcasm", "target": "production", "version": version}))  # fmt: skip
+    plan = make_plan(
+        PlanStep(
+            tool="promote_model",
+            params={"task": "sarcasm", "target": "production", "version": version},
+        )
+    )
     workflow_id = await start_plan(platform.client, platform.settings, plan, workflow_id=name)
     await platform.wait_for(workflow_id, {"waiting_approval"})
     await cancel_workflow(platform.client, workflow_id)
@@ -101,13 +106,18 @@ async def _sentry_rollback(platform: Platform, session: Session, name: str) -> W
     handle = await platform.client.start_workflow(
         DeploymentSentryWorkflow.run,
         SentryInput(
-            tenant=platform.tenant.slug, task=TASK, interval_seconds=1, window_seconds=600,
-            checks_per_run=1, max_checks=1, task_queue=platform.settings.temporal_task_queue,
+            tenant=platform.tenant.slug,
+            task=TASK,
+            interval_seconds=1,
+            window_seconds=600,
+            checks_per_run=1,
+            max_checks=1,
+            task_queue=platform.settings.temporal_task_queue,
             training_task_queue=platform.settings.training_task_queue,
         ),
         id=name,
         task_queue=platform.settings.temporal_task_queue,
-    )  # fmt: skip
+    )
     status = await asyncio.wait_for(handle.result(), timeout=120)  # follows continue-as-new
     assert status.checks_done == 1, status
     assert platform.alias("production") == first  # rolled back (the new run counts afresh)
@@ -119,8 +129,10 @@ async def _policy_check_allowed(platform: Platform, session: Session, name: str)
     """The policy spine on its own: an allowed call, audited."""
     request = ToolCallRequest(
         principal=Principal(subject="alice", roles=["ml_engineer"], tenant=TENANT),
-        tenant=TENANT, tool="train_model", params={"family": "tfidf_lr"},
-    )  # fmt: skip
+        tenant=TENANT,
+        tool="train_model",
+        params={"family": "tfidf_lr"},
+    )
     handle = await platform.client.start_workflow(
         PolicyCheckWorkflow.run, request, id=name, task_queue=platform.settings.temporal_task_queue
     )

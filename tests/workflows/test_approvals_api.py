@@ -40,11 +40,14 @@ async def test_approve_over_http_continues_the_workflow(
         ) as platform:
             version = platform.register_version()
             plan = make_plan(
-                PlanStep(tool="promote_model", params={"task": "sarcasm", "target": "production",
-                                                       "version": version}),
-                proposer=PolicyPrincipal(subject=proposer.client_id, roles=["ml_engineer"],
-                                         tenant=TENANT),
-            )  # fmt: skip
+                PlanStep(
+                    tool="promote_model",
+                    params={"task": "sarcasm", "target": "production", "version": version},
+                ),
+                proposer=PolicyPrincipal(
+                    subject=proposer.client_id, roles=["ml_engineer"], tenant=TENANT
+                ),
+            )
             workflow_id = await platform.start(plan)
             waiting = await platform.wait_for(workflow_id, {"waiting_approval"})
             approval_id = waiting.steps[0].approval_id
@@ -53,17 +56,26 @@ async def test_approve_over_http_continues_the_workflow(
             assert listing.status_code == 200
             [item] = listing.json()
             assert (item["id"], item["status"], item["plan_hash"]) == (
-                approval_id, "pending", waiting.plan_hash,
-            )  # fmt: skip
+                approval_id,
+                "pending",
+                waiting.plan_hash,
+            )
             assert item["workflow_url"].endswith(f"/workflows/{workflow_id}")
             # Another tenant's approver sees nothing and cannot decide (404, not 403).
             other = factory.headers(outsider)
             assert http.get("/api/v1/approvals", headers=other).json() == []
-            assert http.post(f"/api/v1/approvals/{approval_id}/approve", json={},
-                             headers=other).status_code == 404  # fmt: skip
+            assert (
+                http.post(
+                    f"/api/v1/approvals/{approval_id}/approve", json={}, headers=other
+                ).status_code
+                == 404
+            )
             # The proposer holds the approver role, and is still refused.
-            refused = http.post(f"/api/v1/approvals/{approval_id}/approve", json={},
-                                headers=factory.headers(proposer))  # fmt: skip
+            refused = http.post(
+                f"/api/v1/approvals/{approval_id}/approve",
+                json={},
+                headers=factory.headers(proposer),
+            )
             assert refused.status_code == 403
             assert "proposer" in refused.json()["detail"]
 
@@ -78,8 +90,9 @@ async def test_approve_over_http_continues_the_workflow(
             assert done.status == "completed", done.message
             assert platform.alias("production") == version
             # A second decision is refused: the request is closed.
-            again = http.post(f"/api/v1/approvals/{approval_id}/reject", json={},
-                              headers=factory.headers(checker))  # fmt: skip
+            again = http.post(
+                f"/api/v1/approvals/{approval_id}/reject", json={}, headers=factory.headers(checker)
+            )
             assert again.status_code == 409
         with sessions() as session:
             outcomes = session.execute(

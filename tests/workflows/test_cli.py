@@ -67,12 +67,23 @@ async def test_plan_run_and_approve_from_the_cli(
         assert "waiting_approval" in shown.output
         listed = await _cli(env, "approvals", "list", "--tenant", "acme", "--as", "bob")
         assert approval_id[:8] in listed.output  # rich wraps the column at 80 characters
-        refused = await _cli(env, "approvals", "approve", approval_id, "--tenant", "acme",
-                             "--as", "alice")  # fmt: skip
+        refused = await _cli(
+            env, "approvals", "approve", approval_id, "--tenant", "acme", "--as", "alice"
+        )
         assert refused.exit_code == 1
         assert "proposer" in refused.output
-        approved = await _cli(env, "approvals", "approve", approval_id, "--tenant", "acme",
-                              "--as", "bob", "--plan-hash", waiting.plan_hash)  # fmt: skip
+        approved = await _cli(
+            env,
+            "approvals",
+            "approve",
+            approval_id,
+            "--tenant",
+            "acme",
+            "--as",
+            "bob",
+            "--plan-hash",
+            waiting.plan_hash,
+        )
         assert approved.exit_code == 0, approved.output
         done = await platform.wait_for(workflow_id, {"completed", "failed"})
         assert done.status == "completed", done.message
@@ -88,26 +99,45 @@ async def test_cancel_a_plan_and_stop_a_sentry_from_the_cli(
     async with _platform(temporal_client, opa_url, fresh_db_url, tmp_path) as platform:
         env = _env(platform, fresh_db_url)
         version = platform.register_version()
-        workflow_id = await platform.start(make_plan(PlanStep(tool="promote_model", params={
-            "task": "sarcasm", "target": "production", "version": version})))  # fmt: skip
+        workflow_id = await platform.start(
+            make_plan(
+                PlanStep(
+                    tool="promote_model",
+                    params={"task": "sarcasm", "target": "production", "version": version},
+                )
+            )
+        )
         await platform.wait_for(workflow_id, {"waiting_approval"})
 
         # The CLI checks the same cancel policy as the API: only the proposer or a tenant admin.
-        refused = await _cli(env, "workflows", "cancel", workflow_id, "--tenant", "acme",
-                             "--as", "carol")  # fmt: skip
+        refused = await _cli(
+            env, "workflows", "cancel", workflow_id, "--tenant", "acme", "--as", "carol"
+        )
         assert refused.exit_code == 1
         assert "only the proposer of a plan or a tenant admin" in refused.output
-        cancelled = await _cli(env, "workflows", "cancel", workflow_id, "--tenant", "acme",
-                               "--as", "carol", "--role", "tenant_admin")  # fmt: skip
+        cancelled = await _cli(
+            env,
+            "workflows",
+            "cancel",
+            workflow_id,
+            "--tenant",
+            "acme",
+            "--as",
+            "carol",
+            "--role",
+            "tenant_admin",
+        )
         assert cancelled.exit_code == 0, cancelled.output
         assert (await platform.wait_for(workflow_id, {"cancelled"})).status == "cancelled"
-        again = await _cli(env, "workflows", "cancel", workflow_id, "--tenant", "acme",
-                           "--as", "alice")  # fmt: skip
+        again = await _cli(
+            env, "workflows", "cancel", workflow_id, "--tenant", "acme", "--as", "alice"
+        )
         assert again.exit_code == 1
         assert "already ended (cancelled)" in again.output
 
-        started = await _cli(env, "sentry", "start", "--task", "sarcasm", "--tenant", "acme",
-                             "--interval", "3600")  # fmt: skip
+        started = await _cli(
+            env, "sentry", "start", "--task", "sarcasm", "--tenant", "acme", "--interval", "3600"
+        )
         assert started.exit_code == 0, started.output
         sentry_id = "sentry-acme-sarcasm"
         handle = platform.client.get_workflow_handle(sentry_id)

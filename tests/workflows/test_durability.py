@@ -47,8 +47,7 @@ async def _training_attempt(client: Client, workflow_id: str) -> int | None:
 async def test_worker_killed_mid_training_resumes_with_one_version(
     temporal_client: Client, opa_url: str, fresh_db_url: str, tmp_path: Path
 ) -> None:
-    settings = platform_settings(tmp_path, database_url=fresh_db_url,
-                                 training_heartbeat_seconds=3)  # fmt: skip
+    settings = platform_settings(tmp_path, database_url=fresh_db_url, training_heartbeat_seconds=3)
     with transaction(make_session_factory(make_engine(fresh_db_url))) as session:
         identity.create_tenant(session, actor="test", slug=TENANT)
     env = {

@@ -33,14 +33,20 @@ async def test_lifecycle_stops_at_production_approval_then_promotes(
     platform: Platform, session: Session
 ) -> None:
     plan = lifecycle_plan(
-        tenant=TENANT, proposer=engineer(), task="sarcasm", family="tfidf_lr",
-        max_train_samples=TRAIN_SAMPLES, soak_seconds=1, canary_share=0.2,
-    )  # fmt: skip
+        tenant=TENANT,
+        proposer=engineer(),
+        task="sarcasm",
+        family="tfidf_lr",
+        max_train_samples=TRAIN_SAMPLES,
+        soak_seconds=1,
+        canary_share=0.2,
+    )
     workflow_id = await platform.start(plan)
     waiting = await platform.wait_for(
-        workflow_id, {"waiting_approval", "completed", "failed", "gate_failed", "denied"},
+        workflow_id,
+        {"waiting_approval", "completed", "failed", "gate_failed", "denied"},
         within=240,
-    )  # fmt: skip
+    )
     assert waiting.status == "waiting_approval", waiting.message
     assert waiting.current_step == 7
     statuses = [s.status for s in waiting.steps]
@@ -72,14 +78,18 @@ async def test_train_model_with_the_same_key_trains_once(
     app_sessions: sessionmaker[Session], opa_url: str, tmp_path: Path, session: Session
 ) -> None:
     settings = platform_settings(tmp_path)
-    tools = ToolActivities(settings=settings, policy=OpaPolicyEngine(opa_url),
-                           sessions=app_sessions)  # fmt: skip
+    tools = ToolActivities(
+        settings=settings, policy=OpaPolicyEngine(opa_url), sessions=app_sessions
+    )
     with transaction(app_sessions) as s:
         identity.create_tenant(s, actor="test", slug=TENANT)
     call = ToolCall(
-        tool="train_model", tenant=TENANT, actor="alice", idempotency_key="plan-x:1",
+        tool="train_model",
+        tenant=TENANT,
+        actor="alice",
+        idempotency_key="plan-x:1",
         params={"task": "sarcasm", "max_train_samples": 300},
-    )  # fmt: skip
+    )
     env = ActivityEnvironment()
     first = await env.run(tools.run_tool, TOOLS["train_model"], call)
     second = await env.run(tools.run_tool, TOOLS["train_model"], call)
@@ -110,14 +120,24 @@ async def test_the_scoring_watcher_applies_canary_shares_from_the_database(
 ) -> None:
     with transaction(app_sessions) as s:
         tenant = identity.create_tenant(s, actor="test", slug=TENANT)
-        s.add(CanaryShare(tenant_id=tenant.id, task="sarcasm", share=0.3, updated_by="alice",
-                          updated_at=tenant.created_at))  # fmt: skip
+        s.add(
+            CanaryShare(
+                tenant_id=tenant.id,
+                task="sarcasm",
+                share=0.3,
+                updated_by="alice",
+                updated_at=tenant.created_at,
+            )
+        )
     slots = ModelSlots()
     watcher = ModelWatcher(
-        registry=MlflowRegistry(f"sqlite:///{tmp_path / 'none.db'}", read_only=True), slots=slots,
-        tasks=["sarcasm"], cache_dir=tmp_path / "cache", sessions=app_sessions,
+        registry=MlflowRegistry(f"sqlite:///{tmp_path / 'none.db'}", read_only=True),
+        slots=slots,
+        tasks=["sarcasm"],
+        cache_dir=tmp_path / "cache",
+        sessions=app_sessions,
         metrics=Metrics(),
-    )  # fmt: skip
+    )
     assert await watcher.sync_once() == [f"canary sarcasm@{tenant.id}=0.3"]
     assert slots.canary_share(tenant.id, "sarcasm") == 0.3
     assert slots.canary_share(tenant.id, "sentiment") == 0.0

@@ -45,13 +45,21 @@ def _request(session: Session, approval_id: str) -> ApprovalRequest:
     return row
 
 
-async def _approve(platform: Platform, session: Session, approval_id: str, *, name: str = "bob",
-                   approve: bool = True) -> None:  # fmt: skip
+async def _approve(
+    platform: Platform,
+    session: Session,
+    approval_id: str,
+    *,
+    name: str = "bob",
+    approve: bool = True,
+) -> None:
     """Decide through the service, then signal the workflow (what the API and CLI do)."""
     row = approvals.decide(
-        session, principal=approver(platform.tenant, name), approval_id=approval_id,
+        session,
+        principal=approver(platform.tenant, name),
+        approval_id=approval_id,
         approve=approve,
-    )  # fmt: skip
+    )
     session.commit()
     await send_decision(platform.client, row)
 
@@ -94,9 +102,11 @@ async def test_production_promotion_waits_for_approval_and_rejection_stops_it(
     version = platform.register_version()
     plan = make_plan(
         PlanStep(tool="promote_model", params={"task": "sarcasm", "target": "staging"}),
-        PlanStep(tool="promote_model", params={"task": "sarcasm", "target": "production",
-                                               "version": version}),
-    )  # fmt: skip
+        PlanStep(
+            tool="promote_model",
+            params={"task": "sarcasm", "target": "production", "version": version},
+        ),
+    )
     workflow_id = await platform.start(plan)
     waiting = await platform.wait_for(workflow_id, {"waiting_approval", "completed", "failed"})
 
@@ -108,8 +118,10 @@ async def test_production_promotion_waits_for_approval_and_rejection_stops_it(
     assert approval_id is not None
     request = _request(session, approval_id)
     assert (request.status, request.requester, request.plan_hash) == (
-        "pending", "alice", waiting.plan_hash,
-    )  # fmt: skip
+        "pending",
+        "alice",
+        waiting.plan_hash,
+    )
     assert request.reasons == ["promotion to production needs a human approval"]
 
     await _approve(platform, session, approval_id, approve=False)
@@ -123,8 +135,9 @@ async def test_the_proposer_cannot_approve_and_an_approver_can(
     platform: Platform, session: Session
 ) -> None:
     version = platform.register_version()
-    plan = make_plan(PlanStep(tool="promote_model", params={"task": "sarcasm",
-                                                            "target": "production"}))  # fmt: skip
+    plan = make_plan(
+        PlanStep(tool="promote_model", params={"task": "sarcasm", "target": "production"})
+    )
     workflow_id = await platform.start(plan)
     waiting = await platform.wait_for(workflow_id, {"waiting_approval"})
     approval_id = waiting.steps[0].approval_id
@@ -152,9 +165,12 @@ async def test_the_proposer_cannot_approve_and_an_approver_can(
     assert set(refusals) == {"human:alice", "human:eve"}
     # A forged signal (right id, wrong hash) is ignored by the workflow.
     forged = ApprovalSignal(
-        approval_id=approval_id, plan_hash="0" * 64, step_index=0, approved=True,
+        approval_id=approval_id,
+        plan_hash="0" * 64,
+        step_index=0,
+        approved=True,
         decided_by="mallory",
-    )  # fmt: skip
+    )
     await signal_decision(platform.client, workflow_id, forged)
     assert (await platform.progress(workflow_id)).status == "waiting_approval"
     assert platform.alias("production") is None
@@ -173,8 +189,12 @@ async def test_editing_the_plan_invalidates_its_approval(
 ) -> None:
     first = platform.register_version()
     second = platform.register_version()
-    plan = make_plan(PlanStep(tool="promote_model", params={"task": "sarcasm",
-                              "target": "production", "version": first}))  # fmt: skip
+    plan = make_plan(
+        PlanStep(
+            tool="promote_model",
+            params={"task": "sarcasm", "target": "production", "version": first},
+        )
+    )
     workflow_id = await platform.start(plan)
     waiting = await platform.wait_for(workflow_id, {"waiting_approval"})
     old_id = waiting.steps[0].approval_id
@@ -184,11 +204,15 @@ async def test_editing_the_plan_invalidates_its_approval(
         platform.client,
         workflow_id,
         AmendPlan(
-            steps=[PlanStep(tool="promote_model", params={"task": "sarcasm",
-                            "target": "production", "version": second})],
+            steps=[
+                PlanStep(
+                    tool="promote_model",
+                    params={"task": "sarcasm", "target": "production", "version": second},
+                )
+            ],
             amended_by="alice",
         ),
-    )  # fmt: skip
+    )
     for _ in range(100):
         amended = await platform.wait_for(workflow_id, {"waiting_approval"})
         if amended.steps[0].approval_id not in (None, old_id):
@@ -207,9 +231,12 @@ async def test_editing_the_plan_invalidates_its_approval(
     # An approver who reviewed the old hash cannot approve the new request with it either.
     with pytest.raises(ApprovalClosed, match="plan hash"):
         approvals.decide(
-            session, principal=approver(platform.tenant), approval_id=new_id, approve=True,
+            session,
+            principal=approver(platform.tenant),
+            approval_id=new_id,
+            approve=True,
             plan_hash=waiting.plan_hash,
-        )  # fmt: skip
+        )
     assert platform.alias("production") is None
 
     await _approve(platform, session, new_id)
@@ -237,8 +264,10 @@ async def test_rollback_returns_to_the_previous_production_version(
 ) -> None:
     v1, v2 = platform.register_version(), platform.register_version()
     for version in (v1, v2):
-        steps = PlanStep(tool="promote_model", params={"task": "sarcasm", "target": "production",
-                                                       "version": version})  # fmt: skip
+        steps = PlanStep(
+            tool="promote_model",
+            params={"task": "sarcasm", "target": "production", "version": version},
+        )
         workflow_id = await platform.start(make_plan(steps))
         waiting = await platform.wait_for(workflow_id, {"waiting_approval"})
         assert waiting.steps[0].approval_id is not None
@@ -253,8 +282,11 @@ async def test_rollback_returns_to_the_previous_production_version(
     done = await platform.wait_for(workflow_id, {"completed", "failed"})
     assert done.status == "completed", done.message
     assert done.steps[0].result == {
-        "model_name": "sarcasm", "alias": "production", "from_version": v2, "to_version": v1,
-    }  # fmt: skip
+        "model_name": "sarcasm",
+        "alias": "production",
+        "from_version": v2,
+        "to_version": v1,
+    }
     assert platform.alias("production") == v1
     # There is nothing before v1: a further rollback fails cleanly.
     workflow_id = await platform.start(
@@ -287,8 +319,9 @@ async def test_pytorch_training_goes_to_the_gpu_queue_when_one_is_configured(
         temporal_client, opa_url, app_sessions, tmp_path, settings=settings
     ) as platform:
         # No worker serves the GPU queue here: the step waits there until cancelled.
-        plan = make_plan(PlanStep(tool="train_model", params={"task": "sarcasm",
-                                                              "family": "minilm"}))  # fmt: skip
+        plan = make_plan(
+            PlanStep(tool="train_model", params={"task": "sarcasm", "family": "minilm"})
+        )
         workflow_id = await platform.start(plan)
         await platform.wait_for(workflow_id, {"running"})
         handle = platform.client.get_workflow_handle(workflow_id)

@@ -40,8 +40,14 @@ class Api:
     engineer: dict[str, str]
     engineer_actor: str
 
-    def post(self, path: str, body: dict[str, Any], headers: dict[str, str] | None = None) -> Any:
-        return self.http.post(f"/api/v1/plans{path}", json=body, headers=headers or self.engineer)
+    async def post(
+        self, path: str, body: dict[str, Any], headers: dict[str, str] | None = None
+    ) -> Any:
+        """POST from a thread: starting a plan waits for its registry row, which the workflow's
+        first activity writes on a worker of this test's loop."""
+        return await asyncio.to_thread(
+            self.http.post, f"/api/v1/plans{path}", json=body, headers=headers or self.engineer
+        )
 
     async def plan(self, workflow_id: str, statuses: set[str], within: float = 60.0) -> Any:
         """Poll GET /plans/{id} until the registry says one of `statuses`. From a thread: the
@@ -77,8 +83,9 @@ async def running_api(
         async with running_platform(
             temporal_client, opa_url, sessions, tmp_path, settings=settings
         ) as platform:
-            yield Api(http, platform, factory, factory.headers(engineer),
-                      f"service:{engineer.client_id}")  # fmt: skip
+            yield Api(
+                http, platform, factory, factory.headers(engineer), f"service:{engineer.client_id}"
+            )
 
 
 def create_app_for(settings: Settings) -> FastAPI:
@@ -92,14 +99,19 @@ async def test_propose_follow_list_and_isolate(
 ) -> None:
     async with running_api(temporal_client, opa_url, fresh_db_url, tmp_path) as api:
         version = api.platform.register_version()
-        accepted = api.post("", {
-            "rationale": "stage the new sarcasm model",
-            "steps": [
-                {"tool": "get_service_metrics", "params": {"task": "sarcasm"}},
-                {"tool": "promote_model",
-                 "params": {"task": "sarcasm", "version": version, "target": "staging"}},
-            ],
-        })  # fmt: skip
+        accepted = await api.post(
+            "",
+            {
+                "rationale": "stage the new sarcasm model",
+                "steps": [
+                    {"tool": "get_service_metrics", "params": {"task": "sarcasm"}},
+                    {
+                        "tool": "promote_model",
+                        "params": {"task": "sarcasm", "version": version, "target": "staging"},
+                    },
+                ],
+            },
+        )
         assert accepted.status_code == 202, accepted.text
         workflow_id = accepted.json()["workflow_id"]
         assert workflow_id.startswith(f"plan-{TENANT}-")
@@ -123,8 +135,12 @@ async def test_propose_follow_list_and_isolate(
         await api.plan(other, {"completed"})
         listing = api.http.get("/api/v1/plans", headers=api.engineer)
         assert [p["id"] for p in listing.json()] == [other, workflow_id]
-        assert api.http.get("/api/v1/plans?status=completed&limit=1",
-                            headers=api.engineer).json()[0]["id"] == other  # fmt: skip
+        assert (
+            api.http.get("/api/v1/plans?status=completed&limit=1", headers=api.engineer).json()[0][
+                "id"
+            ]
+            == other
+        )
 
         # Another tenant sees nothing and cannot touch it.
         outsider = api.factory.headers(
@@ -132,17 +148,19 @@ async def test_propose_follow_list_and_isolate(
         )
         assert api.http.get("/api/v1/plans", headers=outsider).json() == []
         for method, path in (("GET", ""), ("POST", "/cancel")):
-            answer = api.http.request(method, f"/api/v1/plans/{workflow_id}{path}",
-                                      headers=outsider)  # fmt: skip
+            answer = api.http.request(
+                method, f"/api/v1/plans/{workflow_id}{path}", headers=outsider
+            )
             assert answer.status_code == 404, (method, path)
 
         # Only proposers' roles propose; unknown tools are refused at the door.
         viewer = api.factory.headers(api.factory.account(TENANT, "vic", {Role.VIEWER}))
-        refused = api.post("", {"rationale": "x", "steps": [{"tool": "get_service_metrics"}]},
-                           headers=viewer)  # fmt: skip
+        refused = await api.post(
+            "", {"rationale": "x", "steps": [{"tool": "get_service_metrics"}]}, headers=viewer
+        )
         assert refused.status_code == 403
         assert api.http.get("/api/v1/plans", headers=viewer).status_code == 200
-        unknown = api.post("", {"rationale": "x", "steps": [{"tool": "drop_tables"}]})
+        unknown = await api.post("", {"rationale": "x", "steps": [{"tool": "drop_tables"}]})
         assert unknown.status_code == 422
         assert "no tool named 'drop_tables'" in unknown.json()["detail"]
 
@@ -150,7 +168,7 @@ async def test_propose_follow_list_and_isolate(
         # off the agents' safe list waits for a human instead of running.
         agent = api.factory.headers(api.factory.account(TENANT, "bot", {Role.AGENT}))
         canary = {"tool": "set_canary", "params": {"task": "sarcasm", "share": 0.2}}
-        proposed = api.post("", {"rationale": "canary", "steps": [canary]}, headers=agent)
+        proposed = await api.post("", {"rationale": "canary", "steps": [canary]}, headers=agent)
         assert proposed.status_code == 202, proposed.text
         held = await api.plan(proposed.json()["workflow_id"], {"waiting_approval", "completed"})
         assert held["plan"]["status"] == "waiting_approval"
@@ -163,10 +181,15 @@ async def test_propose_follow_list_and_isolate(
         with transaction(api.platform.sessions) as session:
             for v in (first, second):
                 promotions.promote(
-                    session, api.platform.registry, model_name="sarcasm", version=v,
-                    alias="production", actor="test", tenant=TENANT,
-                )  # fmt: skip
-        rolled = api.post("/rollback", {"task": "sarcasm"})
+                    session,
+                    api.platform.registry,
+                    model_name="sarcasm",
+                    version=v,
+                    alias="production",
+                    actor="test",
+                    tenant=TENANT,
+                )
+        rolled = await api.post("/rollback", {"task": "sarcasm"})
         assert rolled.status_code == 202, rolled.text
         finished = await api.plan(rolled.json()["workflow_id"], {"completed", "failed", "denied"})
         assert finished["plan"]["status"] == "completed", finished
@@ -184,7 +207,7 @@ async def test_amend_and_cancel_only_by_the_proposer(
             "tool": "promote_model",
             "params": {"task": "sarcasm", "version": version, "target": "production"},
         }
-        waiting_id = api.post("", {"rationale": "ship it", "steps": [promote]}).json()[
+        waiting_id = (await api.post("", {"rationale": "ship it", "steps": [promote]})).json()[
             "workflow_id"
         ]
         waiting = await api.plan(waiting_id, {"waiting_approval"})
@@ -192,10 +215,10 @@ async def test_amend_and_cancel_only_by_the_proposer(
 
         # Someone else could amend in a step and approve it: refused, and so is their cancel.
         amend = {"steps": [{"tool": "get_service_metrics", "params": {"task": "sarcasm"}}]}
-        assert api.post(f"/{waiting_id}/amend", amend, headers=colleague).status_code == 403
-        assert api.post(f"/{waiting_id}/cancel", {}, headers=colleague).status_code == 403
+        assert (await api.post(f"/{waiting_id}/amend", amend, headers=colleague)).status_code == 403
+        assert (await api.post(f"/{waiting_id}/cancel", {}, headers=colleague)).status_code == 403
 
-        assert api.post(f"/{waiting_id}/amend", amend).status_code == 202
+        assert (await api.post(f"/{waiting_id}/amend", amend)).status_code == 202
         amended = await api.plan(waiting_id, {"completed", "failed"})
         assert amended["plan"]["status"] == "completed", amended
         assert amended["progress"]["plan_hash"] != waiting["plan"]["plan_hash"]
@@ -207,14 +230,16 @@ async def test_amend_and_cancel_only_by_the_proposer(
                 ).status
                 == "superseded"
             )
-        assert api.post(f"/{waiting_id}/cancel", {}).status_code == 409  # already ended
+        assert (await api.post(f"/{waiting_id}/cancel", {})).status_code == 409  # already ended
 
         # The proposer cancels a plan waiting for approval: the approval closes as cancelled.
-        second = api.post("", {"rationale": "ship it", "steps": [promote]}).json()["workflow_id"]
+        second = (await api.post("", {"rationale": "ship it", "steps": [promote]})).json()[
+            "workflow_id"
+        ]
         second_approval = (await api.plan(second, {"waiting_approval"}))["progress"]["steps"][0][
             "approval_id"
         ]
-        assert api.post(f"/{second}/cancel", {}).status_code == 202
+        assert (await api.post(f"/{second}/cancel", {})).status_code == 202
         await api.plan(second, {"cancelled"})
         with api.platform.sessions() as session:
             assert (
@@ -225,11 +250,12 @@ async def test_amend_and_cancel_only_by_the_proposer(
             )
 
         # A tenant admin cancels someone's plan sleeping in a soak timer.
-        soak = {"tool": "get_service_metrics", "params": {"task": "sarcasm"},
-                "delay_seconds": 3600}  # fmt: skip
-        sleeping = api.post("", {"rationale": "long soak", "steps": [soak]}).json()["workflow_id"]
+        soak = {"tool": "get_service_metrics", "params": {"task": "sarcasm"}, "delay_seconds": 3600}
+        sleeping = (await api.post("", {"rationale": "long soak", "steps": [soak]})).json()[
+            "workflow_id"
+        ]
         await asyncio.sleep(0.5)
-        assert api.post(f"/{sleeping}/cancel", {}, headers=admin).status_code == 202
+        assert (await api.post(f"/{sleeping}/cancel", {}, headers=admin)).status_code == 202
         cancelled = await api.plan(sleeping, {"cancelled"})
         assert cancelled["progress"]["status"] == "cancelled"
         described = await api.platform.client.get_workflow_handle(sleeping).describe()
@@ -257,14 +283,12 @@ async def test_sentries_start_list_and_stop_per_tenant(
         again = api.http.post("/api/v1/sentries", json=body, headers=api.engineer)
         assert again.status_code == 409
 
-        listed = {s["task"]: s for s in
-                  api.http.get("/api/v1/sentries", headers=viewer).json()}  # fmt: skip
+        listed = {s["task"]: s for s in api.http.get("/api/v1/sentries", headers=viewer).json()}
         assert (listed["sarcasm"]["running"], listed["sentiment"]["running"]) == (True, False)
         outsider = api.factory.headers(api.factory.account("globex", "g-eng", {Role.ML_ENGINEER}))
         theirs = api.http.get("/api/v1/sentries", headers=outsider).json()
         assert not any(s["running"] for s in theirs)  # globex's own (none), never acme's
-        assert api.http.delete("/api/v1/sentries?task=sarcasm",
-                               headers=outsider).status_code == 404  # fmt: skip
+        assert api.http.delete("/api/v1/sentries?task=sarcasm", headers=outsider).status_code == 404
 
         # Its first check runs at once and is a plan, listed only when asked for.
         for _ in range(100):
@@ -285,5 +309,7 @@ async def test_sentries_start_list_and_stop_per_tenant(
                 break
             await asyncio.sleep(0.1)
         assert state["status"] == "CANCELED"
-        assert api.http.delete("/api/v1/sentries?task=sarcasm",
-                               headers=api.engineer).status_code == 404  # fmt: skip
+        assert (
+            api.http.delete("/api/v1/sentries?task=sarcasm", headers=api.engineer).status_code
+            == 404
+        )

@@ -28,9 +28,14 @@ def _two_production_versions(platform: Platform) -> tuple[str, str]:
     with transaction(platform.sessions) as session:
         for version in (first, second):
             promotions.promote(
-                session, platform.registry, model_name=TASK, version=version,
-                alias="production", actor="test", tenant=platform.tenant.slug,
-            )  # fmt: skip
+                session,
+                platform.registry,
+                model_name=TASK,
+                version=version,
+                alias="production",
+                actor="test",
+                tenant=platform.tenant.slug,
+            )
     assert platform.alias("production") == second
     return first, second
 
@@ -60,18 +65,27 @@ def _failures(platform: Platform, version: str, *, texts: int) -> None:
     with transaction(platform.sessions) as session:
         session.add(
             ScoringFailure(
-                tenant_id=platform.tenant.id, created_at=datetime.now(UTC), task=TASK,
-                model_version=version, model_alias="production", reason="runtime_error",
+                tenant_id=platform.tenant.id,
+                created_at=datetime.now(UTC),
+                task=TASK,
+                model_version=version,
+                model_alias="production",
+                reason="runtime_error",
                 texts=texts,
             )
-        )  # fmt: skip
+        )
 
 
 async def _run_one_check(platform: Platform) -> SentryStatus:
     workflow_id = await start_sentry(
-        platform.client, platform.settings, tenant=platform.tenant.slug, task=TASK,
-        interval_seconds=1, window_seconds=600, max_checks=1,
-    )  # fmt: skip
+        platform.client,
+        platform.settings,
+        tenant=platform.tenant.slug,
+        task=TASK,
+        interval_seconds=1,
+        window_seconds=600,
+        max_checks=1,
+    )
     await platform.client.get_workflow_handle(workflow_id).result()
     return await sentry_status(platform.client, workflow_id)
 

@@ -34,7 +34,7 @@ def ingest_flow(
         result = service.ingest(
             session, settings=ctx.settings, owner=owner, path=path, task=task, name=name,
             mapping=mapping, file_format=file_format, source_name=source_name,
-        )  # fmt: skip
+        )
         return IngestResult(
             created=result.created, version=DatasetVersionOut.model_validate(result.version)
         )

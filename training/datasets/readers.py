@@ -151,7 +151,7 @@ def read_table(raw: RawFile) -> pd.DataFrame:
             return pd.read_csv(
                 raw.path, sep=sep, dtype=str, keep_default_na=False, na_values=[""],
                 encoding="utf-8-sig",
-            )  # fmt: skip
+            )
         if raw.format == "jsonl":
             return _read_jsonl(raw.path)
         return pd.read_parquet(raw.path)

@@ -147,7 +147,7 @@ async def ingest_dataset(
         result = await run_in_threadpool(
             _ingest, flows, principal, path, source_name, task, name, text_col, label_col,
             id_col, split_col, file_format,
-        )  # fmt: skip
+        )
     if not result.created:
         response.status_code = 200
     return result

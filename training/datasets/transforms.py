@@ -108,10 +108,10 @@ def split(frame: pd.DataFrame) -> tuple[pd.DataFrame, Params]:
             for i, s in zip(out["id"].tolist(), out["split"].tolist(), strict=True)
         ]
         return out, {"rule": "official_test_validation_from_train", "key": "id",
-                     "fractions": fractions, "salt": SPLIT_SALT}  # fmt: skip
+                     "fractions": fractions, "salt": SPLIT_SALT}
     out["split"] = [
         hash_split(normalise_key(t), SARCASM_FRACTIONS, salt=SPLIT_SALT)
         for t in out["text"].tolist()
     ]
     return out, {"rule": "hash_of_normalised_text", "key": "normalise_key",
-                 "fractions": SARCASM_FRACTIONS, "salt": SPLIT_SALT}  # fmt: skip
+                 "fractions": SARCASM_FRACTIONS, "salt": SPLIT_SALT}

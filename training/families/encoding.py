@@ -48,20 +48,31 @@ class Encoder:
         if cls_id is None or sep_id is None or pad_id is None:
             raise ValueError(f"tokenizer lacks one of {', '.join(framing)}")
         return cls(
-            tokenizer, encoding.max_length, encoding.head_tokens, cls_id, sep_id, pad_id,
-            encoding.context_tokens, encoding.normalize,
-        )  # fmt: skip
+            tokenizer,
+            encoding.max_length,
+            encoding.head_tokens,
+            cls_id,
+            sep_id,
+            pad_id,
+            encoding.context_tokens,
+            encoding.normalize,
+        )
 
     def ids(
         self, texts: Sequence[str], contexts: Sequence[str | None] | None = None
     ) -> list[list[int]]:
         """Framed, truncated ids per text (unpadded), with its context where given."""
         return framed_ids(
-            self.tokenizer, get_normalizer(self.normalize), texts, contexts,
-            max_length=self.max_length, head_tokens=self.head_tokens,
-            context_tokens=self.context_tokens, cls_id=self.cls_token_id,
+            self.tokenizer,
+            get_normalizer(self.normalize),
+            texts,
+            contexts,
+            max_length=self.max_length,
+            head_tokens=self.head_tokens,
+            context_tokens=self.context_tokens,
+            cls_id=self.cls_token_id,
             sep_id=self.sep_token_id,
-        )  # fmt: skip
+        )
 
     def pad(self, rows: Sequence[Sequence[int]]) -> tuple[IdMatrix, IdMatrix]:
         """Right-pad to the longest row: (input_ids, attention_mask)."""

@@ -72,8 +72,11 @@ def calibrate_linear(directory: Path, texts: list[str], targets: IntArray) -> di
     path = directory / "model.json"
     manifest = json.loads(path.read_text("utf-8"))
     manifest["temperature"] = temperature
-    manifest["ood"] = {"method": "vocabulary_coverage", "threshold": threshold,
-                       "quantile": COVERAGE_QUANTILE}  # fmt: skip
+    manifest["ood"] = {
+        "method": "vocabulary_coverage",
+        "threshold": threshold,
+        "quantile": COVERAGE_QUANTILE,
+    }
     path.write_text(json.dumps(manifest, indent=2), encoding="utf-8")
     return {"calibration_temperature": temperature, "ood_threshold": threshold}
 

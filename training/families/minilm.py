@@ -94,9 +94,15 @@ class MinilmFamily:
         module = MeanPoolClassifier(pretrained, hidden, len(data.labels), config.model.dropout)
         context.on_step(f"tokenising {len(data.train_texts):,} texts")
         return fit_classifier(
-            config, module, encoder=encoder, device=device, data=data, context=context,
-            fingerprint=f"minilm:{config.task}", manifest_extra={"base_model": BASE_MODEL},
-        )  # fmt: skip
+            config,
+            module,
+            encoder=encoder,
+            device=device,
+            data=data,
+            context=context,
+            fingerprint=f"minilm:{config.task}",
+            manifest_extra={"base_model": BASE_MODEL},
+        )
 
 
 FAMILY = MinilmFamily()

@@ -139,11 +139,16 @@ class NotebookFamily:
         n = len(data.train_texts)
         context.on_step(f"training the {config.architecture} model on {n:,} texts")
         return fit_classifier(
-            config, module, encoder=encoder, device=device, data=data, context=context,
+            config,
+            module,
+            encoder=encoder,
+            device=device,
+            data=data,
+            context=context,
             fingerprint=f"notebook:{config.architecture}:{config.task}",
             manifest_extra={"architecture": config.architecture},
             extra_metrics={"vocabulary_size": float(encoder.tokenizer.get_vocab_size())},
-        )  # fmt: skip
+        )
 
 
 FAMILY = NotebookFamily()

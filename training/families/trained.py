@@ -156,17 +156,30 @@ def fit_classifier(
     texts, contexts = training_inputs(config, data)
     rows = encoder.ids(texts, contexts)
     loop = fine_tune(
-        module, rows=rows, targets=data.train_targets, encoder=encoder, optim=config.optim,
-        seed=config.seed, device=device, context=context, fingerprint=f"{fingerprint}:{len(rows)}",
-    )  # fmt: skip
+        module,
+        rows=rows,
+        targets=data.train_targets,
+        encoder=encoder,
+        optim=config.optim,
+        seed=config.seed,
+        device=device,
+        context=context,
+        fingerprint=f"{fingerprint}:{len(rows)}",
+    )
     return TrainedTorchClassifier(
-        config, module, encoder, device, data.labels, loop,
-        manifest_extra=manifest_extra or {}, extra_metrics=extra_metrics or {},
+        config,
+        module,
+        encoder,
+        device,
+        data.labels,
+        loop,
+        manifest_extra=manifest_extra or {},
+        extra_metrics=extra_metrics or {},
         calibration_texts=calibration_sample(
             data.train_texts, config.export.int8_calibration_samples, config.seed
         ),
         domain_sample=domain_sample(data, config.seed),
-    )  # fmt: skip
+    )
 
 
 # Training texts the out-of-distribution detector is fitted on: enough for a stable 384 x 384
