@@ -8,7 +8,7 @@ from temporalio.client import Client
 from sentimentops.approvals import service
 from sentimentops.approvals.errors import ApprovalClosed
 from sentimentops.approvals.models import ApprovalRequest
-from sentimentops.approvals.policies import can_decide_approvals
+from sentimentops.approvals.permissions import can_decide_approvals
 from sentimentops.approvals.schemas import APPROVAL_SIGNAL, ApprovalSignal
 from sentimentops.core.errors import Conflict, Forbidden, ServiceUnavailable, temporal_errors
 from sentimentops.core.flows import FlowContext

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from sentimentops.approvals import service
 from sentimentops.approvals.flows import decide_approval_flow
 from sentimentops.approvals.models import ApprovalRequest
-from sentimentops.approvals.policies import can_read_approvals
+from sentimentops.approvals.permissions import can_read_approvals
 from sentimentops.approvals.schemas import ApprovalOut, DecisionIn
 from sentimentops.core.http.deps import FlowDep, ReadSessionDep, SettingsDep
 from sentimentops.core.settings import Settings

@@ -32,7 +32,7 @@ class Unauthorized(DomainError):
 
 
 class Forbidden(DomainError):
-    """The caller is authenticated but a named policy refused the operation."""
+    """The caller is authenticated but a named permission refused the operation."""
 
 
 class TooManyRequests(DomainError):

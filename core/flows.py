@@ -1,6 +1,6 @@
 """What a flow needs from whoever calls it.
 
-A flow (`<domain>/flows.py`) does one user-level action end to end — check the named policy,
+A flow (`<domain>/flows.py`) does one user-level action end to end — check the named permission,
 change the database in one transaction, talk to Temporal — so that the API, the CLI, and later
 Slack and the agents call the same function and none of them re-orchestrates. The rule for who
 commits: flows open transactions (through this context); services never commit a session they

@@ -66,7 +66,7 @@ def get_principal(
     api_key: Annotated[str | None, Depends(_api_key)],
 ) -> Principal:
     """Authorization decision "authenticated": the caller's principal, after its tenant's rate
-    limit. Handlers then apply a named policy (identity.policies) on their first line."""
+    limit. Handlers then apply a named permission (identity.permissions) on their first line."""
     credential = authn.credential_from_headers(request.headers.get("authorization"), api_key)
     who = authenticate_connection(request, credential)
     principal, tenant = who.principal, who.tenant

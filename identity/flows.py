@@ -14,7 +14,7 @@ from sentimentops.core.db import transaction
 from sentimentops.core.errors import Conflict, OAuthError, Unauthorized
 from sentimentops.core.flows import FlowContext
 from sentimentops.core.vocabulary import AuditOutcome, PrincipalKind, Role
-from sentimentops.identity import keys, policies, service, tokens
+from sentimentops.identity import keys, permissions, service, tokens
 from sentimentops.identity.principal import Principal
 from sentimentops.identity.schemas import (
     ApiKeyCreate,
@@ -115,7 +115,7 @@ def bootstrap_flow(ctx: FlowContext, *, token: str, name: str) -> ServiceAccount
 
 def create_tenant_flow(ctx: FlowContext, principal: Principal, body: TenantCreate) -> TenantCreated:
     """A tenant, and optionally its first tenant_admin service account."""
-    policies.can_manage_tenants(principal)
+    permissions.can_manage_tenants(principal)
     with transaction(ctx.sessions) as session:
         tenant = service.create_tenant(
             session, actor=principal.actor, slug=body.slug, display_name=body.display_name
@@ -136,7 +136,7 @@ def create_tenant_flow(ctx: FlowContext, principal: Principal, body: TenantCreat
 def update_tenant_flow(
     ctx: FlowContext, principal: Principal, tenant_id: str, body: TenantUpdate
 ) -> TenantOut:
-    policies.can_manage_tenants(principal)
+    permissions.can_manage_tenants(principal)
     with transaction(ctx.sessions) as session:
         tenant = service.update_tenant(
             session,
@@ -150,9 +150,9 @@ def update_tenant_flow(
 def create_service_account_flow(
     ctx: FlowContext, principal: Principal, body: ServiceAccountCreate
 ) -> ServiceAccountCredentials:
-    policies.can_manage_identities(principal)
+    permissions.can_manage_identities(principal)
     for role in body.roles:
-        policies.can_grant_role(principal, role)
+        permissions.can_grant_role(principal, role)
     with transaction(ctx.sessions) as session:
         created = service.create_service_account(
             session,
@@ -167,7 +167,7 @@ def create_service_account_flow(
 
 def disable_service_account_flow(ctx: FlowContext, principal: Principal, account_id: str) -> None:
     """Its tokens, client secret and API keys stop working at once."""
-    policies.can_manage_identities(principal)
+    permissions.can_manage_identities(principal)
     with transaction(ctx.sessions) as session:
         service.disable_service_account(
             session,
@@ -182,7 +182,7 @@ def disable_service_account_flow(ctx: FlowContext, principal: Principal, account
 def rotate_client_secret_flow(
     ctx: FlowContext, principal: Principal, account_id: str
 ) -> ServiceAccountCredentials:
-    policies.can_manage_identities(principal)
+    permissions.can_manage_identities(principal)
     with transaction(ctx.sessions) as session:
         account = service.get_service_account(session, principal=principal, account_id=account_id)
         secret = service.rotate_client_secret(
@@ -200,7 +200,7 @@ def set_role_flow(
     ctx: FlowContext, principal: Principal, account_id: str, role: Role, *, granted: bool
 ) -> None:
     """Grant (`granted`) or revoke one role of a service account of the caller's tenant."""
-    policies.can_grant_role(principal, role)
+    permissions.can_grant_role(principal, role)
     change = service.grant_role if granted else service.revoke_role
     with transaction(ctx.sessions) as session:
         change(
@@ -217,7 +217,7 @@ def set_role_flow(
 def create_api_key_flow(
     ctx: FlowContext, principal: Principal, account_id: str, body: ApiKeyCreate
 ) -> ApiKeyCreated:
-    policies.can_manage_identities(principal)
+    permissions.can_manage_identities(principal)
     with transaction(ctx.sessions) as session:
         created = service.create_api_key(
             session,
@@ -233,7 +233,7 @@ def create_api_key_flow(
 
 
 def revoke_api_key_flow(ctx: FlowContext, principal: Principal, key_id: str) -> None:
-    policies.can_manage_identities(principal)
+    permissions.can_manage_identities(principal)
     with transaction(ctx.sessions) as session:
         service.revoke_api_key(
             session,

@@ -1,6 +1,6 @@
 """Identity HTTP API: the token endpoint, JWKS and bootstrap (public: they check their own
 credentials), and the authenticated admin API for tenants, service accounts, roles and API keys.
-Handlers are thin: reads apply a named policy and call the service; changes call one flow
+Handlers are thin: reads apply a named permission and call the service; changes call one flow
 (identity/flows.py), which checks the policy and owns the transaction."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from sentimentops.core.errors import NotFound, OAuthError
 from sentimentops.core.http.deps import PUBLIC, FlowDep, ReadSessionDep
 from sentimentops.core.vocabulary import Role
-from sentimentops.identity import flows, keys, policies, service
+from sentimentops.identity import flows, keys, permissions, service
 from sentimentops.identity.deps import AUTHENTICATED, CurrentPrincipal
 from sentimentops.identity.models import Tenant
 from sentimentops.identity.principal import Principal
@@ -173,7 +173,7 @@ def create_tenant(
 
 @router.get("/tenants", operation_id="tenants-list", tags=["tenants"])
 def list_tenants(principal: CurrentPrincipal, session: ReadSessionDep) -> list[TenantOut]:
-    policies.can_manage_tenants(principal)
+    permissions.can_manage_tenants(principal)
     return [TenantOut.of(t) for t in service.list_tenants(session)]
 
 
@@ -186,7 +186,7 @@ def _visible_tenant(session: Session, principal: Principal, tenant_id: str) -> T
 
 @router.get("/tenants/{tenant_id}", operation_id="tenants-get", tags=["tenants"])
 def get_tenant(tenant_id: str, principal: CurrentPrincipal, session: ReadSessionDep) -> TenantOut:
-    policies.require_role(principal, *Role)
+    permissions.require_role(principal, *Role)
     return TenantOut.of(_visible_tenant(session, principal, tenant_id))
 
 
@@ -217,7 +217,7 @@ def create_service_account(
 def list_service_accounts(
     principal: CurrentPrincipal, session: ReadSessionDep
 ) -> list[ServiceAccountOut]:
-    policies.can_manage_identities(principal)
+    permissions.can_manage_identities(principal)
     accounts = service.list_service_accounts(session, principal=principal)
     return [ServiceAccountOut.of(a, service.roles_of(session, a.id)) for a in accounts]
 
@@ -228,7 +228,7 @@ def list_service_accounts(
 def get_service_account(
     account_id: str, principal: CurrentPrincipal, session: ReadSessionDep
 ) -> ServiceAccountOut:
-    policies.can_manage_identities(principal)
+    permissions.can_manage_identities(principal)
     account = service.get_service_account(session, principal=principal, account_id=account_id)
     return ServiceAccountOut.of(account, service.roles_of(session, account.id))
 
@@ -299,13 +299,13 @@ def create_api_key(
 
 @router.get("/api-keys", operation_id="api_keys-list", tags=["api_keys"])
 def list_api_keys(principal: CurrentPrincipal, session: ReadSessionDep) -> list[ApiKeyOut]:
-    policies.can_manage_identities(principal)
+    permissions.can_manage_identities(principal)
     return [ApiKeyOut.of(k) for k in service.list_api_keys(session, principal=principal)]
 
 
 @router.get("/api-keys/{key_id}", operation_id="api_keys-get", tags=["api_keys"])
 def get_api_key(key_id: str, principal: CurrentPrincipal, session: ReadSessionDep) -> ApiKeyOut:
-    policies.can_manage_identities(principal)
+    permissions.can_manage_identities(principal)
     return ApiKeyOut.of(service.get_api_key(session, principal=principal, key_id=key_id))
 
 

@@ -19,7 +19,7 @@ from sentimentops.identity import authn
 from sentimentops.identity.deps import AUTHENTICATED, CurrentPrincipal, authenticate_connection
 from sentimentops.identity.principal import Principal
 from sentimentops.identity.ratelimit import retry_after_header
-from sentimentops.inference import policies, service
+from sentimentops.inference import permissions, service
 from sentimentops.inference.schemas import (
     Analysis,
     AnalyzeResponse,
@@ -66,7 +66,7 @@ async def score_sentiment(
     body: ScoreRequest, principal: CurrentPrincipal, scoring: ScoringDep
 ) -> ScoreResponse:
     """Sentiment (negative/positive) of one text or a batch."""
-    policies.can_score(principal)
+    permissions.can_score(principal)
     return await _score(scoring, principal, "sentiment", body, "/api/v1/sentiment")
 
 
@@ -75,7 +75,7 @@ async def score_sarcasm(
     body: ScoreRequest, principal: CurrentPrincipal, scoring: ScoringDep
 ) -> ScoreResponse:
     """Sarcasm (not_sarcastic/sarcastic) of one text or a batch."""
-    policies.can_score(principal)
+    permissions.can_score(principal)
     return await _score(scoring, principal, "sarcasm", body, "/api/v1/sarcasm")
 
 
@@ -84,7 +84,7 @@ async def analyze(
     body: ScoreRequest, principal: CurrentPrincipal, scoring: ScoringDep
 ) -> AnalyzeResponse:
     """Sentiment and sarcasm together."""
-    policies.can_score(principal)
+    permissions.can_score(principal)
     sentiment, sarcasm = await asyncio.gather(
         _score(scoring, principal, "sentiment", body, "/api/v1/analyze"),
         _score(scoring, principal, "sarcasm", body, "/api/v1/analyze"),
@@ -105,7 +105,7 @@ class ServingModels(BaseModel):
 @router.get("/models", operation_id="scoring-models")
 def serving_models(principal: CurrentPrincipal, scoring: ScoringDep) -> ServingModels:
     """The model versions serving each task now, and this tenant's canary share."""
-    policies.can_score(principal)
+    permissions.can_score(principal)
     models = [
         ModelRef(name=m.name, version=m.version, alias=m.alias)
         for task in TASKS
@@ -125,7 +125,7 @@ def serving_models(principal: CurrentPrincipal, scoring: ScoringDep) -> ServingM
 )
 def metrics(principal: CurrentPrincipal, scoring: ScoringDep) -> Response:
     """Prometheus metrics (latency per route, tenant and model version; batches; errors)."""
-    policies.can_read_metrics(principal)
+    permissions.can_read_metrics(principal)
     return Response(generate_latest(scoring.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
@@ -171,7 +171,7 @@ async def stream(websocket: WebSocket) -> None:
         credential = _handshake_credential(websocket)
         who = authenticate_connection(websocket, credential)
         principal, tenant = who.principal, who.tenant
-        policies.can_score(principal)
+        permissions.can_score(principal)
     except DomainError:
         await websocket.close(code=1008, reason="unauthorized")
         return

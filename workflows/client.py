@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
-from typing import Any
 
 from temporalio.client import Client
 
@@ -18,7 +17,6 @@ from sentimentops.workflows.schemas import (
     Plan,
     PlanExecutionInput,
     PlanProgress,
-    PlanStep,
     PolicyCheckResult,
     ToolCallRequest,
 )
@@ -103,77 +101,6 @@ async def list_plans(client: Client, *, limit: int = 20) -> list[tuple[str, str,
         if len(found) >= limit:
             break
     return found
-
-
-def lifecycle_plan(
-    *,
-    tenant: str,
-    proposer: Principal,
-    task: str,
-    family: str,
-    max_train_samples: int | None = None,
-    soak_seconds: float = 300.0,
-    canary_share: float = 0.1,
-    approval_timeout_seconds: float = 86_400.0,
-) -> Plan:
-    """The model lifecycle as a plan: validate → train → evaluate → compare → staging →
-    canary → soak → production (approval) → end canary; a failed soak ends the canary and rolls
-    staging back."""
-    version = "${steps.1.version}"
-    train: dict[str, Any] = {"task": task, "family": family}
-    if max_train_samples is not None:
-        train["max_train_samples"] = max_train_samples
-    return Plan(
-        tenant=tenant,
-        proposer=proposer,
-        rationale=f"model lifecycle: {family} for {task}",
-        approval_timeout_seconds=approval_timeout_seconds,
-        steps=[
-            PlanStep(tool="validate_dataset", params={"task": task}, gate=True),
-            PlanStep(tool="train_model", params=train),
-            PlanStep(tool="evaluate_model", params={"task": task, "version": version}, gate=True),
-            PlanStep(
-                tool="compare_models",
-                params={"task": task, "candidate_version": version},
-                gate=True,
-            ),
-            PlanStep(
-                tool="promote_model",
-                params={"task": task, "version": version, "target": "staging"},
-            ),
-            PlanStep(tool="set_canary", params={"task": task, "share": canary_share}),
-            PlanStep(
-                tool="get_service_metrics",
-                params={"task": task, "alias": "staging", "window_seconds": max(1, soak_seconds)},
-                delay_seconds=soak_seconds,
-                gate=True,
-                rationale="soak: the canary's latency and errors must stay within the gates",
-                on_gate_failure=[
-                    PlanStep(tool="set_canary", params={"task": task, "share": 0.0}),
-                    PlanStep(tool="rollback_model", params={"task": task, "alias": "staging"}),
-                ],
-            ),
-            PlanStep(
-                tool="promote_model",
-                params={"task": task, "version": version, "target": "production"},
-                rationale="the candidate passed the gates and the soak",
-            ),
-            PlanStep(tool="set_canary", params={"task": task, "share": 0.0}),
-        ],
-    )
-
-
-def rollback_plan(
-    *, tenant: str, proposer: Principal, task: str, alias: str = "production", steps: int = 1
-) -> Plan:
-    return Plan(
-        tenant=tenant,
-        proposer=proposer,
-        rationale=f"roll {task}@{alias} back {steps} version(s)",
-        steps=[
-            PlanStep(tool="rollback_model", params={"task": task, "alias": alias, "steps": steps})
-        ],
-    )
 
 
 # --- Deployment sentry -------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """Plan and sentry flows: propose a plan or a template (lifecycle, rollback) with its defaults
 resolved, read a plan's progress, amend it, cancel it, start and stop deployment sentries. Each
-checks its named policy itself, so no entry point (API, CLI, Slack, agents) can skip one."""
+checks its named permission itself, so no entry point (API, CLI, Slack, agents) can skip one."""
 
 from __future__ import annotations
 
@@ -20,15 +20,13 @@ from sentimentops.workflows import service
 from sentimentops.workflows.client import (
     amend_plan,
     cancel_workflow,
-    lifecycle_plan,
     plan_progress,
     plan_workflow_id,
-    rollback_plan,
     sentry_workflow_id,
     start_plan,
     start_sentry,
 )
-from sentimentops.workflows.policies import (
+from sentimentops.workflows.permissions import (
     can_amend_plan,
     can_cancel_plan,
     can_propose_plans,
@@ -48,6 +46,7 @@ from sentimentops.workflows.schemas import (
     SentryOut,
     plan_hash,
 )
+from sentimentops.workflows.templates import lifecycle_plan, rollback_plan
 
 PLANS_PATH = "/api/v1/plans"
 REGISTRY_WAIT_SECONDS = 5.0

@@ -13,7 +13,7 @@ from sentimentops.core.temporal import workflow_ui_url
 from sentimentops.core.vocabulary import Task
 from sentimentops.identity.deps import AUTHENTICATED, CurrentPrincipal
 from sentimentops.workflows import flows, service
-from sentimentops.workflows.policies import can_read_plans
+from sentimentops.workflows.permissions import can_read_plans
 from sentimentops.workflows.schemas import (
     WORKFLOW_ID_PATTERN,
     AmendIn,

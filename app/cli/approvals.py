@@ -27,7 +27,7 @@ from sentimentops.app.cli.common import (
 from sentimentops.approvals import service
 from sentimentops.approvals.flows import decide_approval_flow, resend_decision_flow
 from sentimentops.approvals.models import ApprovalRequest
-from sentimentops.approvals.policies import can_read_approvals
+from sentimentops.approvals.permissions import can_read_approvals
 from sentimentops.core.errors import DomainError
 from sentimentops.core.settings import Settings
 from sentimentops.core.temporal import workflow_ui_url

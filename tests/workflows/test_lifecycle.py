@@ -21,8 +21,8 @@ from sentimentops.inference.watcher import ModelWatcher
 from sentimentops.tools.catalogue import TOOLS
 from sentimentops.tools.models import PromotionEvent, ToolRun
 from sentimentops.workflows.activities import ToolActivities
-from sentimentops.workflows.client import lifecycle_plan
 from sentimentops.workflows.schemas import ToolCall
+from sentimentops.workflows.templates import lifecycle_plan
 from tests.workflows.conftest import TENANT, Platform, engineer, platform_settings
 from tests.workflows.test_plans import _approve
 

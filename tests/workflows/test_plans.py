@@ -149,7 +149,7 @@ async def test_the_proposer_cannot_approve_and_an_approver_can(
         await decide_approval_flow(
             flows, approver(platform.tenant, "alice"), approval_id=approval_id, approve=True
         )
-    # So is someone without the approver role (the flow's named policy).
+    # So is someone without the approver role (the flow's named permission).
     with pytest.raises(Forbidden, match="approver"):
         await decide_approval_flow(
             flows,

@@ -18,7 +18,7 @@ from sentimentops.core.errors import InvalidInput
 from sentimentops.identity.principal import Principal
 from sentimentops.identity.tenancy import get_owned, owned
 from sentimentops.core.flows import FlowContext
-from sentimentops.training.datasets import policies
+from sentimentops.training.datasets import permissions
 from sentimentops.training.datasets.flows import ingest_flow
 from sentimentops.training.datasets.models import DatasetVersion
 from sentimentops.training.datasets.schemas import DatasetVersionOut, FileFormat, IngestResult, LineageNode
@@ -38,7 +38,7 @@ def list_datasets(
     task: Task | None = None,
 ) -> list[DatasetVersionOut]:
     """The tenant's dataset versions, newest first."""
-    policies.can_read_datasets(principal)
+    permissions.can_read_datasets(principal)
     query = owned(DatasetVersion, principal)
     if name is not None:
         query = query.where(DatasetVersion.name == name)
@@ -53,7 +53,7 @@ def get_dataset(
     dataset_id: str, principal: CurrentPrincipal, session: ReadSessionDep
 ) -> DatasetVersionOut:
     """One version: schema, counts, label balance, source, hash, transform and parents."""
-    policies.can_read_datasets(principal)
+    permissions.can_read_datasets(principal)
     return DatasetVersionOut.model_validate(
         get_owned(session, DatasetVersion, dataset_id, principal)
     )
@@ -62,7 +62,7 @@ def get_dataset(
 @router.get("/{dataset_id}/lineage", operation_id="datasets-lineage")
 def get_lineage(dataset_id: str, principal: CurrentPrincipal, session: ReadSessionDep) -> LineageNode:
     """The version and its ancestors, each with the transform that produced it."""
-    policies.can_read_datasets(principal)
+    permissions.can_read_datasets(principal)
     from sentimentops.training.datasets import service
 
     return service.lineage(
@@ -130,7 +130,7 @@ async def ingest_dataset(
     """Upload a file (the raw body: CSV, JSONL or Parquet) and store it as a validated,
     content-hashed version: 201 when created, 200 when identical content already existed. The
     body limit is settings.max_dataset_upload_bytes; larger files go through the CLI."""
-    policies.can_ingest_datasets(principal)
+    permissions.can_ingest_datasets(principal)
     settings = flows.settings
     limit = min(settings.max_dataset_upload_bytes, settings.max_dataset_bytes)
     with tempfile.TemporaryDirectory(prefix="sentimentops-upload-") as tmp:

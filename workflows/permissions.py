@@ -1,11 +1,11 @@
-"""Named authorization policies of the plans API (called on a handler's first line). They say
+"""Named permissions (role checks) of the plans API (called on a handler's first line). They say
 who may talk to the plans API at all; OPA still decides every step of every plan."""
 
 from __future__ import annotations
 
 from sentimentops.core.errors import Forbidden
 from sentimentops.core.vocabulary import Role
-from sentimentops.identity.policies import require_role
+from sentimentops.identity.permissions import require_role
 from sentimentops.identity.principal import Principal
 
 # Who proposes plans: the roles whose tools change models (policy data: role_tools).

@@ -1,9 +1,9 @@
-"""Named authorization policies of the approvals API (called on a handler's first line)."""
+"""Named permissions (role checks) of the approvals API (called on a handler's first line)."""
 
 from __future__ import annotations
 
 from sentimentops.core.vocabulary import Role
-from sentimentops.identity.policies import require_role
+from sentimentops.identity.permissions import require_role
 from sentimentops.identity.principal import Principal
 
 # Who may see what waits for approval: the approvers, and the people who propose plans.

@@ -1,5 +1,6 @@
-"""Named authorization policies. A handler calls one on its first line; each raises `Forbidden`
-(HTTP 403, audited by the error path of the caller) or returns None.
+"""Named permissions: role checks (the OPA policies are core/policy.py and policies/rego). A
+handler or flow calls one first; each raises `Forbidden` (HTTP 403, audited by the error path
+of the caller) or returns None.
 
 Roles do not imply one another: a platform admin manages tenants but reads no tenant's data
 unless it is also bound to a role there, and a tenant admin is not an approver by default

@@ -1,9 +1,9 @@
-"""Named authorization policies of the scoring service."""
+"""Named permissions (role checks) of the scoring service."""
 
 from __future__ import annotations
 
 from sentimentops.core.vocabulary import Role
-from sentimentops.identity.policies import require_role
+from sentimentops.identity.permissions import require_role
 from sentimentops.identity.principal import Principal
 
 

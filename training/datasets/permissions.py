@@ -1,12 +1,12 @@
-"""Named authorization policies of the dataset API."""
+"""Named permissions (role checks) of the dataset API."""
 
 from __future__ import annotations
 
-from sentimentops.identity.policies import require_role
+from sentimentops.identity.permissions import require_role
 from sentimentops.identity.principal import Principal
 from sentimentops.core.vocabulary import Role
 
-# Every tenant-level role; platform_admin alone reads no tenant's data (identity.policies).
+# Every tenant-level role; platform_admin alone reads no tenant's data (identity.permissions).
 _TENANT_ROLES = tuple(r for r in Role if r is not Role.PLATFORM_ADMIN)
 
 
