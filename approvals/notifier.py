@@ -11,29 +11,21 @@ import asyncio
 import ipaddress
 import socket
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 from urllib.parse import urlsplit
 
 import httpx
-from pydantic import BaseModel
 
 from sentimentops.approvals.errors import UnsafeWebhookTarget
+from sentimentops.approvals.schemas import ApprovalSubject
 from sentimentops.core.settings import Settings
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
-class ApprovalNotice(BaseModel):
+class ApprovalNotice(ApprovalSubject):
     approval_id: str
     tenant: str
-    workflow_id: str
-    plan_hash: str
-    step_index: int
-    tool: str
-    params: dict[str, Any]
-    requester: str
-    rationale: str
-    reasons: list[str]
     expires_at: datetime
     workflow_url: str | None = None
 

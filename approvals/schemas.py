@@ -8,20 +8,32 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 
-class ApprovalOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+class ApprovalSubject(BaseModel):
+    """What an approval request is about: the plan step (bound to the plan's hash), who
+    proposed it and why policy wants a human. The workflow's request, the notification and the
+    API's answer all carry these fields."""
 
-    id: str
     workflow_id: str
     plan_hash: str
     step_index: int
     tool: str
     params: dict[str, Any]
     requester: str
-    requester_kind: str
-    required_role: str
     rationale: str
     reasons: list[str]
+
+
+def subject_of(model: ApprovalSubject) -> dict[str, Any]:
+    """The subject's fields of `model` (any of its subclasses), to pass on as keywords."""
+    return {name: getattr(model, name) for name in ApprovalSubject.model_fields}
+
+
+class ApprovalOut(ApprovalSubject):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    requester_kind: str
+    required_role: str
     status: str
     created_at: datetime
     expires_at: datetime

@@ -17,6 +17,7 @@ from temporalio.exceptions import ApplicationError
 from sentimentops.approvals import service as approvals
 from sentimentops.approvals.models import ApprovalRequest
 from sentimentops.approvals.notifier import ApprovalNotice, Notifier, NullNotifier
+from sentimentops.approvals.schemas import subject_of
 from sentimentops.core.audit import service as audit
 from sentimentops.core.db import transaction
 from sentimentops.core.errors import DomainError, ServiceUnavailable
@@ -257,30 +258,16 @@ class PlanActivities:
                 # A retried activity finds the request its first attempt made.
                 row = existing or approvals.create_request(
                     session,
+                    **subject_of(request),
                     tenant=request.tenant,
-                    workflow_id=request.workflow_id,
-                    plan_hash=request.plan_hash,
-                    step_index=request.step_index,
-                    tool=request.tool,
-                    params=request.params,
-                    requester=request.requester,
                     requester_kind=request.requester_kind,
-                    rationale=request.rationale,
-                    reasons=request.reasons,
                     ttl_seconds=request.ttl_seconds,
                 )
                 ticket = ApprovalTicket(approval_id=row.id, expires_at=row.expires_at)
                 notice = ApprovalNotice(
+                    **subject_of(request),
                     approval_id=row.id,
                     tenant=request.tenant,
-                    workflow_id=request.workflow_id,
-                    plan_hash=request.plan_hash,
-                    step_index=request.step_index,
-                    tool=request.tool,
-                    params=request.params,
-                    requester=request.requester,
-                    rationale=request.rationale,
-                    reasons=request.reasons,
                     expires_at=row.expires_at,
                     workflow_url=workflow_ui_url(self._settings, request.workflow_id),
                 )

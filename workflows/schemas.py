@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from sentimentops.approvals.schemas import ApprovalSubject
 from sentimentops.core.policy import PolicyDecision, Principal
 from sentimentops.core.vocabulary import Alias, Task
 
@@ -131,17 +132,9 @@ class ToolCall(BaseModel):
     workflow_id: str | None = None
 
 
-class CreateApproval(BaseModel):
+class CreateApproval(ApprovalSubject):
     tenant: str
-    workflow_id: str
-    plan_hash: str
-    step_index: int
-    tool: str
-    params: dict[str, Any]
-    requester: str
     requester_kind: str
-    rationale: str
-    reasons: list[str]
     ttl_seconds: float
 
 

@@ -8,6 +8,7 @@ the proposer, the plan hash, the audit log and the workflow's signal."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
@@ -121,46 +122,35 @@ def _decide(
     _show(settings, row)
 
 
-@app.command()
-def approve(
-    approval_id: str,
-    tenant: TenantOpt = "default",
-    name: AsOpt = "operator",
-    roles: ApproverRoleOpt = ["approver"],  # noqa: B006 - typer reads the default list
-    comment: CommentOpt = None,
-    plan_hash: PlanHashOpt = None,
-) -> None:
-    """Approve a pending request; the waiting workflow continues."""
-    _decide(
-        approval_id,
-        approve=True,
-        tenant=tenant,
-        name=name,
-        roles=roles,
-        comment=comment,
-        plan_hash=plan_hash,
+def _decision_command(approve: bool) -> Callable[..., None]:
+    def command(
+        approval_id: str,
+        tenant: TenantOpt = "default",
+        name: AsOpt = "operator",
+        roles: ApproverRoleOpt = ["approver"],  # noqa: B006 - typer reads the default list
+        comment: CommentOpt = None,
+        plan_hash: PlanHashOpt = None,
+    ) -> None:
+        _decide(
+            approval_id,
+            approve=approve,
+            tenant=tenant,
+            name=name,
+            roles=roles,
+            comment=comment,
+            plan_hash=plan_hash,
+        )
+
+    command.__doc__ = (
+        "Approve a pending request; the waiting workflow continues."
+        if approve
+        else 'Reject a pending request; the waiting workflow stops as "rejected".'
     )
+    return command
 
 
-@app.command()
-def reject(
-    approval_id: str,
-    tenant: TenantOpt = "default",
-    name: AsOpt = "operator",
-    roles: ApproverRoleOpt = ["approver"],  # noqa: B006 - typer reads the default list
-    comment: CommentOpt = None,
-    plan_hash: PlanHashOpt = None,
-) -> None:
-    """Reject a pending request; the waiting workflow stops as "rejected"."""
-    _decide(
-        approval_id,
-        approve=False,
-        tenant=tenant,
-        name=name,
-        roles=roles,
-        comment=comment,
-        plan_hash=plan_hash,
-    )
+app.command("approve")(_decision_command(approve=True))
+app.command("reject")(_decision_command(approve=False))
 
 
 @app.command()
