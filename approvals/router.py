@@ -25,7 +25,7 @@ def _out(settings: Settings, row: ApprovalRequest) -> ApprovalOut:
     return out
 
 
-@router.get("", response_model=list[ApprovalOut], operation_id="approvals-list")
+@router.get("", operation_id="approvals-list")
 def list_approvals(
     principal: CurrentPrincipal,
     session: ReadSessionDep,
@@ -37,7 +37,7 @@ def list_approvals(
     return [_out(settings, r) for r in rows]
 
 
-@router.get("/{approval_id}", response_model=ApprovalOut, operation_id="approvals-get")
+@router.get("/{approval_id}", operation_id="approvals-get")
 def get_approval(
     approval_id: str, principal: CurrentPrincipal, session: ReadSessionDep, settings: SettingsDep
 ) -> ApprovalOut:
@@ -46,7 +46,7 @@ def get_approval(
     return _out(settings, row)
 
 
-@router.post("/{approval_id}/approve", response_model=ApprovalOut, operation_id="approvals-approve")
+@router.post("/{approval_id}/approve", operation_id="approvals-approve")
 async def approve(
     approval_id: str, body: DecisionIn, principal: CurrentPrincipal, flows: FlowDep
 ) -> ApprovalOut:
@@ -62,7 +62,7 @@ async def approve(
     return _out(flows.settings, row)
 
 
-@router.post("/{approval_id}/reject", response_model=ApprovalOut, operation_id="approvals-reject")
+@router.post("/{approval_id}/reject", operation_id="approvals-reject")
 async def reject(
     approval_id: str, body: DecisionIn, principal: CurrentPrincipal, flows: FlowDep
 ) -> ApprovalOut:

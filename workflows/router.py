@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, status
+from fastapi import APIRouter, Path, Query
 
 from sentimentops.core.http.deps import FlowDep, ReadSessionDep, SettingsDep
 from sentimentops.core.temporal import workflow_ui_url
@@ -35,8 +35,7 @@ WorkflowId = Annotated[str, Path(pattern=WORKFLOW_ID_PATTERN)]
 
 @router.post(
     "",
-    status_code=status.HTTP_202_ACCEPTED,
-    response_model=PlanAccepted,
+    status_code=202,
     operation_id="plans-propose",
 )
 async def propose_plan(body: PlanIn, principal: CurrentPrincipal, flows_: FlowDep) -> PlanAccepted:
@@ -46,8 +45,7 @@ async def propose_plan(body: PlanIn, principal: CurrentPrincipal, flows_: FlowDe
 
 @router.post(
     "/lifecycle",
-    status_code=status.HTTP_202_ACCEPTED,
-    response_model=PlanAccepted,
+    status_code=202,
     operation_id="plans-start_lifecycle",
 )
 async def start_lifecycle(
@@ -60,8 +58,7 @@ async def start_lifecycle(
 
 @router.post(
     "/rollback",
-    status_code=status.HTTP_202_ACCEPTED,
-    response_model=PlanAccepted,
+    status_code=202,
     operation_id="plans-start_rollback",
 )
 async def start_rollback(
@@ -71,7 +68,7 @@ async def start_rollback(
     return await flows.start_rollback_flow(flows_, principal, body)
 
 
-@router.get("", response_model=list[PlanSummary], operation_id="plans-list")
+@router.get("", operation_id="plans-list")
 def list_plans(
     principal: CurrentPrincipal,
     session: ReadSessionDep,
@@ -92,7 +89,7 @@ def list_plans(
     return rows
 
 
-@router.get("/{workflow_id}", response_model=PlanDetail, operation_id="plans-get")
+@router.get("/{workflow_id}", operation_id="plans-get")
 async def get_plan(
     workflow_id: WorkflowId, principal: CurrentPrincipal, flows_: FlowDep
 ) -> PlanDetail:
@@ -102,8 +99,7 @@ async def get_plan(
 
 @router.post(
     "/{workflow_id}/amend",
-    status_code=status.HTTP_202_ACCEPTED,
-    response_model=PlanRequested,
+    status_code=202,
     operation_id="plans-amend",
 )
 async def amend(
@@ -117,8 +113,7 @@ async def amend(
 
 @router.post(
     "/{workflow_id}/cancel",
-    status_code=status.HTTP_202_ACCEPTED,
-    response_model=PlanRequested,
+    status_code=202,
     operation_id="plans-cancel",
 )
 async def cancel(
@@ -136,7 +131,7 @@ sentry_router = APIRouter(
 )
 
 
-@sentry_router.get("", response_model=list[SentryOut], operation_id="sentries-list")
+@sentry_router.get("", operation_id="sentries-list")
 async def list_sentries(principal: CurrentPrincipal, flows_: FlowDep) -> list[SentryOut]:
     """The tenant's sentry per task (its checks are plans: GET /api/v1/plans?sentry=true)."""
     return await flows.list_sentries_flow(flows_, principal)
@@ -144,8 +139,7 @@ async def list_sentries(principal: CurrentPrincipal, flows_: FlowDep) -> list[Se
 
 @sentry_router.post(
     "",
-    status_code=status.HTTP_202_ACCEPTED,
-    response_model=SentryOut,
+    status_code=202,
     operation_id="sentries-start",
 )
 async def start_sentry(body: SentryIn, principal: CurrentPrincipal, flows_: FlowDep) -> SentryOut:
@@ -155,8 +149,7 @@ async def start_sentry(body: SentryIn, principal: CurrentPrincipal, flows_: Flow
 
 @sentry_router.delete(
     "",
-    status_code=status.HTTP_202_ACCEPTED,
-    response_model=SentryOut,
+    status_code=202,
     operation_id="sentries-stop",
 )
 async def stop_sentry(
