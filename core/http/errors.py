@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from sentimentops.core.audit import service as audit
+from sentimentops.core.db import transaction
 from sentimentops.core.errors import (
     Conflict,
     DomainError,
@@ -23,6 +24,7 @@ from sentimentops.core.errors import (
     TooManyRequests,
     Unauthorized,
 )
+from sentimentops.core.vocabulary import AuditOutcome
 
 STATUS_BY_ERROR: dict[type[DomainError], int] = {
     NotFound: 404,
@@ -76,17 +78,16 @@ def _audit_denial(request: Request, exc: DomainError) -> None:
     principal = getattr(request.state, "principal", None)
     if principal is None:
         return
-    with request.app.state.sessions() as session:
+    with transaction(request.app.state.sessions) as session:
         audit.record(
             session,
             actor=principal.actor,
             tenant=principal.tenant,
             action="authz.deny",
             resource=f"{request.method} {request.url.path}",
-            outcome="denied",
+            outcome=AuditOutcome.DENIED,
             details={"reason": str(exc)},
         )
-        session.commit()
 
 
 async def _domain_error_handler(request: Request, exc: Exception) -> JSONResponse:
