@@ -20,7 +20,12 @@ from temporalio.exceptions import ActivityError, ApplicationError, CancelledErro
 
 with workflow.unsafe.imports_passed_through():
     from sentimentops.approvals.schemas import APPROVAL_SIGNAL, ApprovalSignal
-    from sentimentops.core.vocabulary import FINAL_PLAN_STATUSES
+    from sentimentops.core.vocabulary import (
+        FINAL_PLAN_STATUSES,
+        ApprovalStatus,
+        PlanStatus,
+        StepStatus,
+    )
     from sentimentops.tools.catalogue import TOOLS
     from sentimentops.workflows.activities import PlanActivities, PolicyActivities
     from sentimentops.workflows.schemas import (
@@ -51,6 +56,12 @@ _QUICK_RETRY = RetryPolicy(
 )
 
 FINAL = FINAL_PLAN_STATUSES
+_IN_PROGRESS = (
+    StepStatus.WAITING_TIMER,
+    StepStatus.CHECKING,
+    StepStatus.WAITING_APPROVAL,
+    StepStatus.RUNNING,
+)
 # Plans started from this version on record their start and end through the typed
 # plan_started/plan_finished activities (the registry's one writer); older histories keep the
 # record_event calls they made (workflow.patched keeps both replayable).
@@ -95,7 +106,7 @@ class PlanExecutionWorkflow:
     def __init__(self) -> None:
         self._plan: Plan | None = None
         self._hash = ""
-        self._status = "running"
+        self._status = PlanStatus.RUNNING
         self._message = ""
         self._current: int | None = None
         self._steps: list[StepState] = []
@@ -147,9 +158,11 @@ class PlanExecutionWorkflow:
         """Replace the steps that have not started; approvals of the old plan stop counting."""
         if self._plan is None or self._in_fallback or self._status in FINAL:
             return
-        started = [s.index for s in self._steps if s.fallback_of is None and s.status != "pending"]
+        started = [
+            s.index for s in self._steps if s.fallback_of is None and s.status != StepStatus.PENDING
+        ]
         keep = started[-1] + 1 if started else 0
-        if self._status == "waiting_approval" and self._current is not None:
+        if self._status == PlanStatus.WAITING_APPROVAL and self._current is not None:
             keep = self._current  # the step waiting for approval has not run: replace it too
         steps = [*self._plan.steps[:keep], *amendment.steps]
         self._plan = self._plan.model_copy(update={"steps": steps})
@@ -193,25 +206,25 @@ class PlanExecutionWorkflow:
                 try:
                     await self._run_step(request, self._steps[index], step, results)
                 except StepStopped as stop:
-                    if stop.status == "gate_failed" and step.on_gate_failure:
+                    if stop.status == StepStatus.GATE_FAILED and step.on_gate_failure:
                         await self._fallback(request, index, step.on_gate_failure, results)
                     raise
                 index += 1
-            self._status, self._message = "completed", "all steps succeeded"
+            self._status, self._message = PlanStatus.COMPLETED, "all steps succeeded"
         except StepStopped as stop:
-            self._status, self._message = stop.status, str(stop)
+            self._status, self._message = PlanStatus(stop.status), str(stop)
         except (asyncio.CancelledError, ActivityError) as exc:
             if not _cancellation(exc):
                 raise
             # Cancelled through the API or CLI: close the approval it waited for, record the
             # end, and finish as cancelled in Temporal too (cleanup activities still run).
-            self._status, self._message = "cancelled", "the plan was cancelled"
+            self._status, self._message = PlanStatus.CANCELLED, "the plan was cancelled"
             self._current = None
             for state in self._steps:
-                if state.status in ("waiting_timer", "checking", "waiting_approval", "running"):
-                    state.status = "cancelled"
+                if state.status in _IN_PROGRESS:
+                    state.status = StepStatus.CANCELLED
             if self._waiting_for is not None:
-                await self._close_approval(self._waiting_for, "cancelled")
+                await self._close_approval(self._waiting_for, ApprovalStatus.CANCELLED)
                 self._waiting_for = None
             await self._finish_event()
             raise asyncio.CancelledError(self._message) from exc
@@ -287,16 +300,18 @@ class PlanExecutionWorkflow:
     ) -> None:
         self._current = state.index
         if step.delay_seconds > 0:
-            state.status = "waiting_timer"
+            state.status = StepStatus.WAITING_TIMER
             await workflow.sleep(timedelta(seconds=step.delay_seconds))
         while True:
             try:
                 params = resolve_references(step.params, results)
             except ValueError as exc:
-                state.status, state.error = "failed", str(exc)
-                raise StepStopped("failed", f"step {state.index} ({step.tool}): {exc}") from exc
+                state.status, state.error = StepStatus.FAILED, str(exc)
+                raise StepStopped(
+                    StepStatus.FAILED, f"step {state.index} ({step.tool}): {exc}"
+                ) from exc
             state.params = params
-            state.status = "checking"
+            state.status = StepStatus.CHECKING
             check = await workflow.execute_activity_method(
                 PolicyActivities.check_policy,
                 ToolCallRequest(
@@ -311,7 +326,7 @@ class PlanExecutionWorkflow:
             decision = check.decision
             state.policy_reasons = decision.reasons
             if not decision.allow:
-                state.status = "denied"
+                state.status = StepStatus.DENIED
                 raise StepStopped(
                     "denied",
                     f"step {state.index} ({step.tool}) denied by policy: "
@@ -353,8 +368,8 @@ class PlanExecutionWorkflow:
             start_to_close_timeout=_QUICK_TIMEOUT,
             retry_policy=_QUICK_RETRY,
         )
-        state.status, state.approval_id = "waiting_approval", ticket.approval_id
-        self._status, self._waiting_for = "waiting_approval", ticket.approval_id
+        state.status, state.approval_id = StepStatus.WAITING_APPROVAL, ticket.approval_id
+        self._status, self._waiting_for = PlanStatus.WAITING_APPROVAL, ticket.approval_id
         self._message = f"step {state.index} ({step.tool}) waits for approval {ticket.approval_id}"
         bound_hash = self._hash
         try:
@@ -372,7 +387,7 @@ class PlanExecutionWorkflow:
                 outcome = "approved" if decision.approved else "rejected"
                 state.approved_by = decision.decided_by
         self._waiting_for = None
-        self._status = "running"
+        self._status = PlanStatus.RUNNING
         if outcome in ("expired", "amended"):
             status = "expired" if outcome == "expired" else "superseded"
             await self._close_approval(ticket.approval_id, status)
@@ -388,8 +403,8 @@ class PlanExecutionWorkflow:
     ) -> None:
         spec = TOOLS.get(step.tool)
         if spec is None:
-            state.status, state.error = "failed", f"no tool named {step.tool}"
-            raise StepStopped("failed", f"step {state.index}: no tool named {step.tool}")
+            state.status, state.error = StepStatus.FAILED, f"no tool named {step.tool}"
+            raise StepStopped(StepStatus.FAILED, f"step {state.index}: no tool named {step.tool}")
         info = workflow.info()
         # The key changes with the step's content, so an amended step is new work; a retried
         # or replayed step is the same work and returns its first result.
@@ -399,7 +414,7 @@ class PlanExecutionWorkflow:
             "training": request.training_task_queue,
             "gpu": request.gpu_task_queue or request.training_task_queue,
         }[spec.queue_for(params)]
-        state.status = "running"
+        state.status = StepStatus.RUNNING
         try:
             result = await workflow.execute_activity(
                 spec.name,
@@ -430,13 +445,15 @@ class PlanExecutionWorkflow:
                 raise  # the plan was cancelled: run() ends it
             cause = exc.cause
             message = cause.message if isinstance(cause, ApplicationError) else str(cause or exc)
-            state.status, state.error = "failed", message
+            state.status, state.error = StepStatus.FAILED, message
             stopped = f"step {state.index} ({step.tool}) failed: {message}"
-            raise StepStopped("failed", stopped) from exc
+            raise StepStopped(StepStatus.FAILED, stopped) from exc
         results[state.index] = result
         state.result = result
         if step.gate and result.get("passed") is False:
-            state.status = "gate_failed"
+            state.status = StepStatus.GATE_FAILED
             reasons = "; ".join(str(r) for r in result.get("reasons", []))
-            raise StepStopped("gate_failed", f"step {state.index} ({step.tool}) gate: {reasons}")
-        state.status = "succeeded"
+            raise StepStopped(
+                StepStatus.GATE_FAILED, f"step {state.index} ({step.tool}) gate: {reasons}"
+            )
+        state.status = StepStatus.SUCCEEDED
