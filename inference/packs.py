@@ -77,16 +77,26 @@ class PackRegistry:
 
     def __init__(self, pack: Path) -> None:
         self._pack = pack
-        self._versions: dict[str, ModelVersion] = {}
-        for entry in read_manifest(pack).models:
-            artifact = inside(pack, entry.path)
-            sha = content_hash(artifact)
-            self._versions[entry.task] = ModelVersion(
-                name=entry.task,
-                version=sha[:12],
-                source=str(artifact),
-                tags={CONTENT_TAG: sha, "sentimentops.family": entry.family},
-            )
+        read_manifest(pack)  # a broken pack fails at start-up, not at the first poll
+        self._hashed: dict[str, ModelVersion] | None = None
+
+    @property
+    def _versions(self) -> dict[str, ModelVersion]:
+        # Hashing reads every artifact (hundreds of MB): done once, on the watcher's first poll
+        # (a worker thread), not while the app is being built.
+        if self._hashed is None:
+            hashed = {}
+            for entry in read_manifest(self._pack).models:
+                artifact = inside(self._pack, entry.path)
+                sha = content_hash(artifact)
+                hashed[entry.task] = ModelVersion(
+                    name=entry.task,
+                    version=sha[:12],
+                    source=str(artifact),
+                    tags={CONTENT_TAG: sha, "sentimentops.family": entry.family},
+                )
+            self._hashed = hashed
+        return self._hashed
 
     def version_for_alias(self, name: str, alias: str) -> ModelVersion | None:
         return self._versions.get(name) if alias == PACK_ALIAS else None

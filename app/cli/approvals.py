@@ -19,7 +19,7 @@ from sentimentops.app.cli.common import (
     TenantOpt,
     cli_sessions,
     console,
-    fail,
+    domain_errors,
     flow_context,
     load_settings,
     operator_principal,
@@ -29,7 +29,6 @@ from sentimentops.approvals import service
 from sentimentops.approvals.flows import decide_approval_flow, resend_decision_flow
 from sentimentops.approvals.models import ApprovalRequest
 from sentimentops.approvals.permissions import can_read_approvals
-from sentimentops.core.errors import DomainError
 from sentimentops.core.settings import Settings
 from sentimentops.core.temporal import workflow_ui_url
 
@@ -65,12 +64,9 @@ def list_(
     """Approval requests of a tenant (pending ones by default)."""
     settings = load_settings()
     principal = operator_principal(settings, tenant=tenant, name=name, roles=roles)
-    with cli_sessions(settings)() as session:
-        try:
-            can_read_approvals(principal)
-            rows = service.list_requests(session, principal=principal, status=status)
-        except DomainError as exc:
-            fail(str(exc))
+    with domain_errors(), cli_sessions(settings)() as session:
+        can_read_approvals(principal)
+        rows = service.list_requests(session, principal=principal, status=status)
     table = Table("id", "status", "step", "tool", "requester", "expires (UTC)")
     for r in rows:
         expires = f"{r.expires_at:%Y-%m-%d %H:%M}"
@@ -88,12 +84,9 @@ def show(
     """One approval request: what would run, why it needs approval, the plan hash."""
     settings = load_settings()
     principal = operator_principal(settings, tenant=tenant, name=name, roles=roles)
-    with cli_sessions(settings)() as session:
-        try:
-            can_read_approvals(principal)
-            row = service.get_request(session, principal=principal, approval_id=approval_id)
-        except DomainError as exc:
-            fail(str(exc))
+    with domain_errors(), cli_sessions(settings)() as session:
+        can_read_approvals(principal)
+        row = service.get_request(session, principal=principal, approval_id=approval_id)
     _show(settings, row)
 
 
