@@ -11,6 +11,7 @@ from fastapi.routing import APIRoute
 
 from sentimentops import __version__
 from sentimentops.app import health
+from sentimentops.app.docs import install_docs
 from sentimentops.approvals import router as approvals_router
 from sentimentops.core.db import make_engine, make_read_session_factory, make_session_factory
 from sentimentops.core.http.deps import flow_context
@@ -71,7 +72,8 @@ def create_app(
         generate_unique_id_function=_explicit_operation_id,
         version=__version__,
         lifespan=lifespan,
-        docs_url="/docs",
+        # FastAPI's own pages load Swagger UI and ReDoc from a CDN: install_docs serves them.
+        docs_url=None,
         redoc_url=None,
     )
     app.state.settings = settings
@@ -95,6 +97,7 @@ def create_app(
     app.include_router(datasets_router.router)
     app.include_router(plans_router.router)
     app.include_router(plans_router.sentry_router)
+    install_docs(app)
     # Added last = outermost: every response, a 413 included, carries a request id.
     app.add_middleware(
         BodySizeLimitMiddleware,
