@@ -47,6 +47,8 @@ class ModelRegistry(Protocol):
 
     def delete_alias(self, name: str, alias: str) -> None: ...
 
+    def delete_version(self, name: str, version: str) -> None: ...
+
     def register(
         self, name: str, *, source: str, run_id: str | None, tags: dict[str, str], description: str
     ) -> ModelVersion:
@@ -135,6 +137,9 @@ class MlflowRegistry:
 
     def delete_alias(self, name: str, alias: str) -> None:
         self.client.delete_registered_model_alias(name, alias)
+
+    def delete_version(self, name: str, version: str) -> None:
+        self.client.delete_model_version(name, version)
 
     def register(
         self, name: str, *, source: str, run_id: str | None, tags: dict[str, str], description: str

@@ -126,6 +126,9 @@ class PackRegistry:
     def delete_alias(self, name: str, alias: str) -> None:
         raise self._read_only()
 
+    def delete_version(self, name: str, version: str) -> None:
+        raise self._read_only()
+
     def register(
         self, name: str, *, source: str, run_id: str | None, tags: dict[str, str], description: str
     ) -> ModelVersion:

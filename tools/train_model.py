@@ -13,6 +13,7 @@ from sentimentops.tools.base import Queue, ToolContext, ToolInput, ToolOutput, T
 
 if TYPE_CHECKING:
     from sentimentops.core.model_registry import ModelRegistry
+    from sentimentops.training.service import TrainResult
 
 IDEMPOTENCY_TAG = "sentimentops.idempotency_key"  # readable, for forensics
 IDEMPOTENCY_HASH_TAG = "sentimentops.idempotency_sha256"  # safe to put in a search filter
@@ -49,6 +50,32 @@ def _registered_by(registry: ModelRegistry, task: str, key_hash: str) -> TrainMo
     )
 
 
+def _train(ctx: ToolContext, params: TrainModelInput, tags: dict[str, str]) -> TrainResult:
+    # Imported here, in the worker thread: torch and MLflow take seconds to import, and doing
+    # it on the event loop would stop the activity's heartbeats (and get the attempt retried).
+    from sentimentops.training import service as training
+
+    return training.train(
+        settings=ctx.settings,
+        task=params.task,
+        family=params.family,
+        max_train_samples=params.max_train_samples,
+        on_step=ctx.heartbeat,
+        version_tags=tags,
+    )
+
+
+def _keep_first(
+    registry: ModelRegistry, task: str, key_hash: str, version: str
+) -> TrainModelOutput | None:
+    """The earlier attempt's output when it registered first (this attempt's version deleted)."""
+    first = _registered_by(registry, task, key_hash)
+    if first is None or first.version == version:
+        return None
+    registry.delete_version(task, version)
+    return first
+
+
 async def train_model(ctx: ToolContext, params: TrainModelInput) -> TrainModelOutput:
     """Train a model family (e.g. tfidf_lr) for a task (sentiment or sarcasm) on the bundled
     reference data, evaluate it on the held-out test split, and register it in the model
@@ -69,17 +96,16 @@ async def train_model(ctx: ToolContext, params: TrainModelInput) -> TrainModelOu
         if earlier is not None:
             ctx.heartbeat(f"version {earlier.version} was registered by an earlier attempt")
             return earlier
-    from sentimentops.training import service as training  # torch, MLflow: on the training worker
-
-    result = await asyncio.to_thread(
-        training.train,
-        settings=ctx.settings,
-        task=params.task,
-        family=params.family,
-        max_train_samples=params.max_train_samples,
-        on_step=ctx.heartbeat,
-        version_tags=tags,
-    )
+    result = await asyncio.to_thread(_train, ctx, params, tags)
+    if tags:
+        # Two attempts of one call can overlap (a worker that stalls past the heartbeat timeout
+        # is retried while its thread still runs): the first version registered wins, and a
+        # later one is deleted, so a call leaves exactly one version whatever the timing.
+        kept = await asyncio.to_thread(
+            _keep_first, ctx.registry(), params.task, tags[IDEMPOTENCY_HASH_TAG], result.version
+        )
+        if kept is not None:
+            return kept
     return TrainModelOutput(
         model_name=result.model_name,
         version=result.version,

@@ -31,10 +31,11 @@ async def validate_dataset(ctx: ToolContext, params: ValidateDatasetInput) -> Va
     Returns its content hash (the version that training will record) and `passed` with the
     reasons it failed. Read-only."""
 
-    # pandas: imported on the worker that runs the tool, not by every importer of the catalogue.
-    from sentimentops.training.reference_data import LABEL_NAMES, frame_hash, load_task
-
     def work() -> ValidateDatasetOutput:
+        # pandas: imported by the worker that runs the tool, not by every importer of the
+        # catalogue, and in this thread, so the import does not hold up the activity's heartbeats.
+        from sentimentops.training.reference_data import LABEL_NAMES, frame_hash, load_task
+
         data = load_task(params.task, ctx.settings.datasets_dir)
         rows = {str(k): int(v) for k, v in data["split"].value_counts().sort_index().items()}
         reasons: list[str] = []

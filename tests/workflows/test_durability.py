@@ -17,7 +17,10 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from sentimentops.core.db import make_engine, make_session_factory, transaction
+from sentimentops.core.model_registry import MlflowRegistry
+from sentimentops.core.vocabulary import CANDIDATE_ALIAS
 from sentimentops.identity import service as identity
+from sentimentops.tools.train_model import IDEMPOTENCY_HASH_TAG, _keep_first
 from sentimentops.workflows.client import plan_progress, start_plan
 from sentimentops.workflows.schemas import PlanStep
 from tests.workflows.conftest import TENANT, make_plan, platform_settings
@@ -99,3 +102,28 @@ async def test_worker_killed_mid_training_resumes_with_one_version(
     assert [str(v.version) for v in versions] == ["1"]
     assert progress.steps[0].result is not None
     assert progress.steps[0].result["version"] == "1"
+
+
+def test_overlapping_attempts_of_one_training_keep_the_first_version(tmp_path: Path) -> None:
+    """Two attempts of one train_model call that both got to register (the first one's worker
+    stalled past its heartbeat timeout but kept running): the later version is deleted and both
+    answer with the first, so the call leaves one version behind the candidate alias."""
+    registry = MlflowRegistry(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    tags = {IDEMPOTENCY_HASH_TAG: "k" * 64}
+    first = registry.register(
+        "sarcasm", source=str(tmp_path), run_id=None, tags=tags, description=""
+    )
+    later = registry.register(
+        "sarcasm", source=str(tmp_path), run_id=None, tags=tags, description=""
+    )
+    registry.set_alias("sarcasm", CANDIDATE_ALIAS, later.version)
+
+    assert _keep_first(registry, "sarcasm", "k" * 64, first.version) is None
+    kept = _keep_first(registry, "sarcasm", "k" * 64, later.version)
+
+    assert kept is not None
+    assert kept.version == first.version == "1"
+    assert [v.version for v in registry.find_versions("sarcasm")] == ["1"]
+    candidate = registry.version_for_alias("sarcasm", CANDIDATE_ALIAS)
+    assert candidate is not None
+    assert candidate.version == "1"
