@@ -110,7 +110,12 @@ class Settings(BaseSettings):
     # HTTP API. Binds loopback by default: exposing it is a deliberate operator decision.
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)
-    max_request_bytes: int = Field(default=1_048_576, ge=1024)
+    max_request_bytes: int = Field(
+        default=1_048_576,
+        ge=1024,
+        description="Larger request bodies are refused (413) before they are read; this also "
+        "bounds what the JSON parser is ever handed (a batch's length, a text's size).",
+    )
 
     # Scoring service. Models come from the MLflow registry by alias (production, staging) and
     # are re-checked every model_poll_seconds; a new version is loaded beside the old one.
@@ -119,8 +124,20 @@ class Settings(BaseSettings):
     # scoring-only install (requirements/serve.txt has no MLflow). Aliases cannot move there.
     serving_model_pack: Path | None = None
     model_poll_seconds: float = Field(default=5.0, ge=0.5, le=3600)
-    max_batch_texts: int = Field(default=256, ge=1, le=1024)
-    max_text_chars: int = Field(default=20_000, ge=100, le=100_000)
+    max_batch_texts: int = Field(
+        default=256,
+        ge=1,
+        le=1024,
+        description="Texts per scoring request: the one batch limit (service.check_limits); "
+        "a larger batch gets 422 naming this value.",
+    )
+    max_text_chars: int = Field(
+        default=20_000,
+        ge=100,
+        le=100_000,
+        description="Characters per text and per context turn: the one length limit "
+        "(service.check_limits); a longer one gets 422 naming this value.",
+    )
     explain_max_texts: int = Field(default=8, ge=1, le=64)
     explain_max_tokens: int = Field(default=48, ge=4, le=256)
     # Micro-batching: a pass scores at most batch_max_size texts; under load a pass may wait up

@@ -10,9 +10,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
-from sentimentops.core.errors import DomainError, Unauthorized
+from sentimentops.core.errors import DomainError, Forbidden, Unauthorized
+from sentimentops.core.http.errors import describe_errors, domain_error_response
 from sentimentops.core.logging import request_id_var
 from sentimentops.core.vocabulary import TASKS, Task
 from sentimentops.identity import authn
@@ -47,6 +48,8 @@ ScoringDep = Annotated[Scoring, Depends(get_scoring)]
 async def _score(
     scoring: Scoring, principal: Principal, task: Task, body: ScoreRequest, route: str
 ) -> ScoreResponse:
+    # Every turn is bounded like a text, although models read only the last one.
+    service.check_limits(scoring.limits, body.items, explain=body.explain, contexts=body.turns)
     predictions = await service.score(
         scoring,
         task=task,
@@ -99,12 +102,20 @@ async def analyze(
 
 class ServingModels(BaseModel):
     models: list[ModelRef]
-    canary_share: float
+    canary_shares: dict[Task, float] = Field(
+        description="Per task, the share of this tenant's requests that the `staging` version "
+        "answers (set per task by the lifecycle's set_canary step)."
+    )
+    canary_share: float = Field(
+        deprecated=True,
+        description="The largest of `canary_shares`, for clients written before shares were "
+        "reported per task: non-zero while any task is in canary. Read `canary_shares`.",
+    )
 
 
 @router.get("/models", operation_id="scoring-models")
 def serving_models(principal: CurrentPrincipal, scoring: ScoringDep) -> ServingModels:
-    """The model versions serving each task now, and this tenant's canary share."""
+    """The model versions serving each task now, and this tenant's canary share per task."""
     permissions.can_score(principal)
     models = [
         ModelRef(name=m.name, version=m.version, alias=m.alias)
@@ -112,8 +123,9 @@ def serving_models(principal: CurrentPrincipal, scoring: ScoringDep) -> ServingM
         for alias in ("production", "staging")
         if (m := scoring.slots.get(task, alias)) is not None
     ]
+    shares = scoring.slots.canary_shares(principal.tenant_id, TASKS)
     return ServingModels(
-        models=models, canary_share=scoring.slots.canary_share(principal.tenant_id)
+        models=models, canary_shares=shares, canary_share=max(shares.values(), default=0.0)
     )
 
 
@@ -157,6 +169,29 @@ def _origin_allowed(websocket: WebSocket) -> bool:
     return origin in settings.ws_allowed_origins or origin == settings.api_url
 
 
+# Close codes when the server cannot answer the handshake with an HTTP status: 4000 + the status
+# a REST call would get (the range RFC 6455 leaves to applications).
+CLOSE_UNAUTHORIZED = 4401
+CLOSE_FORBIDDEN = 4403
+
+
+async def _refuse(websocket: WebSocket, exc: DomainError) -> None:
+    """Refuse the handshake as REST refuses a request: 401 with `WWW-Authenticate` for missing
+    or bad credentials, 403 for a refused permission or origin, with the same error envelope.
+    Servers without the ASGI WebSocket denial-response extension (uvicorn's wsproto backend)
+    cannot send a status: the connection is accepted and closed at once with 4401 "unauthorized"
+    or 4403 "forbidden" instead; a bare close before accepting would reach the client as 403."""
+    if "websocket.http.response" in websocket.scope.get("extensions", {}):
+        await websocket.send_denial_response(domain_error_response(exc))
+        return
+    unauthorized = isinstance(exc, Unauthorized)
+    await websocket.accept()
+    await websocket.close(
+        code=CLOSE_UNAUTHORIZED if unauthorized else CLOSE_FORBIDDEN,
+        reason="unauthorized" if unauthorized else "forbidden",
+    )
+
+
 @stream_router.websocket("/stream")
 async def stream(websocket: WebSocket) -> None:
     """Send `{"id", "task", "text"}` messages, receive `{"id", "task", "prediction"}` as each is
@@ -165,15 +200,15 @@ async def stream(websocket: WebSocket) -> None:
     app = websocket.app
     settings = app.state.settings
     if not _origin_allowed(websocket):
-        await websocket.close(code=1008, reason="origin not allowed")
+        await _refuse(websocket, Forbidden("origin not allowed"))
         return
     try:
         credential = _handshake_credential(websocket)
         who = authenticate_connection(websocket, credential)
         principal, tenant = who.principal, who.tenant
         permissions.can_score(principal)
-    except DomainError:
-        await websocket.close(code=1008, reason="unauthorized")
+    except DomainError as exc:
+        await _refuse(websocket, exc)
         return
     offered = websocket.headers.get("sec-websocket-protocol", "")
     await websocket.accept(subprotocol=SUBPROTOCOL if SUBPROTOCOL in offered else None)
@@ -233,10 +268,17 @@ def _message_id(raw: str) -> str:
 async def _score_stream_message(scoring: Scoring, principal: Principal, raw: str) -> StreamResult:
     try:
         message = StreamRequest.model_validate(json.loads(raw))
-    except (json.JSONDecodeError, ValidationError) as exc:
-        error = f"invalid message: {exc}"[:500]
+    except json.JSONDecodeError as exc:
+        # json's reason and position ("Expecting value: line 1 column 2"), never the text.
+        return StreamResult(id=_message_id(raw), task="sentiment", error=f"invalid message: {exc}")
+    except ValidationError as exc:
+        # Without the input: str(exc) would echo it (`input_value='bogus'`).
+        error = f"invalid message: {describe_errors(exc.errors(include_input=False))}"
         return StreamResult(id=_message_id(raw), task="sentiment", error=error)
     try:
+        service.check_limits(
+            scoring.limits, [message.text], explain=False, contexts=message.context or ()
+        )
         [prediction] = await service.score(
             scoring,
             task=message.task,

@@ -11,10 +11,6 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 
 from sentimentops.core.vocabulary import Task
 
-# Hard ceilings of the schema; settings can only lower them (checked in the service).
-MAX_TEXT_CHARS = 100_000
-MAX_BATCH = 1024
-
 # C0/C1 controls and zero-width/bidi formatting characters, except tab and newlines: invisible
 # to a reader, yet they change what a model sees (and are a classic evasion trick).
 _INVISIBLE = re.compile(
@@ -34,7 +30,12 @@ def _clean(text: str) -> str:
     return cleaned
 
 
-Text = Annotated[str, Field(min_length=1, max_length=MAX_TEXT_CHARS), AfterValidator(_clean)]
+# No length bounds in the schema: the limits are settings (MAX_TEXT_CHARS, MAX_BATCH_TEXTS),
+# checked in one place, service.check_limits, so every request over a limit gets the same 422
+# naming the configured value. What the parser may be handed at all is bounded before it runs,
+# by the request body limit (MAX_REQUEST_BYTES, BodySizeLimitMiddleware) and, on the stream, by
+# WS_MAX_MESSAGE_BYTES.
+Text = Annotated[str, Field(min_length=1), AfterValidator(_clean)]
 # Previous turns of a conversation, oldest first; models read the last one (the turn the text
 # answers), so a few are plenty.
 MAX_CONTEXT_TURNS = 8
@@ -66,7 +67,11 @@ class ScoreRequest(BaseModel):
 
     text: Text | None = None
     context: Context | None = None
-    texts: list[Text | TextItem] | None = Field(default=None, min_length=1, max_length=MAX_BATCH)
+    texts: list[Text | TextItem] | None = Field(
+        default=None,
+        min_length=1,
+        description="At most the server's MAX_BATCH_TEXTS texts (256 unless configured).",
+    )
     explain: bool = Field(default=False, description="Add per-token contributions.")
 
     @model_validator(mode="after")
@@ -82,6 +87,14 @@ class ScoreRequest(BaseModel):
         if self.text is not None:
             return [self.text]
         return [t if isinstance(t, str) else t.text for t in self.texts or []]
+
+    @property
+    def turns(self) -> list[str]:
+        """Every context turn of the request, for the limit checks (models read only the last)."""
+        if self.text is not None:
+            return list(self.context or [])
+        items = [t for t in self.texts or [] if isinstance(t, TextItem)]
+        return [turn for item in items for turn in item.context or []]
 
     @property
     def contexts(self) -> list[str | None]:

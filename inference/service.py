@@ -47,6 +47,8 @@ def check_limits(
     explain: bool,
     contexts: Sequence[str | None] = (),
 ) -> None:
+    """The one place the scoring limits (settings) are enforced: the request schema has no
+    bounds of its own, so a limit has one value and one message whichever way it is exceeded."""
     if len(texts) > limits.max_batch_texts:
         raise InvalidInput(f"at most {limits.max_batch_texts} texts per request")
     longest = max(len(t) for t in [*texts, *(c for c in contexts if c)])

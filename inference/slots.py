@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 
 from sentimentops.inference.batching import MicroBatcher
 from sentimentops.inference.runtime.base import Scorer
+
+_TaskT = TypeVar("_TaskT", bound=str)
 
 SMOKE_TEXTS = ["a wonderful, moving film", "the worst thing i have ever read", "ok"]
 
@@ -109,6 +112,11 @@ class ModelSlots:
             if key in self._canary:
                 return self._canary[key]
         return 0.0
+
+    def canary_shares(self, tenant: str, tasks: Iterable[_TaskT]) -> dict[_TaskT, float]:
+        """The tenant's share per task: set_canary stores shares per task, so no single number
+        describes a canary of one task."""
+        return {task: self.canary_share(tenant, task) for task in tasks}
 
     def route(self, task: str, *, tenant: str, request_key: str) -> ServingModel | None:
         """The model that answers this request: staging for the tenant's canary share."""

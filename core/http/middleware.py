@@ -1,13 +1,18 @@
-"""ASGI middleware: request/trace ids bound to every log line, and a hard cap on body size."""
+"""ASGI middleware: request/trace ids bound to every log line, the 500 answer to a crash, and a
+hard cap on body size."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import re
 import time
 import uuid
+from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from sentimentops.core.http.errors import error_body, internal_error_body
 from sentimentops.core.logging import get_logger, request_id_var, trace_id_var
 
 _TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$")
@@ -36,11 +41,16 @@ class RequestContextMiddleware:
         trace_token = trace_id_var.set(trace_id)
         started = time.perf_counter()
         status = 500
+        response_started = False
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
+            nonlocal status, response_started
+            if message["type"] == "websocket.accept":
+                status = 101
+            elif message["type"] in ("http.response.start", "websocket.http.response.start"):
+                # The second is a refused WebSocket handshake answered with an HTTP status.
                 status = message["status"]
+                response_started = True
                 message.setdefault("headers", [])
                 message["headers"] = [
                     *message["headers"],
@@ -50,6 +60,12 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception:
+            # Answered here, where the request id is still bound (Starlette's error handler runs
+            # outside this middleware); re-raised so that the server logs the traceback.
+            if scope["type"] == "http" and not response_started:
+                await send_json(send_with_id, 500, internal_error_body())
+            raise
         finally:
             log.info(
                 "http.request",
@@ -85,19 +101,31 @@ class BodySizeLimitMiddleware:
                 await _reject_too_large(send, max_bytes)
                 return
         received = 0
+        too_large = False
+        started = False
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, too_large
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > max_bytes:
+                    too_large = True
                     raise _BodyTooLarge
             return message
 
-        try:
-            await self.app(scope, limited_receive, send)
-        except _BodyTooLarge:
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            if too_large:
+                # The app's own answer to the exception it got while reading (FastAPI turns
+                # any read error into 400 "There was an error parsing the body"): 413 instead.
+                return
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        with contextlib.suppress(_BodyTooLarge):
+            await self.app(scope, limited_receive, guarded_send)
+        if too_large and not started:
             await _reject_too_large(send, max_bytes)
 
 
@@ -106,15 +134,17 @@ class _BodyTooLarge(Exception):
 
 
 async def _reject_too_large(send: Send, max_bytes: int) -> None:
-    body = (
-        b'{"error":"PayloadTooLarge","detail":"request body exceeds '
-        + str(max_bytes).encode()
-        + b' bytes"}'
-    )
+    detail = f"request body exceeds {max_bytes} bytes"
+    await send_json(send, 413, error_body("PayloadTooLarge", detail))
+
+
+async def send_json(send: Send, status: int, content: dict[str, Any]) -> None:
+    """A complete JSON response at the ASGI level, for answers given outside the app."""
+    body = json.dumps(content, separators=(",", ":")).encode()
     await send(
         {
             "type": "http.response.start",
-            "status": 413,
+            "status": status,
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),

@@ -191,10 +191,12 @@ def test_tenant_a_cannot_read_or_change_tenant_b(client: TestClient, factory: Fa
         content = operation.get("requestBody", {}).get("content", {})
         if "application/json" in content:
             body = _example(content["application/json"]["schema"], components)
-        response = client.request(method, theirs, json=body, headers=a_headers)
+        # One request id for both: error bodies carry it, and they must be otherwise identical.
+        headers = {**a_headers, "X-Request-ID": "cross-tenant-probe"}
+        response = client.request(method, theirs, json=body, headers=headers)
         assert response.status_code != 422, (method, path, response.text)
         if response.status_code == 403:
-            baseline = client.request(method, nowhere, json=body, headers=a_headers)
+            baseline = client.request(method, nowhere, json=body, headers=headers)
             assert (baseline.status_code, baseline.json()) == (403, response.json()), (
                 method,
                 path,

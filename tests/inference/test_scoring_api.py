@@ -4,96 +4,19 @@ database and prediction log."""
 from __future__ import annotations
 
 import hashlib
-import shutil
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import select
-from starlette.websockets import WebSocketDisconnect
+from starlette.testclient import WebSocketDenialResponse
 
-from sentimentops.app import schema
-from sentimentops.app.api import create_app
 from sentimentops.core import db
 from sentimentops.core.audit.models import AuditEvent
 from sentimentops.core.vocabulary import Role
 from sentimentops.identity.models import Tenant
 from sentimentops.inference.models import PredictionRecord
-from tests.identity.conftest import Account, Factory, make_settings
+from tests.inference.conftest import Env, wait_for
 from tests.inference.factories import make_onnx_artifact, make_routed_artifact
 from tests.inference.registry import register
-
-
-@dataclass
-class Env:
-    client: TestClient
-    factory: Factory
-    tracking_uri: str
-    tmp: Path
-    user: Account
-    headers: dict[str, str]
-
-
-def _wait_for(predicate: Callable[[], object], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError("condition not reached")
-
-
-@pytest.fixture(scope="module")
-def registry_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An MLflow store with version 1 of both models, made once: each app copies it."""
-    root = tmp_path_factory.mktemp("registry")
-    uri = f"sqlite:///{root / 'mlflow.db'}"
-    register(uri, "sentiment", make_onnx_artifact(root / "s1"), "production")
-    # The sarcasm model reads the previous turn (up to 8 tokens after a [SEP]).
-    sarcasm = make_onnx_artifact(root / "c1", task="sarcasm", context_tokens=8)
-    register(uri, "sarcasm", sarcasm, "production")
-    return root / "mlflow.db"
-
-
-@contextmanager
-def _running(tmp: Path, template: Path) -> Iterator[Env]:
-    shutil.copy(template, tmp / "mlflow.db")
-    tracking_uri = f"sqlite:///{tmp / 'mlflow.db'}"
-    db_url = f"sqlite:///{tmp / 'app.db'}"
-    schema.upgrade(db_url)
-    settings = make_settings(
-        db_url,
-        tmp,
-        mlflow_tracking_uri=tracking_uri,
-        model_poll_seconds=0.5,
-        max_request_bytes=65_536,
-        rate_limit_per_second=1000.0,
-        rate_limit_burst=1000,
-    )
-    app = create_app(settings)
-    with TestClient(app) as client:
-        factory = Factory(app.state.sessions, client)
-        user = factory.account("acme", "app", {Role.VIEWER})
-        _wait_for(lambda: client.get("/readyz").status_code == 200)
-        yield Env(client, factory, tracking_uri, tmp, user, factory.headers(user))
-
-
-@pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory, registry_template: Path) -> Iterator[Env]:
-    """One running app for the tests that change nothing but the prediction log."""
-    with _running(tmp_path_factory.mktemp("app"), registry_template) as running:
-        yield running
-
-
-@pytest.fixture
-def own_env(tmp_path: Path, registry_template: Path) -> Iterator[Env]:
-    """An app of its own, for tests that change the registry."""
-    with _running(tmp_path, registry_template) as running:
-        yield running
 
 
 def test_single_text_names_the_version_that_answered(env: Env) -> None:
@@ -234,7 +157,7 @@ def test_new_version_is_swapped_in_and_corrupt_one_refused(own_env: Env) -> None
         assert r.status_code == 200
         return str(r.json()["predictions"][0]["model"]["version"])
 
-    _wait_for(lambda: version() == "2")
+    wait_for(lambda: version() == "2")
     corrupt = make_onnx_artifact(env.tmp / "s3")
     (corrupt / "model.onnx").write_bytes(b"not a model")
     register(env.tracking_uri, "sentiment", corrupt, "production")
@@ -252,7 +175,7 @@ def test_new_version_is_swapped_in_and_corrupt_one_refused(own_env: Env) -> None
                 is not None
             )
 
-    _wait_for(refused)
+    wait_for(refused)
     assert version() == "2"  # the old version keeps serving
 
 
@@ -265,7 +188,7 @@ def test_a_routed_version_names_the_component_and_language(own_env: Env) -> None
         assert r.status_code == 200
         return str(r.json()["predictions"][0]["model"]["version"])
 
-    _wait_for(lambda: version() == "2")
+    wait_for(lambda: version() == "2")
     texts = [
         "the film was good",
         "La película es maravillosa y muy emotiva, me encanta good",
@@ -293,7 +216,7 @@ def test_prediction_log_keeps_hashes_and_texts_only_on_opt_in(env: Env) -> None:
             query = select(PredictionRecord).where(PredictionRecord.text_sha256.in_(hashes))
             return list(s.execute(query).scalars())
 
-    _wait_for(lambda: len(rows()) == 2)
+    wait_for(lambda: len(rows()) == 2)
     logged = rows()
     assert {r.label for r in logged} == {"positive", "negative"}
     assert all(r.text is None and len(r.text_sha256) == 64 for r in logged)
@@ -329,20 +252,21 @@ def test_stream_scores_messages_and_checks_the_handshake(env: Env) -> None:
     assert replied < answers["c"]["prediction"]["scores"]["positive"]
     assert answers[""]["error"].startswith("invalid message")
 
+    # Refused handshakes answer like REST (tests/inference/test_api_contracts.py has more).
     with (
-        pytest.raises(WebSocketDisconnect) as unauthenticated,
-        env.client.websocket_connect("/api/v1/stream") as ws,
+        pytest.raises(WebSocketDenialResponse) as unauthenticated,
+        env.client.websocket_connect("/api/v1/stream"),
     ):
-        ws.receive_json()
-    assert unauthenticated.value.code == 1008
+        pass
+    assert unauthenticated.value.status_code == 401
     with (
-        pytest.raises(WebSocketDisconnect) as foreign,
+        pytest.raises(WebSocketDenialResponse) as foreign,
         env.client.websocket_connect(
             "/api/v1/stream", headers={**env.headers, "origin": "https://evil.example"}
-        ) as ws,
+        ),
     ):
-        ws.receive_json()
-    assert foreign.value.code == 1008
+        pass
+    assert foreign.value.status_code == 403
 
 
 def test_prediction_log_stores_texts_for_tenants_that_opted_in(own_env: Env) -> None:
@@ -358,4 +282,4 @@ def test_prediction_log_stores_texts_for_tenants_that_opted_in(own_env: Env) -> 
         with sessions() as s:
             return list(s.execute(select(PredictionRecord.text)).scalars())
 
-    _wait_for(lambda: texts() == ["kept on purpose"])
+    wait_for(lambda: texts() == ["kept on purpose"])
