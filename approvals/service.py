@@ -22,7 +22,7 @@ from sentimentops.core.errors import NotFound
 from sentimentops.core.vocabulary import ApprovalStatus, AuditOutcome, Role
 from sentimentops.identity.models import Tenant
 from sentimentops.identity.principal import Principal
-from sentimentops.identity.tenancy import get_owned, owned
+from sentimentops.identity.tenancy import get_owned, owned, owned_id_by_prefix
 
 PENDING = ApprovalStatus.PENDING
 STATUSES = tuple(ApprovalStatus)
@@ -107,6 +107,12 @@ def list_requests(
 
 def get_request(session: Session, *, principal: Principal, approval_id: str) -> ApprovalRequest:
     return get_owned(session, ApprovalRequest, approval_id, principal)
+
+
+def resolve_request_id(session: Session, *, principal: Principal, ref: str) -> str:
+    """The full id of the caller's request `ref` names: its id, or a unique prefix of it (the CLI
+    takes the start people copy; an ambiguous prefix is InvalidInput naming the matches)."""
+    return owned_id_by_prefix(session, ApprovalRequest, ref, principal, what="approval request")
 
 
 def close_request(session: Session, *, approval_id: str, status: str, actor: str) -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, inspect, select
 from sqlalchemy.orm import Session
 
-from sentimentops.core.errors import NotFound
+from sentimentops.core.errors import InvalidInput, NotFound
 from sentimentops.identity.models import TenantOwned
 from sentimentops.identity.principal import Principal
 
@@ -27,3 +27,29 @@ def get_owned(session: Session, model: type[T], ident: Any, principal: Principal
         name = getattr(model, "__tablename__", model.__name__).rstrip("s").replace("_", " ")
         raise NotFound(f"{name} not found")
     return row
+
+
+# How many of an ambiguous prefix's matches an error names.
+PREFIX_MATCHES_SHOWN = 10
+
+
+def owned_id_by_prefix(
+    session: Session, model: type[T], ref: str, principal: Principal, *, what: str
+) -> str:
+    """The primary key of the caller's row that is `ref`, or else the only one starting with
+    `ref` (people copy the start of the ids the CLI prints). Several matches are `InvalidInput`
+    naming them; none is `NotFound`, and other tenants' rows never match (as in get_owned)."""
+    key = inspect(model).primary_key[0]
+    mine = model.tenant_id == principal.tenant_id
+    exact = session.execute(select(key).where(mine, key == ref)).scalar()
+    if exact is not None:
+        return str(exact)
+    query = select(key).where(mine, key.startswith(ref, autoescape=True)).order_by(key)
+    matches = [str(m) for m in session.execute(query.limit(PREFIX_MATCHES_SHOWN + 1)).scalars()]
+    if not matches:
+        raise NotFound(f"{what} not found")
+    if len(matches) > 1:
+        shown = ", ".join(matches[:PREFIX_MATCHES_SHOWN])
+        more = ", …" if len(matches) > PREFIX_MATCHES_SHOWN else ""
+        raise InvalidInput(f"{ref!r} matches several {what}s ({shown}{more}); give more of the id")
+    return matches[0]

@@ -16,6 +16,7 @@ from sentimentops.core.flows import FlowContext
 from sentimentops.core.temporal import workflow_ui_url
 from sentimentops.core.vocabulary import TASKS, AuditOutcome, PlanStatus, Task
 from sentimentops.identity.principal import Principal
+from sentimentops.identity.tenancy import owned_id_by_prefix
 from sentimentops.workflows import service
 from sentimentops.workflows.client import (
     amend_plan,
@@ -26,6 +27,7 @@ from sentimentops.workflows.client import (
     start_plan,
     start_sentry,
 )
+from sentimentops.workflows.models import PlanExecution
 from sentimentops.workflows.permissions import (
     can_amend_plan,
     can_cancel_plan,
@@ -141,6 +143,39 @@ async def _lookup(ctx: FlowContext, principal: Principal, workflow_id: str) -> P
         lambda session: service.get_plan(session, principal=principal, workflow_id=workflow_id)
     )
     return _with_link(ctx, summary)
+
+
+async def list_plans_flow(
+    ctx: FlowContext,
+    principal: Principal,
+    *,
+    status: str | None = None,
+    limit: int = 50,
+    include_sentry: bool = False,
+) -> list[PlanSummary]:
+    """The caller's tenant's plans, newest first, each with the plan's own status from the
+    registry (Temporal's would say COMPLETED for a plan that failed a gate or was denied: the
+    workflow itself ended normally)."""
+    can_read_plans(principal)
+    rows = await ctx.read(
+        lambda session: service.list_plans(
+            session,
+            principal=principal,
+            status=status,
+            limit=limit,
+            include_sentry=include_sentry,
+        )
+    )
+    return [_with_link(ctx, row) for row in rows]
+
+
+async def resolve_plan_id_flow(ctx: FlowContext, principal: Principal, ref: str) -> str:
+    """The workflow id of the caller's plan that `ref` names: the id itself or a unique prefix
+    of it (an ambiguous one is InvalidInput naming the matches)."""
+    can_read_plans(principal)
+    return await ctx.read(
+        lambda session: owned_id_by_prefix(session, PlanExecution, ref, principal, what="plan")
+    )
 
 
 async def plan_detail_flow(ctx: FlowContext, principal: Principal, workflow_id: str) -> PlanDetail:

@@ -1,7 +1,7 @@
 """`sentimentops data …`: ingest, process and audit content-versioned datasets.
 
 Commands act with the operator's access to the database (actor "operator:cli" in the audit
-log) on one tenant's datasets: `--tenant SLUG`, or the only tenant when there is just one."""
+log) on one tenant's datasets: `--tenant SLUG`, or the only tenant besides `platform`."""
 
 from __future__ import annotations
 
@@ -11,25 +11,28 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
-from rich.text import Text
-from rich.tree import Tree
-from sqlalchemy.orm import Session
 
 from sentimentops.app.cli.common import (
+    JsonOpt,
+    TenantOpt,
     cli_sessions,
     cli_transaction,
     console,
     err_console,
     fail,
     flow_context,
+    id_table,
     load_settings,
+    print_json,
+    resolve_tenant,
 )
 from sentimentops.core.errors import DomainError, InvalidInput
-from sentimentops.core.settings import Settings
-from sentimentops.identity import service as identity
 
 if TYPE_CHECKING:
+    from rich.tree import Tree
+    from sqlalchemy.orm import Session
+
+    from sentimentops.core.settings import Settings
     from sentimentops.training.datasets.models import DatasetVersion
     from sentimentops.training.datasets.schemas import LineageNode, ValidationReport
     from sentimentops.training.datasets.service import Owner
@@ -39,9 +42,6 @@ app = typer.Typer(
 )
 
 ACTOR = "operator:cli"
-TenantOption = Annotated[
-    str | None, typer.Option("--tenant", help="Tenant slug (default: the only tenant).")
-]
 
 
 @contextmanager
@@ -60,22 +60,14 @@ def _session(settings: Settings) -> Iterator[Session]:
 def _owner(session: Session, slug: str | None) -> Owner:
     from sentimentops.training.datasets.service import Owner
 
-    if slug is not None:
-        tenant = identity.tenant_by_slug(session, slug)
-        if tenant is None:
-            fail(f"no tenant {slug!r}")
-    else:
-        tenants = identity.list_tenants(session)
-        if not tenants:
-            fail("no tenant exists; create one with `sentimentops admin create-tenant SLUG`")
-        if len(tenants) > 1:
-            fail(f"several tenants exist; pass --tenant ({', '.join(t.slug for t in tenants)})")
-        tenant = tenants[0]
+    tenant = resolve_tenant(session, slug)
     return Owner(tenant_id=tenant.id, tenant_label=tenant.slug, actor=ACTOR)
 
 
 def print_report(report: ValidationReport) -> None:
     """The failing expectations with example rows, as a table on stderr."""
+    from rich.table import Table
+
     table = Table(title=f"validation failed ({report.row_count:,} rows)", show_lines=True)
     table.add_column("expectation", overflow="fold")
     table.add_column("column")
@@ -96,7 +88,15 @@ def print_report(report: ValidationReport) -> None:
     err_console.print(table)
 
 
+def _out(version: DatasetVersion) -> Any:
+    from sentimentops.training.datasets.schemas import DatasetVersionOut
+
+    return DatasetVersionOut.model_validate(version).model_dump(mode="json", by_alias=True)
+
+
 def _show(version: DatasetVersion) -> None:
+    from rich.table import Table
+
     table = Table(title=f"dataset version {version.id}", show_header=False)
     table.add_column("field", style="bold")
     table.add_column("value")
@@ -134,7 +134,7 @@ def ingest(
     file_format: Annotated[
         str | None, typer.Option("--format", help="csv, jsonl or parquet (default: suffix).")
     ] = None,
-    tenant: TenantOption = None,
+    tenant: TenantOpt = None,
 ) -> None:
     """Validate a file and store it as an immutable, content-hashed version."""
     from sentimentops.training.datasets.flows import ingest_flow
@@ -175,7 +175,7 @@ def ingest(
 @app.command()
 def process(
     version: Annotated[str, typer.Argument(help="Version id (or a unique prefix, or hash).")],
-    tenant: TenantOption = None,
+    tenant: TenantOpt = None,
 ) -> None:
     """Run the processing assets (validate, clean, detect language, scrub PII, de-duplicate,
     split) on a version; each changing step records a child version."""
@@ -196,9 +196,10 @@ def process(
 
 @app.command("list")
 def list_(
-    tenant: TenantOption = None,
+    tenant: TenantOpt = None,
     name: Annotated[str | None, typer.Option(help="Only versions of this dataset.")] = None,
     task: Annotated[str | None, typer.Option(help="Only this task.")] = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Dataset versions, newest first."""
     from sentimentops.training.datasets import service
@@ -207,10 +208,22 @@ def list_(
     with _session(settings) as session:
         owner = _owner(session, tenant)
         versions = service.list_versions(session, tenant_id=owner.tenant_id, name=name, task=task)
-    table = Table(title=f"dataset versions of {owner.tenant_label}")
-    table.add_column("id", no_wrap=True)  # copied into other commands: keep it whole
-    for column in ("name", "task", "hash", "rows", "splits", "transform", "created"):
-        table.add_column(column, justify="right" if column == "rows" else "left")
+    if as_json:
+        print_json([_out(v) for v in versions])
+        return
+    table = id_table(
+        "id",
+        "name",
+        "task",
+        "hash",
+        "rows",
+        "splits",
+        "transform",
+        "created",
+        ids=[v.id for v in versions],
+        title=f"dataset versions of {owner.tenant_label}",
+    )
+    table.columns[4].justify = "right"
     for v in versions:
         table.add_row(
             v.id,
@@ -228,7 +241,8 @@ def list_(
 @app.command()
 def show(
     version: Annotated[str, typer.Argument(help="Version id (or a unique prefix, or hash).")],
-    tenant: TenantOption = None,
+    tenant: TenantOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Schema, counts, label balance, source and hash of a version."""
     from sentimentops.training.datasets import service
@@ -238,10 +252,16 @@ def show(
         found = service.get_version(
             session, tenant_id=_owner(session, tenant).tenant_id, ref=version
         )
-    _show(found)
+    if as_json:
+        print_json(_out(found))
+    else:
+        _show(found)
 
 
 def _tree(node: LineageNode, tree: Tree | None = None) -> Tree:
+    from rich.text import Text
+    from rich.tree import Tree
+
     params = ", ".join(f"{k}={v}" for k, v in node.transform_params.items() if k != "counts")
     source = f" from {node.source_name}" if node.transform == "ingest" else ""
     label = (
@@ -258,7 +278,7 @@ def _tree(node: LineageNode, tree: Tree | None = None) -> Tree:
 @app.command()
 def lineage(
     version: Annotated[str, typer.Argument(help="Version id (or a unique prefix, or hash).")],
-    tenant: TenantOption = None,
+    tenant: TenantOpt = None,
 ) -> None:
     """The version and its ancestors, each with the transform that produced it."""
     from sentimentops.training.datasets import service

@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import subprocess
 import sys
 from dataclasses import dataclass
-
-import redis
-from rich.table import Table
-from sqlalchemy import text
+from typing import TYPE_CHECKING
 
 from sentimentops.app.cli.common import console, fail, load_settings
-from sentimentops.app.processes import supervisor
-from sentimentops.app.processes.probes import port_in_use, tcp_open
-from sentimentops.app.processes.specs import ToolMissing, find_tool
-from sentimentops.core.db import make_engine
-from sentimentops.core.policy import OpaPolicyEngine
-from sentimentops.core.settings import Settings
+
+if TYPE_CHECKING:
+    from sentimentops.core.settings import Settings
 
 EXPECTED_TOOLS = {"temporal": "1.5.1", "opa": "1.22.3"}
 
@@ -32,6 +25,8 @@ class Check:
 
 
 def _tool_version(settings: Settings, name: str) -> Check:
+    from sentimentops.app.processes.specs import ToolMissing, find_tool
+
     try:
         path = find_tool(settings, name)
     except ToolMissing as exc:
@@ -53,6 +48,10 @@ def _tool_version(settings: Settings, name: str) -> Check:
 
 
 def _database(settings: Settings) -> Check:
+    from sqlalchemy import text
+
+    from sentimentops.core.db import make_engine
+
     try:
         engine = make_engine(settings.resolved_database_url)
         with engine.connect() as conn:
@@ -69,6 +68,9 @@ def _database(settings: Settings) -> Check:
 
 
 def _ports(settings: Settings) -> list[Check]:
+    from sentimentops.app.processes import supervisor
+    from sentimentops.app.processes.probes import port_in_use
+
     ours = {s.name for s in supervisor.read_state(settings) if supervisor.is_alive(s)}
     wanted = {"api": [settings.api_port]}
     if settings.embedded_temporal:
@@ -87,6 +89,13 @@ def _ports(settings: Settings) -> list[Check]:
 
 
 def _external(settings: Settings) -> list[Check]:
+    import asyncio
+
+    import redis
+
+    from sentimentops.app.processes.probes import tcp_open
+    from sentimentops.core.policy import OpaPolicyEngine
+
     checks = []
     if not settings.embedded_temporal:
         host, _, port = settings.resolved_temporal_address.rpartition(":")
@@ -157,11 +166,15 @@ def _writable(settings: Settings) -> bool:
 
 def doctor() -> None:
     """Check tools, ports, services and versions; print how to fix what is wrong."""
+    from rich.table import Table
+
     settings = load_settings()
     checks = run_checks(settings)
     table = Table("check", "", "detail", "how to fix")
     for c in checks:
-        table.add_row(c.name, "[green]ok[/]" if c.ok else "[red]FAIL[/]", c.detail, c.fix)
+        # The fix is advice for a failed check only: under a passing one it reads as a problem.
+        fix = "" if c.ok else c.fix
+        table.add_row(c.name, "[green]ok[/]" if c.ok else "[red]FAIL[/]", c.detail, fix)
     console.print(table)
     failed = [c for c in checks if not c.ok and c.required]
     if failed:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
-import uvicorn
 
 from sentimentops import __version__
 from sentimentops.app.cli import (
@@ -21,9 +19,22 @@ from sentimentops.app.cli import (
     sentry,
     training,
 )
-from sentimentops.app.cli.common import console, load_settings
+from sentimentops.app.cli.common import console, exit_process, load_settings
 
-app = typer.Typer(
+
+class _Cli(typer.Typer):
+    """The `sentimentops` command: Typer's, ending the process through exit_process (Temporal's
+    threads must not race the interpreter's shutdown). Tests' CliRunner builds the Click command
+    itself and never comes here."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().__call__(*args, **kwargs)
+        except SystemExit as exc:
+            exit_process(exc.code)
+
+
+app = _Cli(
     name="sentimentops",
     help="SentimentOps: sentiment and sarcasm scoring with a durable, policy-gated ML lifecycle.",
     no_args_is_help=True,
@@ -63,6 +74,8 @@ def worker(
     ] = "all",
 ) -> None:
     """Run the Temporal workers (started for you by `up`)."""
+    import asyncio
+
     from sentimentops.workflows.worker import run_worker
 
     if queue not in ("all", "platform", "training", "gpu"):
@@ -76,6 +89,8 @@ def worker(
 @app.command()
 def api() -> None:
     """Run the HTTP API (started for you by `up`)."""
+    import uvicorn
+
     from sentimentops.app.api import create_app
 
     settings = load_settings()

@@ -6,16 +6,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-from rich.table import Table
 
 from sentimentops.app.cli.common import console, fail, load_settings
 from sentimentops.core.errors import DomainError
@@ -43,6 +33,17 @@ def train(
     """Train, evaluate, record in MLflow and register the model with the alias `candidate`."""
     # Imported here: sklearn, pandas and mlflow are slow to import and the rest of the CLI
     # must stay fast.
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+    from rich.table import Table
+
     from sentimentops.training import service
 
     settings = load_settings()

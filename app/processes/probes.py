@@ -6,12 +6,13 @@ import socket
 import time
 from collections.abc import Callable
 
-import httpx
-
 Probe = Callable[[], bool]
 
 
 def http_ok(url: str, *, timeout: float = 2.0) -> Probe:
+    # Imported here: every CLI command imports this module (through `status`), few probe HTTP.
+    import httpx
+
     def probe() -> bool:
         try:
             return httpx.get(url, timeout=timeout).status_code == 200

@@ -7,9 +7,12 @@ import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sentimentops.app.processes.probes import Probe, all_of, http_ok, tcp_open
-from sentimentops.core.settings import Settings
+
+if TYPE_CHECKING:  # the settings class is slow to import; `--help` does not need it
+    from sentimentops.core.settings import Settings
 
 
 @dataclass(frozen=True)
