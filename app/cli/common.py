@@ -181,15 +181,13 @@ TenantOpt = Annotated[
     str | None,
     typer.Option(
         "--tenant",
-        help="Tenant (slug) to act in [default: the only tenant besides `platform`].",
+        help="Tenant (slug) to act in (default: the only tenant besides `platform`).",
         show_default=False,
     ),
 ]
 AsOpt = Annotated[str, typer.Option("--as", help="Who you are (audited).")]
 RoleOpt = Annotated[list[str], typer.Option("--role", help="Your roles in the tenant.")]
-JsonOpt = Annotated[
-    bool, typer.Option("--json", help="Print JSON (for scripts) instead of a table.")
-]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (for scripts) instead of text.")]
 
 
 # --- Output ---------------------------------------------------------------------------------------
