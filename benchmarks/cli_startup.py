@@ -1,6 +1,7 @@
 """Wall time of CLI commands that should answer at once (no platform needed).
 
     .venv/bin/python benchmarks/cli_startup.py [--runs 5] [--results FILE] [--note TEXT]
+                                               [--cli "COMMAND"] [--baseline FILE]
 
 Runs each command below as a fresh process (`.venv/bin/sentimentops …`, what a person types)
 `--runs` times and reports the median, minimum and maximum wall time, in two modes:
@@ -23,6 +24,9 @@ The commands read an empty temporary data directory and a SQLite database in it,
 outside is touched. Import costs dominate: `python -X importtime -c "import
 sentimentops.app.cli.main"` says where they come from. The figures depend on the load of the
 machine; `--note` records it (e.g. "2-core VM, other work running").
+`--cli` times another entry point instead of .venv/bin/sentimentops (e.g. a script that runs an
+older checkout's `sentimentops.app.cli.main:app`, for a before/after comparison); `--baseline`
+keeps such a run's results file in this one (key `baseline`) and prints its medians beside.
 Prints a table and writes --results (default benchmarks/results/cli_startup.json).
 """
 
@@ -32,6 +36,7 @@ import argparse
 import json
 import os
 import platform
+import shlex
 import statistics
 import subprocess
 import sys
@@ -58,10 +63,10 @@ TARGET_SECONDS = 1.5  # the issue's bar for these commands on the 2-core develop
 console = Console()
 
 
-def time_once(args: list[str], expected: int, env: dict[str, str]) -> float:
+def time_once(cli: list[str], args: list[str], expected: int, env: dict[str, str]) -> float:
     started = time.perf_counter()
     done = subprocess.run(  # noqa: S603 - our own entry point, fixed arguments
-        [str(CLI), *args], env=env, capture_output=True, text=True, check=False
+        [*cli, *args], env=env, capture_output=True, text=True, check=False
     )
     elapsed = time.perf_counter() - started
     if done.returncode != expected:
@@ -77,9 +82,14 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--results", type=Path, default=RESULTS)
     parser.add_argument("--note", default="", help="the machine and its load, for the record")
+    parser.add_argument("--cli", default=str(CLI), help="the command to time (shell words)")
+    parser.add_argument("--baseline", type=Path, help="an earlier results file to compare with")
     args = parser.parse_args()
-    if not CLI.is_file():
-        raise SystemExit(f"{CLI} not found: run scripts/setup first")
+    baseline = json.loads(args.baseline.read_text()) if args.baseline else None
+    before = {(r["mode"], r["command"]): r["median_s"] for r in (baseline or {}).get("results", [])}
+    cli = shlex.split(args.cli)
+    if not Path(cli[0]).is_file():
+        raise SystemExit(f"{cli[0]} not found: run scripts/setup first")
 
     rows = []
     with tempfile.TemporaryDirectory(prefix="sentimentops-cli-bench-") as tmp:
@@ -97,8 +107,8 @@ def main() -> None:
                 env.pop("PYTHONDONTWRITEBYTECODE", None)
             for command, expected in COMMANDS:
                 # Untimed: warms the file cache, and in "cached" mode writes the .pyc files.
-                time_once(command, expected, env)
-                times = [time_once(command, expected, env) for _ in range(args.runs)]
+                time_once(cli, command, expected, env)
+                times = [time_once(cli, command, expected, env) for _ in range(args.runs)]
                 rows.append(
                     {
                         "mode": mode,
@@ -113,11 +123,14 @@ def main() -> None:
     table = Table(title=f"CLI wall time, {args.runs} runs each (target < {TARGET_SECONDS} s)")
     table.add_column("bytecode")
     table.add_column("command")
-    for column in ("median s", "min s", "max s"):
+    for column in ("median s", "min s", "max s", "baseline median s"):
         table.add_column(column, justify="right")
     for r in rows:
-        seconds = (f"{r[key]:.2f}" for key in ("median_s", "min_s", "max_s"))
-        table.add_row(r["mode"], r["command"], *seconds)
+        seconds = [f"{r[key]:.2f}" for key in ("median_s", "min_s", "max_s")]
+        earlier = before.get((r["mode"], r["command"]))
+        table.add_row(
+            r["mode"], r["command"], *seconds, "-" if earlier is None else f"{earlier:.2f}"
+        )
     console.print(table)
     args.results.parent.mkdir(parents=True, exist_ok=True)
     args.results.write_text(
@@ -131,8 +144,10 @@ def main() -> None:
                     "load_average_1m": os.getloadavg()[0],
                     "note": args.note,
                 },
+                "cli": args.cli,
                 "target_s": TARGET_SECONDS,
                 "results": rows,
+                "baseline": baseline,
             },
             indent=2,
         )
