@@ -32,6 +32,11 @@ class _Cli(typer.Typer):
             return super().__call__(*args, **kwargs)
         except SystemExit as exc:
             exit_process(exc.code)
+        except Exception:  # noqa: BLE001 - a bug: its traceback, then the same clean exit
+            import traceback
+
+            traceback.print_exc()
+            exit_process(1)
 
 
 app = _Cli(
