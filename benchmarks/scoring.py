@@ -103,9 +103,14 @@ def prepare(data_dir: Path, onnx_pack: Path | None) -> tuple[Settings, str]:
     settings = Settings(data_dir=data_dir, model_pack_dir=data_dir / "no-pack", _env_file=None)
     schema.upgrade(settings.resolved_database_url)
     if onnx_pack is None:
+        from sentimentops.tools.promotions import promote_first_production
         from sentimentops.training.bootstrap import ensure_serving_models
 
-        ensure_serving_models(settings, on_step=lambda m: console.print(f"  {m}"))
+        ensure_serving_models(
+            settings,
+            promote=lambda task, version: promote_first_production(settings, task, version),
+            on_step=lambda m: console.print(f"  {m}"),
+        )
     else:
         from sentimentops.training.service import model_registry
 

@@ -12,12 +12,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sentimentops.core.audit import service as audit
+from sentimentops.core.db import make_engine, make_session_factory, transaction
 from sentimentops.core.errors import Conflict
+from sentimentops.core.model_registry import MlflowRegistry
 from sentimentops.core.vocabulary import AuditOutcome
 from sentimentops.tools.models import PromotionEvent
 
 if TYPE_CHECKING:
     from sentimentops.core.model_registry import ModelRegistry
+    from sentimentops.core.settings import Settings
+
+BOOTSTRAP_ACTOR = "system:bootstrap"
+SYSTEM_TENANT = "system"
 
 
 def history(session: Session, *, model_name: str, alias: str) -> list[PromotionEvent]:
@@ -34,6 +40,11 @@ def lineage(events: list[PromotionEvent], current: str | None) -> list[str]:
     stack: list[str] = []
     for event in events:
         if event.action == "promote" and event.version is not None:
+            if not stack and event.previous_version is not None:
+                # The alias pointed somewhere before its history began (a first production
+                # model set before up recorded it): that version was live, so it is a rollback
+                # target.
+                stack.append(event.previous_version)
             if not stack or stack[-1] != event.version:
                 stack.append(event.version)
         elif event.action == "rollback":
@@ -159,3 +170,24 @@ def rollback(
     else:
         registry.set_alias(model_name, alias, target)
     return current, target
+
+
+def promote_first_production(settings: Settings, task: str, version: str) -> None:
+    """A fresh install's first production model (the model pack's, or the first one trained),
+    promoted like any other: in the history, so that rolling back a later version returns to
+    it, and in the audit log, under `system:bootstrap` (`up` hands this to
+    training/bootstrap.py)."""
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        with transaction(make_session_factory(engine)) as session:
+            promote(
+                session,
+                MlflowRegistry(settings.resolved_mlflow_tracking_uri),
+                model_name=task,
+                version=version,
+                alias="production",
+                actor=BOOTSTRAP_ACTOR,
+                tenant=SYSTEM_TENANT,
+            )
+    finally:
+        engine.dispose()

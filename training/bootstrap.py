@@ -1,26 +1,28 @@
 """First-run models: a fresh install must score right away.
 
 For each serving task without a `production` model, take the committed model pack's model if
-there is one (settings.model_pack_dir), else train the `tfidf_lr` family on the bundled
-reference data (unless a candidate already exists), and make that version the first
-`production` model. Later promotions go through the policy-gated lifecycle workflows; this is
-the one initial deployment, recorded in the audit log as such.
+there is one (settings.model_pack_dir, unless `use_pack` is off), else train the `tfidf_lr`
+family on the bundled reference data (unless a candidate already exists), and make that version
+the first `production` model. Later promotions go through the policy-gated lifecycle workflows;
+this is the one initial deployment. The caller moves the alias through `promote`, which records
+it in the promotion history and the audit log like any promotion (tools/promotions.py, a floor
+above this one), so that a later rollback can return to the first model.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from sentimentops.core.audit import service as audit
-from sentimentops.core.db import make_engine, make_session_factory, transaction
 from sentimentops.core.model_registry import ModelRegistry
 from sentimentops.core.settings import Settings
-from sentimentops.core.vocabulary import CANDIDATE_ALIAS, Alias, AuditOutcome
+from sentimentops.core.vocabulary import CANDIDATE_ALIAS, Alias
 from sentimentops.training import service
 from sentimentops.training.model_pack import import_pack
 
 PRODUCTION_ALIAS: Alias = "production"
 BOOTSTRAP_FAMILY = "tfidf_lr"
+# (task, version): make the version the task's first production model, recorded and audited.
+FirstPromotion = Callable[[str, str], None]
 
 
 def _alias_version(registry: ModelRegistry, task: str, alias: str) -> str | None:
@@ -33,12 +35,16 @@ def _prefixed(on_step: Callable[[str], None], task: str) -> Callable[[str], None
 
 
 def ensure_serving_models(
-    settings: Settings, *, on_step: Callable[[str], None] = lambda _m: None
+    settings: Settings,
+    *,
+    promote: FirstPromotion,
+    use_pack: bool = True,
+    on_step: Callable[[str], None] = lambda _m: None,
 ) -> dict[str, str]:
     """Give every serving task a production model; returns task → version for those it set."""
     registry = service.model_registry(settings)
     from_pack: dict[str, str] = {}
-    if (settings.model_pack_dir / "pack.json").is_file():
+    if use_pack and (settings.model_pack_dir / "pack.json").is_file():
         for model in import_pack(settings, settings.model_pack_dir, tasks=settings.serving_tasks):
             from_pack[model.task] = model.version
             if model.newly_registered:
@@ -56,25 +62,7 @@ def ensure_serving_models(
                 family=BOOTSTRAP_FAMILY,
                 on_step=_prefixed(on_step, task),
             ).version
-        registry.set_alias(task, PRODUCTION_ALIAS, version)
-        _audit(settings, task, version)
+        promote(task, version)
         on_step(f"{task}: version {version} is the first production model")
         promoted[task] = version
     return promoted
-
-
-def _audit(settings: Settings, task: str, version: str) -> None:
-    engine = make_engine(settings.resolved_database_url)
-    try:
-        with transaction(make_session_factory(engine)) as session:
-            audit.record(
-                session,
-                actor="system:bootstrap",
-                tenant="system",
-                action="model.promote:production",
-                resource=f"model/{task}/{task}/{version}",
-                outcome=AuditOutcome.SUCCEEDED,
-                details={"reason": "no production model yet (first run)"},
-            )
-    finally:
-        engine.dispose()

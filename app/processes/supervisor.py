@@ -2,7 +2,9 @@
 
 Each service runs in its own session (process group) with its output in data_dir/logs. A state
 file in data_dir/run records PID and process start time, so `down` stops exactly what `up`
-started and never a stranger that reused a PID.
+started and never a stranger that reused a PID. `down` leaves a stop request beside it before
+stopping anything, so that an `up` watching in the foreground reads the services' exits as the
+stop it is, not as a crash.
 """
 
 from __future__ import annotations
@@ -16,12 +18,15 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psutil
 
 from sentimentops.app.processes.probes import port_in_use, wait_until
 from sentimentops.app.processes.specs import ServiceSpec
-from sentimentops.core.settings import Settings
+
+if TYPE_CHECKING:  # the settings class is slow to import; `--help` does not need it
+    from sentimentops.core.settings import Settings
 
 STOP_GRACE_SECONDS = 15.0
 
@@ -69,6 +74,33 @@ def is_alive(service: RunningService) -> bool:
         )
     except psutil.NoSuchProcess:
         return False
+
+
+def stop_request_file(settings: Settings) -> Path:
+    return settings.run_dir / "stop-requested"
+
+
+def request_stop(settings: Settings) -> None:
+    """Tell a foreground `up` that the exits about to happen are asked for (by `down`)."""
+    path = stop_request_file(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"{os.getpid()}\n")
+
+
+def stop_was_requested(settings: Settings) -> bool:
+    return stop_request_file(settings).exists()
+
+
+def clear_stop_request(settings: Settings) -> None:
+    stop_request_file(settings).unlink(missing_ok=True)
+
+
+def check_not_running(settings: Settings) -> None:
+    if any(is_alive(s) for s in read_state(settings)):
+        raise SupervisorError(
+            "the platform is already running from this data directory; "
+            "`sentimentops status` shows it, `sentimentops down` stops it"
+        )
 
 
 def check_ports(specs: list[ServiceSpec]) -> None:
@@ -123,11 +155,8 @@ def start_all(
     on_start: Callable[[ServiceSpec], None] = lambda _spec: None,
 ) -> list[RunningService]:
     """Start services in order, each ready before the next; on failure stop what started."""
-    if any(is_alive(s) for s in read_state(settings)):
-        raise SupervisorError(
-            "the platform is already running from this data directory; "
-            "`sentimentops status` shows it, `sentimentops down` stops it"
-        )
+    # `up` runs these checks before it changes anything; again here, as time has passed.
+    check_not_running(settings)
     check_ports(specs)
     started: list[RunningService] = []
     try:
@@ -155,7 +184,10 @@ def _stop_one(service: RunningService) -> None:
     while time.monotonic() < deadline and is_alive(service):
         time.sleep(0.1)
     if is_alive(service):
-        os.killpg(service.pid, signal.SIGKILL)
+        # It may exit between the check and the kill (a foreground `up` and `down` can both
+        # be stopping it).
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(service.pid, signal.SIGKILL)
     with contextlib.suppress(psutil.NoSuchProcess, psutil.TimeoutExpired):
         psutil.Process(service.pid).wait(timeout=5)
 
@@ -174,3 +206,27 @@ def stop_all(settings: Settings, services: list[RunningService] | None = None) -
 
 def first_dead(services: list[RunningService]) -> RunningService | None:
     return next((s for s in services if not is_alive(s)), None)
+
+
+def watch(
+    settings: Settings, services: list[RunningService], *, interval: float = 1.0
+) -> RunningService | None:
+    """Wait until a stop is requested (None) or a service dies (that service). A death after a
+    stop request is the stop itself: `down` stops the services one by one."""
+    while True:
+        if stop_was_requested(settings):
+            return None
+        dead = first_dead(services)
+        if dead is not None:
+            return None if stop_was_requested(settings) else dead
+        time.sleep(interval)
+
+
+def wait_exited(services: list[RunningService]) -> bool:
+    """Wait (as long as stopping them all could take) until none of `services` runs."""
+    timeout = STOP_GRACE_SECONDS * len(services) + 10.0
+    return wait_until(lambda: first_alive(services) is None, timeout=timeout)
+
+
+def first_alive(services: list[RunningService]) -> RunningService | None:
+    return next((s for s in services if is_alive(s)), None)
