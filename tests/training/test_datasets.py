@@ -162,6 +162,19 @@ def test_parquet_with_ids_and_official_splits(
             HEADLINES,
             "not valid UTF-8: byte 0xff at offset 33 (line 3, column 5)",
         ),
+        # An unterminated quote is a parse error at its line, not an unknown label further on.
+        (
+            b'headline,is_sarcastic\nfine,1\n"never closed,0\nnext,1\nlast,0\n',
+            HEADLINES,
+            "not valid CSV: a quote opened on line 3 is not closed where the field ends (the "
+            "file ends inside it)",
+        ),
+        (
+            b'headline,is_sarcastic\nfine,1\n"never closed,0\nnext,1\n"quoted" again,0\n',
+            HEADLINES,
+            "a quote opened on line 3 is not closed where the field ends (text follows its "
+            "closing quote on line 5)",
+        ),
         (b"headline,is_sarcastic\n", HEADLINES, "the file has no rows"),
         (b"", HEADLINES, "is empty"),
     ],

@@ -1,11 +1,13 @@
 """Reading an uploaded file into the canonical frame (id, text, label[, split]).
 
-Every refusal names what to fix: the byte offset and line of a non-UTF-8 byte, the columns that
-were found when a mapped one is missing, the label values that have no meaning for the task.
+Every refusal names what to fix: the byte offset and line of a non-UTF-8 byte, the line of a
+CSV quote that never closes, the columns that were found when a mapped one is missing, the label
+values that have no meaning for the task.
 """
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import math
@@ -143,13 +145,51 @@ def _read_jsonl(path: Path) -> pd.DataFrame:
     return pd.DataFrame.from_records(records)
 
 
+def check_csv_syntax(path: Path, *, sep: str, name: str) -> None:
+    """Refuse a CSV whose quoting is broken, naming the line where the broken record starts.
+
+    pandas reads an unterminated quote as a field that runs on until the next quote character,
+    gluing the following lines into one cell: the damage then surfaces as an unknown label or a
+    wrong row count far from its cause, or as "EOF inside string starting at row N", counted in
+    records rather than lines. Python's csv module in strict mode stops at the first quote that
+    does not close where a field must end, and counts physical lines."""
+    with path.open(encoding="utf-8-sig", newline="") as f:
+        reader = csv.reader(f, delimiter=sep, strict=True)
+        start = 1  # the line the record being read starts on
+        try:
+            for _record in reader:
+                start = reader.line_num + 1
+        except csv.Error as exc:
+            problem = str(exc)
+            if "unexpected end of data" in problem:
+                detail = "the file ends inside it"
+            elif "field larger than field limit" in problem:
+                detail = f"it runs on for over {csv.field_size_limit():,} characters"
+            elif "expected after '\"'" in problem:
+                detail = f"text follows its closing quote on line {reader.line_num}"
+            else:
+                raise InvalidInput(
+                    f"{name} is not valid CSV: line {reader.line_num}: {problem}"
+                ) from None
+            raise InvalidInput(
+                f"{name} is not valid CSV: a quote opened on line {start} is not closed where "
+                f"the field ends ({detail}); close it, and write a quote that is part of the "
+                'text twice ("")'
+            ) from None
+
+
 def read_table(raw: RawFile) -> pd.DataFrame:
     """The file as a DataFrame of its own columns (strings for CSV; missing cells are NA)."""
     try:
         if raw.format == "csv":
             sep = "\t" if raw.path.suffix.lower() == ".tsv" else ","
+            check_csv_syntax(raw.path, sep=sep, name=raw.name)
             return pd.read_csv(
-                raw.path, sep=sep, dtype=str, keep_default_na=False, na_values=[""],
+                raw.path,
+                sep=sep,
+                dtype=str,
+                keep_default_na=False,
+                na_values=[""],
                 encoding="utf-8-sig",
             )
         if raw.format == "jsonl":
