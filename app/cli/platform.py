@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # the settings class is slow to import; `--help` does not nee
     from sentimentops.core.settings import Settings
 
 DataDirOpt = Annotated[
-    Path | None, typer.Option("--data-dir", help="Data directory [env: SENTIMENTOPS_DATA_DIR].")
+    Path | None, typer.Option("--data-dir", help="Data directory \\[env: SENTIMENTOPS_DATA_DIR].")
 ]
 STOPPED_BY_DOWN = "stopped by `sentimentops down`"
 
@@ -122,7 +122,7 @@ def _stopped_by_down(settings: Settings) -> None:
 
 def up(
     data_dir: DataDirOpt = None,
-    api_port: Annotated[int | None, typer.Option(help="API port [default: 8000].")] = None,
+    api_port: Annotated[int | None, typer.Option(help="API port \\[default: 8000].")] = None,
     temporal_port: Annotated[int | None, typer.Option(help="Temporal gRPC port [7233].")] = None,
     temporal_ui_port: Annotated[
         int | None, typer.Option(help="Temporal web UI port [8233].")
