@@ -144,6 +144,30 @@ regression_failures contains msg if {
 	)
 }
 
+# Fail closed: a production version whose record shares no gated metric with the candidate (an
+# import that logged none, a run whose metrics were lost) gives the comparison nothing to refuse
+# on, and every candidate would pass. Either version may lack some metrics; not all of them.
+comparable contains metric if {
+	some metric, _ in gates.max_regression
+	is_number(object.get(input.candidate, metric, null))
+	is_number(object.get(input.production, metric, null))
+}
+
+comparable contains name if {
+	some metric, _ in object.get(gates, "max_domain_regression", {})
+	some name, value in input.production
+	startswith(name, "domain_")
+	endswith(name, sprintf("_%v", [metric]))
+	is_number(value)
+	is_number(object.get(input.candidate, name, null))
+}
+
+regression_failures contains msg if {
+	is_object(input.production)
+	count(comparable) == 0
+	msg := "production's record has no metric to compare the candidate with: evaluate production first"
+}
+
 evaluation := {"passed": count(quality_failures) == 0, "reasons": sort(quality_failures)}
 
 promotion_failures := quality_failures | regression_failures

@@ -191,3 +191,15 @@ test_too_little_traffic_is_not_drift if {
 	r := gates.drift with input as {"current_volume": 10, "reference_volume": 500, "psi": {"score": 3}}
 	not r.drifted
 }
+
+test_production_without_a_comparable_metric_fails_closed if {
+	r := gates.promotion with input as {"task": "sarcasm", "candidate": good, "production": {}}
+	not r.passed
+	r.reasons == ["production's record has no metric to compare the candidate with: evaluate production first"]
+}
+
+test_domain_metrics_alone_are_comparable if {
+	domains := {"domain_headlines_macro_f1": 0.8}
+	r := gates.promotion with input as {"task": "sentiment", "candidate": object.union(good, domains), "production": domains}
+	not "production's record has no metric to compare the candidate with: evaluate production first" in r.reasons
+}
