@@ -12,17 +12,15 @@ import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sentimentops.approvals.errors import ApprovalClosed, ApprovalRefused
 from sentimentops.approvals.models import ApprovalRequest
 from sentimentops.core.audit import service as audit
-from sentimentops.core.errors import NotFound
 from sentimentops.core.vocabulary import ApprovalStatus, AuditOutcome, Role
 from sentimentops.identity.models import Tenant
 from sentimentops.identity.principal import Principal
-from sentimentops.identity.tenancy import get_owned, owned, owned_id_by_prefix
+from sentimentops.identity.tenancy import get_owned, owned, owned_id_by_prefix, tenant_id_of
 
 PENDING = ApprovalStatus.PENDING
 STATUSES = tuple(ApprovalStatus)
@@ -54,9 +52,7 @@ def create_request(
     required_role: Role = Role.APPROVER,
 ) -> ApprovalRequest:
     """A pending request for `tenant` (a slug), bound to the plan hash and step."""
-    tenant_id = session.execute(select(Tenant.id).where(Tenant.slug == tenant)).scalar()
-    if tenant_id is None:
-        raise NotFound(f"tenant {tenant!r} not found")
+    tenant_id = tenant_id_of(session, tenant)
     now = _now()
     request = ApprovalRequest(
         id=secrets.token_hex(16),

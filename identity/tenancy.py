@@ -9,10 +9,20 @@ from sqlalchemy import Select, inspect, select
 from sqlalchemy.orm import Session
 
 from sentimentops.core.errors import InvalidInput, NotFound
-from sentimentops.identity.models import TenantOwned
+from sentimentops.identity.models import Tenant, TenantOwned
 from sentimentops.identity.principal import Principal
 
 T = TypeVar("T", bound=TenantOwned)
+
+
+def tenant_id_of(session: Session, slug: str) -> str:
+    """The id of the tenant `slug` names (NotFound when none does). Plans, tool calls and audit
+    rows name their tenant by slug, which never changes once created (identity/service.py
+    update_tenant cannot set it); rows a tenant owns are keyed by this id."""
+    found = session.execute(select(Tenant.id).where(Tenant.slug == slug)).scalar()
+    if found is None:
+        raise NotFound(f"tenant {slug!r} not found")
+    return str(found)
 
 
 def owned(model: type[T], principal: Principal) -> Select[T]:

@@ -9,13 +9,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from sentimentops.core.errors import NotFound
 from sentimentops.core.policy import PolicyEngine
 from sentimentops.core.settings import Settings
-from sentimentops.identity.models import Tenant
+from sentimentops.identity.tenancy import tenant_id_of
 
 if TYPE_CHECKING:
     from sentimentops.core.model_registry import ModelRegistry
@@ -55,10 +53,7 @@ class ToolContext:
 
     def tenant_id(self, session: Session) -> str:
         """The acting tenant's id (tenant-owned rows are keyed by id, plans name the slug)."""
-        found = session.execute(select(Tenant.id).where(Tenant.slug == self.tenant)).scalar()
-        if found is None:
-            raise NotFound(f"tenant {self.tenant!r} not found")
-        return str(found)
+        return tenant_id_of(session, self.tenant)
 
 
 Queue = Literal["default", "training", "gpu"]
