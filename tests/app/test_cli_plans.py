@@ -13,48 +13,16 @@ from pathlib import Path
 
 import pytest
 from temporalio.client import Client, WorkflowExecutionStatus
-from typer.testing import CliRunner, Result
 
-from sentimentops.app.cli.main import app
-from sentimentops.core.db import make_engine, make_session_factory, transaction
+from sentimentops.core.db import transaction
 from sentimentops.core.policy import Principal as PolicyPrincipal
 from sentimentops.identity import service as identity
 from sentimentops.workflows.schemas import PlanStep
-from tests.workflows.conftest import (
-    TENANT,
-    Platform,
-    make_plan,
-    platform_settings,
-    running_platform,
-)
-
-
-def _env(platform: Platform, db_url: str) -> dict[str, str]:
-    s = platform.settings
-    return {
-        "SENTIMENTOPS_DATA_DIR": str(s.data_dir),
-        "SENTIMENTOPS_DATABASE_URL": db_url,
-        "SENTIMENTOPS_TEMPORAL_ADDRESS": platform.client.service_client.config.target_host,
-        "SENTIMENTOPS_TEMPORAL_TASK_QUEUE": s.temporal_task_queue,
-        "SENTIMENTOPS_TRAINING_TASK_QUEUE": s.training_task_queue,
-        "SENTIMENTOPS_LOG_JSON": "false",
-    }
-
-
-def _platform(client: Client, opa_url: str, db_url: str, tmp_path: Path) -> running_platform:
-    """Workers on the test's database (real commits: the CLI is another process's view)."""
-    settings = platform_settings(tmp_path, database_url=db_url)
-    sessions = make_session_factory(make_engine(db_url))
-    return running_platform(client, opa_url, sessions, tmp_path, settings=settings)
-
-
-async def _cli(env: dict[str, str], *args: str) -> Result:
-    # The commands run their own event loop: call them off this one (the workers run here).
-    return await asyncio.to_thread(CliRunner().invoke, app, list(args), env=env)
+from tests.workflows.conftest import TENANT, cli_env, cli_platform, make_plan, run_cli
 
 
 async def _ok(env: dict[str, str], *args: str) -> str:
-    result = await _cli(env, *args)
+    result = await run_cli(env, *args)
     assert result.exit_code == 0, result.output
     return result.output
 
@@ -63,8 +31,8 @@ async def _ok(env: dict[str, str], *args: str) -> str:
 async def test_plans_show_their_own_status_per_tenant_and_resolve_prefixes(
     temporal_client: Client, opa_url: str, fresh_db_url: str, tmp_path: Path
 ) -> None:
-    async with _platform(temporal_client, opa_url, fresh_db_url, tmp_path) as platform:
-        env = _env(platform, fresh_db_url)
+    async with cli_platform(temporal_client, opa_url, fresh_db_url, tmp_path) as platform:
+        env = cli_env(platform, fresh_db_url)
         viewer = PolicyPrincipal(subject="vic", kind="human", roles=["viewer"], tenant=TENANT)
         denied = await platform.start(
             make_plan(
@@ -104,15 +72,15 @@ async def test_plans_show_their_own_status_per_tenant_and_resolve_prefixes(
         with transaction(platform.sessions) as session:
             identity.create_tenant(session, actor="test", slug="beta")
         assert json.loads(await _ok(env, "workflows", "list", "--tenant", "beta", "--json")) == []
-        several = await _cli(env, "workflows", "list")
+        several = await run_cli(env, "workflows", "list")
         assert several.exit_code == 1
         assert "pass --tenant (acme, beta)" in several.output
-        hidden = await _cli(env, "workflows", "show", denied, "--tenant", "beta")
+        hidden = await run_cli(env, "workflows", "show", denied, "--tenant", "beta")
         assert hidden.exit_code == 1
         assert "plan not found" in hidden.output
 
         # Prefixes: `plan-acme-` starts both plans; more of the id names one.
-        ambiguous = await _cli(env, "workflows", "show", "plan-acme-", "--tenant", "acme")
+        ambiguous = await run_cli(env, "workflows", "show", "plan-acme-", "--tenant", "acme")
         assert ambiguous.exit_code == 1
         assert "matches several plans" in ambiguous.output
         shown = await _ok(env, "workflows", "show", denied[:-3], "--tenant", "acme")
@@ -147,8 +115,8 @@ def _run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str
 async def test_sentry_status_reads_as_text_or_json_and_the_process_exits_cleanly(
     temporal_client: Client, opa_url: str, fresh_db_url: str, tmp_path: Path
 ) -> None:
-    async with _platform(temporal_client, opa_url, fresh_db_url, tmp_path) as platform:
-        env = _env(platform, fresh_db_url)
+    async with cli_platform(temporal_client, opa_url, fresh_db_url, tmp_path) as platform:
+        env = cli_env(platform, fresh_db_url)
         await _ok(env, "sentry", "start", "--task", "sarcasm", "--interval", "3600")
         try:
             # Off the event loop: the sentry's worker, in this process, answers the query.

@@ -17,7 +17,9 @@ import pytest
 from mlflow.tracking import MlflowClient
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client, WorkflowFailureError
+from typer.testing import CliRunner, Result
 
+from sentimentops.app.cli.main import app
 from sentimentops.approvals.notifier import Notifier
 from sentimentops.core.db import make_engine, make_session_factory, transaction
 from sentimentops.core.flows import FlowContext
@@ -208,3 +210,30 @@ class running_platform:
 
     async def __aexit__(self, *exc: object) -> None:
         await self._stack.aclose()
+
+
+# --- The CLI against a running platform (tests/workflows/test_cli.py, tests/app) ----------------
+
+
+def cli_env(platform: Platform, db_url: str) -> dict[str, str]:
+    s = platform.settings
+    return {
+        "SENTIMENTOPS_DATA_DIR": str(s.data_dir),
+        "SENTIMENTOPS_DATABASE_URL": db_url,
+        "SENTIMENTOPS_TEMPORAL_ADDRESS": platform.client.service_client.config.target_host,
+        "SENTIMENTOPS_TEMPORAL_TASK_QUEUE": s.temporal_task_queue,
+        "SENTIMENTOPS_TRAINING_TASK_QUEUE": s.training_task_queue,
+        "SENTIMENTOPS_LOG_JSON": "false",
+    }
+
+
+def cli_platform(client: Client, opa_url: str, db_url: str, tmp_path: Path) -> running_platform:
+    """Workers on the test's database (real commits: the CLI is another process's view)."""
+    settings = platform_settings(tmp_path, database_url=db_url)
+    sessions = make_session_factory(make_engine(db_url))
+    return running_platform(client, opa_url, sessions, tmp_path, settings=settings)
+
+
+async def run_cli(env: dict[str, str], *args: str) -> Result:
+    # The commands run their own event loop: call them off this one (the workers run here).
+    return await asyncio.to_thread(CliRunner().invoke, app, list(args), env=env)

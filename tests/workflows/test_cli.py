@@ -8,43 +8,16 @@ from pathlib import Path
 
 import pytest
 from temporalio.client import Client
-from typer.testing import CliRunner, Result
 
-from sentimentops.app.cli.main import app
-from sentimentops.core.db import make_engine, make_session_factory
 from sentimentops.workflows.schemas import PlanIn, PlanStep
-from tests.workflows.conftest import Platform, make_plan, platform_settings, running_platform
-
-
-def _env(platform: Platform, db_url: str) -> dict[str, str]:
-    s = platform.settings
-    return {
-        "SENTIMENTOPS_DATA_DIR": str(s.data_dir),
-        "SENTIMENTOPS_DATABASE_URL": db_url,
-        "SENTIMENTOPS_TEMPORAL_ADDRESS": platform.client.service_client.config.target_host,
-        "SENTIMENTOPS_TEMPORAL_TASK_QUEUE": s.temporal_task_queue,
-        "SENTIMENTOPS_TRAINING_TASK_QUEUE": s.training_task_queue,
-        "SENTIMENTOPS_LOG_JSON": "false",
-    }
-
-
-def _platform(client: Client, opa_url: str, db_url: str, tmp_path: Path) -> running_platform:
-    """Workers on the test's database (real commits: the CLI is another process's view)."""
-    settings = platform_settings(tmp_path, database_url=db_url)
-    sessions = make_session_factory(make_engine(db_url))
-    return running_platform(client, opa_url, sessions, tmp_path, settings=settings)
-
-
-async def _cli(env: dict[str, str], *args: str) -> Result:
-    # The commands run their own event loop: call them off this one (the workers run here).
-    return await asyncio.to_thread(CliRunner().invoke, app, list(args), env=env)
+from tests.workflows.conftest import cli_env, cli_platform, make_plan, run_cli
 
 
 @pytest.mark.parametrize("fresh_db_url", ["sqlite"], indirect=True)
 async def test_plan_run_and_approve_from_the_cli(
     temporal_client: Client, opa_url: str, fresh_db_url: str, tmp_path: Path
 ) -> None:
-    async with _platform(temporal_client, opa_url, fresh_db_url, tmp_path) as platform:
+    async with cli_platform(temporal_client, opa_url, fresh_db_url, tmp_path) as platform:
         version = platform.register_version()
         step = PlanStep(
             tool="promote_model",
@@ -52,9 +25,9 @@ async def test_plan_run_and_approve_from_the_cli(
         )
         plan_file = tmp_path / "plan.json"
         plan_file.write_text(PlanIn(rationale="promote", steps=[step]).model_dump_json())
-        env = _env(platform, fresh_db_url)
+        env = cli_env(platform, fresh_db_url)
 
-        started = await _cli(
+        started = await run_cli(
             env, "plan", "run", str(plan_file), "--tenant", "acme", "--as", "alice"
         )
         assert started.exit_code == 0, started.output
@@ -63,16 +36,16 @@ async def test_plan_run_and_approve_from_the_cli(
         approval_id = waiting.steps[0].approval_id
         assert approval_id is not None
 
-        shown = await _cli(env, "workflows", "show", workflow_id)
+        shown = await run_cli(env, "workflows", "show", workflow_id)
         assert "waiting_approval" in shown.output
-        listed = await _cli(env, "approvals", "list", "--tenant", "acme", "--as", "bob")
+        listed = await run_cli(env, "approvals", "list", "--tenant", "acme", "--as", "bob")
         assert approval_id[:8] in listed.output  # rich wraps the column at 80 characters
-        refused = await _cli(
+        refused = await run_cli(
             env, "approvals", "approve", approval_id, "--tenant", "acme", "--as", "alice"
         )
         assert refused.exit_code == 1
         assert "proposer" in refused.output
-        approved = await _cli(
+        approved = await run_cli(
             env,
             "approvals",
             "approve",
@@ -96,8 +69,8 @@ async def test_cancel_a_plan_and_stop_a_sentry_from_the_cli(
 ) -> None:
     from temporalio.client import WorkflowExecutionStatus
 
-    async with _platform(temporal_client, opa_url, fresh_db_url, tmp_path) as platform:
-        env = _env(platform, fresh_db_url)
+    async with cli_platform(temporal_client, opa_url, fresh_db_url, tmp_path) as platform:
+        env = cli_env(platform, fresh_db_url)
         version = platform.register_version()
         workflow_id = await platform.start(
             make_plan(
@@ -110,12 +83,12 @@ async def test_cancel_a_plan_and_stop_a_sentry_from_the_cli(
         await platform.wait_for(workflow_id, {"waiting_approval"})
 
         # The CLI checks the same cancel policy as the API: only the proposer or a tenant admin.
-        refused = await _cli(
+        refused = await run_cli(
             env, "workflows", "cancel", workflow_id, "--tenant", "acme", "--as", "carol"
         )
         assert refused.exit_code == 1
         assert "only the proposer of a plan or a tenant admin" in refused.output
-        cancelled = await _cli(
+        cancelled = await run_cli(
             env,
             "workflows",
             "cancel",
@@ -129,19 +102,19 @@ async def test_cancel_a_plan_and_stop_a_sentry_from_the_cli(
         )
         assert cancelled.exit_code == 0, cancelled.output
         assert (await platform.wait_for(workflow_id, {"cancelled"})).status == "cancelled"
-        again = await _cli(
+        again = await run_cli(
             env, "workflows", "cancel", workflow_id, "--tenant", "acme", "--as", "alice"
         )
         assert again.exit_code == 1
         assert "already ended (cancelled)" in again.output
 
-        started = await _cli(
+        started = await run_cli(
             env, "sentry", "start", "--task", "sarcasm", "--tenant", "acme", "--interval", "3600"
         )
         assert started.exit_code == 0, started.output
         sentry_id = "sentry-acme-sarcasm"
         handle = platform.client.get_workflow_handle(sentry_id)
-        stopped = await _cli(env, "sentry", "stop", "--task", "sarcasm", "--tenant", "acme")
+        stopped = await run_cli(env, "sentry", "stop", "--task", "sarcasm", "--tenant", "acme")
         assert stopped.exit_code == 0, stopped.output
         for _ in range(100):
             if (await handle.describe()).status != WorkflowExecutionStatus.RUNNING:
