@@ -8,12 +8,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from sentimentops.core.http.deps import FlowDep, ReadSessionDep, SettingsDep
-from sentimentops.core.temporal import workflow_ui_url
+from sentimentops.core.http.deps import FlowDep
 from sentimentops.core.vocabulary import Task
 from sentimentops.identity.deps import AUTHENTICATED, CurrentPrincipal
-from sentimentops.workflows import flows, service
-from sentimentops.workflows.permissions import can_read_plans
+from sentimentops.workflows import flows
 from sentimentops.workflows.schemas import (
     WORKFLOW_ID_PATTERN,
     AmendIn,
@@ -69,10 +67,9 @@ async def start_rollback(
 
 
 @router.get("", operation_id="plans-list")
-def list_plans(
+async def list_plans(
     principal: CurrentPrincipal,
-    session: ReadSessionDep,
-    settings: SettingsDep,
+    flows_: FlowDep,
     plan_status: Annotated[
         str | None, Query(alias="status", pattern="^[a-z_]{1,24}$", description="final status")
     ] = None,
@@ -80,13 +77,9 @@ def list_plans(
     sentry: Annotated[bool, Query(description="include the sentry's scheduled checks")] = False,
 ) -> list[PlanSummary]:
     """The tenant's plans, newest first."""
-    can_read_plans(principal)
-    rows = service.list_plans(
-        session, principal=principal, status=plan_status, limit=limit, include_sentry=sentry
+    return await flows.list_plans_flow(
+        flows_, principal, status=plan_status, limit=limit, include_sentry=sentry
     )
-    for row in rows:
-        row.workflow_url = workflow_ui_url(settings, row.id)
-    return rows
 
 
 @router.get("/{workflow_id}", operation_id="plans-get")
