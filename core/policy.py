@@ -23,6 +23,10 @@ class Principal(BaseModel):
     kind: str = "human"  # "human" | "agent"
     roles: list[str]
     tenant: str
+    # Which agent (agents.schemas.AgentName) when kind is "agent" and one of the platform's
+    # LangGraph agents acts; policy gives each its own limits (the training executor never
+    # promotes to production). None for everyone else.
+    agent: str | None = None
 
 
 class PolicyDecision(BaseModel):

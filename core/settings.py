@@ -216,6 +216,20 @@ class Settings(BaseSettings):
     # The Temporal web UI when Temporal is external (the embedded one is known).
     temporal_external_ui_url: str | None = None
 
+    # Agents (agents/). With no LLM endpoint the deterministic planner answers (no LLM anywhere);
+    # set llm_base_url to any OpenAI-compatible server (vLLM, OpenAI, Ollama, llama.cpp), e.g.
+    # http://127.0.0.1:8001/v1, and llm_model to the model it serves.
+    llm_base_url: str | None = None
+    llm_model: str = "default"
+    llm_api_key: SecretStr | None = None
+    llm_timeout_seconds: float = Field(default=60.0, gt=0, le=600)
+    # One turn's budget: past any of these the run stops with a clear message.
+    agent_max_tool_calls: int = Field(default=12, ge=1, le=100)
+    agent_max_seconds: float = Field(default=120.0, gt=0, le=3600)
+    agent_max_tokens: int = Field(default=20_000, ge=100, le=1_000_000)
+    # Agents act with access tokens this short-lived (minutes, not a service account's hours).
+    agent_token_ttl_seconds: int = Field(default=300, ge=30, le=3600)
+
     # Where scripts/setup puts the Go-built tools (temporal, opa); PATH is searched after it.
     tools_dir: Path = REPO_ROOT / ".tools" / "bin"
 

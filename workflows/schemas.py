@@ -66,13 +66,26 @@ class Plan(BaseModel):
     rationale: str = Field(max_length=4000)
     steps: list[PlanStep] = Field(min_length=1, max_length=100)
     approval_timeout_seconds: float = Field(default=86_400.0, ge=1, le=30 * 86_400)
+    # The person who asked an agent for this plan (their audit actor); None when the proposer
+    # asked for itself. Approval rules can refuse them as approver of the agent's plan.
+    requested_by: str | None = Field(default=None, max_length=255)
+
+
+# Fields added after plans were first hashed: left out of the hash while unset, so that a plan
+# without them keeps the hash it had (recorded approvals and histories stay bound).
+_HASH_OPTIONAL = (("requested_by",), ("proposer", "agent"))
 
 
 def plan_hash(plan: Plan) -> str:
     """sha256 of the plan's canonical JSON: what an approval is bound to."""
-    blob = json.dumps(
-        plan.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
-    )
+    data = plan.model_dump(mode="json")
+    for *path, key in _HASH_OPTIONAL:
+        holder = data
+        for part in path:
+            holder = holder[part]
+        if holder.get(key) is None:
+            holder.pop(key, None)
+    blob = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
