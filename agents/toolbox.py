@@ -103,9 +103,11 @@ def summarize(tool: str, data: dict[str, Any]) -> str:
         )
     if tool == "list_model_versions":
         aliases = data.get("aliases") or {}
-        return f"{data.get('task')}: " + ", ".join(
-            f"{alias} v{version}" for alias, version in aliases.items() if version
-        ) + f", canary share {data.get('canary_share', 0.0):.0%}"
+        return (
+            f"{data.get('task')}: "
+            + ", ".join(f"{alias} v{version}" for alias, version in aliases.items() if version)
+            + f", canary share {data.get('canary_share', 0.0):.0%}"
+        )
     if tool == "list_plans":
         return f"{len(data.get('plans') or [])} recent plans"
     return f"{tool}: ok"
@@ -225,9 +227,7 @@ class Toolbox:
                 aliases[alias] = found.version if found else None
                 if found is not None and found.version not in metrics:
                     metrics[found.version] = registry.version_metrics(task, found.version)
-            versions = sorted(
-                (v.version for v in registry.find_versions(task)), key=_version_key
-            )
+            versions = sorted((v.version for v in registry.find_versions(task)), key=_version_key)
             with self._ctx.sessions() as session:
                 share = session.execute(
                     select(CanaryShare.share).where(

@@ -3,6 +3,7 @@ against the services they started instead of patching modules."""
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -24,7 +25,7 @@ from sentimentops.identity import router as identity_router
 from sentimentops.identity.oidc import OidcVerifier
 from sentimentops.identity.ratelimit import RateLimiter, make_rate_limiter
 from sentimentops.inference import router as inference_router
-from sentimentops.inference.wiring import build_scoring, build_watcher
+from sentimentops.inference.wiring import build_scoring, build_watcher, serving_registry
 from sentimentops.training.datasets import router as datasets_router
 from sentimentops.workflows import router as plans_router
 
@@ -51,6 +52,8 @@ def create_app(
     metrics = Metrics()
     scoring = build_scoring(settings, sessions, metrics)
     watcher = build_watcher(settings, scoring, sessions, model_registry)
+    # The agents come with the `agents` extra; a scoring-only install serves without them.
+    with_agents = importlib.util.find_spec("langgraph") is not None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -62,6 +65,8 @@ def create_app(
         await watcher.stop()
         await scoring.slots.close()
         await scoring.prediction_log.close()
+        if with_agents:
+            await app.state.agents.close()
         limiter.close()
         if oidc is not None:
             oidc.close()
@@ -87,6 +92,11 @@ def create_app(
     app.state.model_watcher = watcher
     app.state.temporal_client = None  # connected on first use (plans, approvals)
     app.state.flows = flow_context(app)
+    if with_agents:
+        from sentimentops.agents.wiring import LazyAgentRuntime
+
+        agents_registry = model_registry or serving_registry(settings)
+        app.state.agents = LazyAgentRuntime(app.state.flows, registry=lambda: agents_registry)
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(identity_router.public_router)
@@ -97,6 +107,10 @@ def create_app(
     app.include_router(datasets_router.router)
     app.include_router(plans_router.router)
     app.include_router(plans_router.sentry_router)
+    if with_agents:
+        from sentimentops.agents import router as agents_router
+
+        app.include_router(agents_router.router)
     install_docs(app)
     # Added last = outermost: every response, a 413 included, carries a request id.
     app.add_middleware(

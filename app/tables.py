@@ -1,5 +1,6 @@
 """Imports every table module so that Base.metadata is complete (Alembic and tests use this)."""
 
+from sentimentops.agents.models import AgentThread
 from sentimentops.approvals.models import ApprovalRequest
 from sentimentops.core.audit.models import AuditChainHead, AuditEvent
 from sentimentops.identity.models import (
@@ -16,6 +17,7 @@ from sentimentops.training.datasets.models import DatasetVersion
 from sentimentops.workflows.models import PlanExecution
 
 __all__ = [
+    "AgentThread",
     "ApiKey",
     "ApprovalRequest",
     "AuditChainHead",

@@ -28,15 +28,17 @@ def issue(
     tenant: str,
     roles: list[str],
     kind: str,
+    ttl_seconds: int | None = None,
 ) -> tuple[str, int]:
-    """A signed access token and its lifetime in seconds."""
+    """A signed access token and its lifetime in seconds (settings.token_ttl_seconds unless a
+    shorter one is asked for: agents act with tokens of minutes)."""
     key = keys.current_key(
         session,
         secret_key=settings.secret_key.get_secret_value(),
         rotation_period=timedelta(days=settings.signing_key_rotation_days),
     )
     now = keys.utcnow()
-    ttl = settings.token_ttl_seconds
+    ttl = min(ttl_seconds or settings.token_ttl_seconds, settings.token_ttl_seconds)
     claims: dict[str, Any] = {
         "iss": settings.token_issuer,
         "aud": settings.token_audience,

@@ -11,7 +11,7 @@ from datetime import timedelta
 from temporalio.client import Client, WorkflowExecutionStatus
 
 from sentimentops.core.audit import service as audit
-from sentimentops.core.errors import Conflict, NotFound, temporal_errors
+from sentimentops.core.errors import Conflict, Forbidden, InvalidInput, NotFound, temporal_errors
 from sentimentops.core.flows import FlowContext
 from sentimentops.core.temporal import workflow_ui_url
 from sentimentops.core.vocabulary import TASKS, AuditOutcome, PlanStatus, Task
@@ -299,3 +299,18 @@ async def stop_sentry_flow(ctx: FlowContext, principal: Principal, task: Task) -
         await cancel_workflow(client, state.workflow_id)
     await _audit_request(ctx, principal, "sentry.stop", state.workflow_id)
     return state
+
+
+async def submit_agent_plan_flow(
+    ctx: FlowContext, principal: Principal, plan: Plan
+) -> PlanAccepted:
+    """Start a plan an agent drafted for the caller, submitted by the caller. The agent stays
+    its proposer, so policy treats every step as an agent's (state changes wait for a human
+    approval of this hash), and the caller is named as the one who asked."""
+    can_propose_plans(principal)
+    if plan.tenant != principal.tenant or plan.requested_by != principal.actor:
+        raise Forbidden("only the person who asked for an agent's draft may submit it")
+    if plan.proposer.kind != "agent":
+        raise InvalidInput("an agent's draft must name the agent as its proposer")
+    service.check_tools(plan.steps)
+    return await _start(ctx, plan)

@@ -11,6 +11,7 @@ from sentimentops.app.cli import (
     admin,
     approvals,
     audit,
+    chat,
     data,
     db,
     doctor,
@@ -58,6 +59,7 @@ app.add_typer(lifecycle.lifecycle_app, name="lifecycle")
 app.add_typer(lifecycle.plan_app, name="plan")
 app.add_typer(lifecycle.workflows_app, name="workflows")
 app.command()(lifecycle.rollback)
+app.command()(chat.chat)
 app.add_typer(approvals.app, name="approvals")
 app.add_typer(sentry.app, name="sentry")
 
