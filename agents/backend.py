@@ -81,13 +81,22 @@ class InvalidAgentOutput(AgentError):
     code = "invalid_output"
 
 
-def make_backend(settings: Settings) -> AgentBackend:
-    """The backend settings choose: an OpenAI-compatible endpoint when `llm_base_url` is set,
-    else the deterministic planner."""
+def make_backend(settings: Settings, agent: AgentName) -> AgentBackend:
+    """The backend settings choose for `agent`: an OpenAI-compatible endpoint when
+    `llm_base_url` is set (one client, the agent's own instructions), else that agent's
+    deterministic rules."""
     if settings.llm_base_url:
         from sentimentops.agents.llm import OpenAICompatibleBackend
 
         return OpenAICompatibleBackend.from_settings(settings)
+    if agent == "training-executor":
+        from sentimentops.agents.training_executor import TrainingExecutorBackend
+
+        return TrainingExecutorBackend()
+    if agent == "deployment-sentry":
+        from sentimentops.agents.sentry_agent import SentryAgentBackend
+
+        return SentryAgentBackend()
     from sentimentops.agents.deterministic import DeterministicBackend
 
     return DeterministicBackend()

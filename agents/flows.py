@@ -21,7 +21,9 @@ from sentimentops.agents.graph import RunContext, ThreadState
 from sentimentops.agents.models import AgentThread
 from sentimentops.agents.permissions import can_chat, can_submit_drafts
 from sentimentops.agents.schemas import (
+    AGENT_NAMES,
     AgentEvent,
+    AgentName,
     ChatMessage,
     DecisionIn,
     DraftPlan,
@@ -32,7 +34,7 @@ from sentimentops.agents.schemas import (
 )
 from sentimentops.agents.toolbox import Budget, Toolbox
 from sentimentops.agents.wiring import AgentRuntime
-from sentimentops.core.errors import Conflict, DomainError
+from sentimentops.core.errors import Conflict, DomainError, NotFound
 from sentimentops.core.logging import get_logger
 from sentimentops.identity.models import Tenant
 from sentimentops.identity.principal import Principal
@@ -55,7 +57,7 @@ def _out(row: AgentThread, snapshot: StateSnapshot | None = None) -> ThreadOut:
     draft = values.get("draft")
     return ThreadOut(
         id=row.id,
-        agent=row.agent,
+        agent=_agent(row),
         title=row.title,
         created_by=row.created_by,
         created_at=row.created_at,
@@ -63,6 +65,13 @@ def _out(row: AgentThread, snapshot: StateSnapshot | None = None) -> ThreadOut:
         draft=DraftPlan.model_validate(draft) if draft else None,
         submitted=list(values.get("submitted", [])),
     )
+
+
+def _agent(row: AgentThread) -> AgentName:
+    if row.agent not in AGENT_NAMES:
+        raise NotFound("agent thread not found")  # a row written by a newer version
+    name: AgentName = row.agent  # checked just above
+    return name
 
 
 def _waiting(snapshot: StateSnapshot) -> bool:
@@ -95,7 +104,7 @@ async def list_threads_flow(rt: AgentRuntime, principal: Principal) -> list[Thre
 async def get_thread_flow(rt: AgentRuntime, principal: Principal, thread_id: str) -> ThreadOut:
     can_chat(principal)
     row = await _thread(rt, principal, thread_id)
-    snapshot = await rt.graphs[row.agent].aget_state(_config(row.id))  # type: ignore[index]
+    snapshot = await rt.graphs[_agent(row)].aget_state(_config(row.id))
     return _out(row, snapshot)
 
 
@@ -145,7 +154,7 @@ async def decide_flow(
             )
         return Command(resume={"action": body.action})
 
-    snapshot = await rt.graphs[row.agent].aget_state(_config(row.id))  # type: ignore[index]
+    snapshot = await rt.graphs[_agent(row)].aget_state(_config(row.id))
     payload(snapshot)  # refused before streaming starts; checked again under the thread lock
     await rt.flows.write(
         lambda session: service.record_message(
@@ -163,7 +172,7 @@ async def _run_context(
     rt: AgentRuntime, principal: Principal, row: AgentThread, emit: Callable[[AgentEvent], None]
 ) -> RunContext:
     settings = rt.settings
-    agent = row.agent
+    agent = _agent(row)
 
     def authenticate(session: Any) -> Principal:
         tenant = session.get(Tenant, principal.tenant_id)
@@ -171,7 +180,7 @@ async def _run_context(
             session,
             settings=settings,
             tenant=tenant,
-            agent=agent,  # type: ignore[arg-type]  # written from AgentName only
+            agent=agent,
         )
 
     agent_principal = await rt.flows.write(authenticate)
@@ -215,9 +224,9 @@ async def _run_context(
         return await plan_flows.submit_agent_plan_flow(rt.flows, principal, plan)
 
     return RunContext(
-        agent=agent,  # type: ignore[arg-type]  # written from AgentName only
+        agent=agent,
         tenant=principal.tenant,
-        backend=rt.backend,
+        backend=rt.backend(agent),
         toolbox=toolbox,
         emit=emit,
         build_draft=build_draft,
@@ -237,7 +246,7 @@ async def _events(
     payload_for: Callable[[StateSnapshot], Payload],
 ) -> AsyncIterator[AgentEvent]:
     queue: asyncio.Queue[AgentEvent | None] = asyncio.Queue()
-    graph = rt.graphs[row.agent]  # type: ignore[index]
+    graph = rt.graphs[_agent(row)]
     config = _config(row.id)
 
     async def drive() -> None:

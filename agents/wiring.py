@@ -34,8 +34,10 @@ class AgentRuntime:
     flows: FlowContext
     policy: PolicyEngine
     registry: Callable[[], ModelRegistry]
-    backend: AgentBackend
     graphs: dict[AgentName, Graph]
+    # None: each agent's backend as settings choose (made on its first turn).
+    backend_override: AgentBackend | None = None
+    _backends: dict[AgentName, AgentBackend] = field(default_factory=dict)
     # One turn at a time per thread in this process (a second message waits for the first).
     locks: defaultdict[str, asyncio.Lock] = field(default_factory=lambda: defaultdict(asyncio.Lock))
     # Turns whose client went away are finished anyway (the checkpoint stays consistent).
@@ -44,6 +46,13 @@ class AgentRuntime:
     @property
     def settings(self) -> Settings:
         return self.flows.settings
+
+    def backend(self, agent: AgentName) -> AgentBackend:
+        if self.backend_override is not None:
+            return self.backend_override
+        if agent not in self._backends:
+            self._backends[agent] = make_backend(self.settings, agent)
+        return self._backends[agent]
 
 
 def _postgres_conninfo(url: str) -> str | None:
@@ -88,7 +97,7 @@ async def open_agent_runtime(
             flows=flows,
             policy=policy or OpaPolicyEngine(settings.resolved_opa_url),
             registry=registry,
-            backend=backend or make_backend(settings),
+            backend_override=backend,
             graphs={name: build_graph(saver, name=name) for name in AGENT_NAMES},
         )
 

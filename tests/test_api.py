@@ -142,6 +142,11 @@ OPERATION_IDS = {
     ("GET", "/api/v1/sentries"): "sentries-list",
     ("POST", "/api/v1/sentries"): "sentries-start",
     ("DELETE", "/api/v1/sentries"): "sentries-stop",
+    ("POST", "/api/v1/agents/threads"): "agents-create_thread",
+    ("GET", "/api/v1/agents/threads"): "agents-list_threads",
+    ("GET", "/api/v1/agents/threads/{thread_id}"): "agents-get_thread",
+    ("POST", "/api/v1/agents/threads/{thread_id}/messages"): "agents-post_message",
+    ("POST", "/api/v1/agents/threads/{thread_id}/decision"): "agents-decide",
 }
 
 

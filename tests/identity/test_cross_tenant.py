@@ -17,10 +17,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from sentimentops.agents import service as agents
 from sentimentops.approvals import service as approvals
 from sentimentops.core import db
 from sentimentops.core.db import Base
-from sentimentops.core.vocabulary import Role
+from sentimentops.core.vocabulary import PrincipalKind, Role
+from sentimentops.identity.principal import AuthMethod, Principal
 from sentimentops.workflows import service as plans
 from tests.identity.conftest import Account, Factory
 
@@ -34,6 +36,7 @@ class Victim:
     approval_id: str
     dataset_id: str
     workflow_id: str
+    thread_id: str
 
 
 # How to obtain tenant B's value for each path parameter name, and a value that exists nowhere.
@@ -45,6 +48,7 @@ OTHER_TENANT_VALUES: dict[str, Callable[[Victim], str]] = {
     "dataset_id": lambda v: v.dataset_id,
     "approval_id": lambda v: v.approval_id,
     "workflow_id": lambda v: v.workflow_id,
+    "thread_id": lambda v: v.thread_id,
 }
 NONEXISTENT: dict[str, str] = {"role": Role.VIEWER.value}
 
@@ -136,6 +140,21 @@ def _running_plan(factory: Factory, account: Account) -> str:
     return workflow_id
 
 
+def _agent_thread(factory: Factory, account: Account) -> str:
+    """A planner thread started by the account (threads are private to their creator)."""
+    owner = Principal(
+        tenant_id=account.tenant.id,
+        tenant=account.tenant.slug,
+        subject=account.client_id,
+        name="b-svc",
+        kind=PrincipalKind.SERVICE,
+        roles=frozenset({Role.TENANT_ADMIN}),
+        method=AuthMethod.FIRST_PARTY,
+    )
+    with db.transaction(factory.sessions) as session:
+        return agents.create_thread(session, principal=owner, agent="planner", title=None).id
+
+
 def test_tenant_a_cannot_read_or_change_tenant_b(client: TestClient, factory: Factory) -> None:
     # Tenant B: an account with an API key.
     b_account = factory.account("tenant-b", "b-svc", {Role.VIEWER, Role.TENANT_ADMIN})
@@ -165,6 +184,7 @@ def test_tenant_a_cannot_read_or_change_tenant_b(client: TestClient, factory: Fa
         approval_id=_pending_approval(factory, b_account),
         dataset_id=dataset.json()["version"]["id"],
         workflow_id=_running_plan(factory, b_account),
+        thread_id=_agent_thread(factory, b_account),
     )
     b_key = created.json()["api_key"]
 

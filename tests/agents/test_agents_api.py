@@ -1,0 +1,218 @@
+"""The agents API over a real app, database, Temporal, OPA and MLflow, with the default
+(deterministic) planner: a conversation streamed as server-sent events, a draft revised and
+submitted, the plan waiting for a human approval and finishing after someone else approves, the
+thread surviving an API restart, and threads private to their creator and tenant."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio.client import Client
+
+from sentimentops.app.api import create_app
+from sentimentops.core.audit.models import AuditEvent
+from sentimentops.core.settings import Settings
+from sentimentops.core.vocabulary import Role
+from tests.identity.conftest import Factory
+from tests.workflows.conftest import TENANT, Platform, platform_settings, running_platform
+
+pytestmark = pytest.mark.timeout(300)
+
+
+def parse_sse(body: str) -> list[dict[str, Any]]:
+    """The stream's events: each `event:` line must name the type its `data:` JSON carries."""
+    events = []
+    for block in body.strip().split("\n\n"):
+        lines = dict(line.split(": ", 1) for line in block.splitlines())
+        data = json.loads(lines["data"])
+        assert data["type"] == lines["event"], block
+        events.append(data)
+    return events
+
+
+@dataclass
+class Api:
+    http: TestClient
+    platform: Platform
+    factory: Factory
+    engineer: dict[str, str]
+
+    async def stream(
+        self, path: str, body: dict[str, Any], headers: dict[str, str] | None = None
+    ) -> list[dict[str, Any]]:
+        """POST a message or decision; the events of the turn. From a thread: the turn may
+        start a plan, whose first activity runs on a worker of this test's loop."""
+        response = await asyncio.to_thread(
+            self.http.post, path, json=body, headers=headers or self.engineer
+        )
+        assert response.status_code == 200, response.text
+        assert response.headers["content-type"].startswith("text/event-stream")
+        return parse_sse(response.text)
+
+    async def plan(self, workflow_id: str, statuses: set[str], within: float = 90.0) -> Any:
+        deadline = asyncio.get_running_loop().time() + within
+        while True:
+            got = await asyncio.to_thread(
+                self.http.get, f"/api/v1/plans/{workflow_id}", headers=self.engineer
+            )
+            if got.status_code == 200 and got.json()["plan"]["status"] in statuses:
+                return got.json()
+            assert asyncio.get_running_loop().time() < deadline, got.text
+            await asyncio.sleep(0.2)
+
+
+def agents_settings(
+    tmp_path: Path, temporal_client: Client, opa_url: str, db_url: str
+) -> Settings:
+    return platform_settings(
+        tmp_path,
+        database_url=db_url,
+        temporal_address=temporal_client.service_client.config.target_host,
+        opa_url=opa_url,
+    )
+
+
+@asynccontextmanager
+async def running_api(settings: Settings, temporal_client: Client, opa_url: str) -> AsyncIterator[Api]:
+    app = create_app(settings)
+    with TestClient(app) as http:
+        sessions: sessionmaker[Session] = app.state.sessions
+        factory = Factory(sessions, http)
+        engineer = factory.account(TENANT, "eng", {Role.ML_ENGINEER})
+        async with running_platform(
+            temporal_client, opa_url, sessions, settings.data_dir.parent, settings=settings
+        ) as platform:
+            yield Api(http, platform, factory, factory.headers(engineer))
+
+
+async def test_conversation_draft_revision_submit_approval_and_restart(
+    temporal_client: Client, opa_url: str, fresh_db_url: str, tmp_path: Path
+) -> None:
+    settings = agents_settings(tmp_path, temporal_client, opa_url, fresh_db_url)
+    async with running_api(settings, temporal_client, opa_url) as api:
+        old = api.platform.register_version(alias="production")
+        new = api.platform.register_version(alias="production")
+        assert api.platform.alias("production") == new
+
+        created = api.http.post("/api/v1/agents/threads", json={}, headers=api.engineer)
+        assert created.status_code == 201, created.text
+        thread = created.json()["id"]
+        base = f"/api/v1/agents/threads/{thread}"
+
+        events = await api.stream(f"{base}/messages", {"content": "roll sarcasm back"})
+        kinds = [e["type"] for e in events]
+        assert "tool_call" in kinds and "tool_result" in kinds, kinds
+        assert kinds[-1] == "draft_plan", events
+        draft = events[-1]["draft"]
+        assert [s["tool"] for s in draft["steps"]] == ["rollback_model"]
+        assert draft["steps"][0]["params"]["task"] == "sarcasm"
+        assert any(f"v{new}" in line for line in draft["diff"]), draft["diff"]
+        assert draft["evidence"], draft
+
+        # A revision is a new draft with its own hash.
+        events = await api.stream(f"{base}/messages", {"content": "make it two versions back"})
+        revised = events[-1]["draft"]
+        assert revised["revision"] == 2
+        assert revised["steps"][0]["params"]["steps"] == 2
+        assert revised["plan_hash"] != draft["plan_hash"]
+
+        # Only the waiting revision can be submitted.
+        stale = api.http.post(
+            f"{base}/decision", json={"action": "submit", "revision": 1}, headers=api.engineer
+        )
+        assert stale.status_code == 409, stale.text
+        # Back to one version, then submit that.
+        events = await api.stream(f"{base}/messages", {"content": "only one version"})
+        final = events[-1]["draft"]
+        assert final["revision"] == 3 and final["steps"][0]["params"].get("steps", 1) == 1
+        events = await api.stream(f"{base}/decision", {"action": "submit", "revision": 3})
+        assert [e["type"] for e in events] == ["submitted"], events
+        accepted = events[0]["plan"]
+        assert accepted["plan_hash"] == final["plan_hash"]
+        workflow_id = accepted["workflow_id"]
+
+        # The agent's plan waits for a human before it changes anything.
+        waiting = await api.plan(workflow_id, {"waiting_approval"})
+        assert waiting["plan"]["proposer"].startswith("agent:")
+        assert api.platform.alias("production") == new
+        approvals = api.http.get("/api/v1/approvals", headers=api.engineer)
+        # The person who asked sees the request but is not its approver.
+        [request] = [a for a in approvals.json() if a["workflow_id"] == workflow_id]
+        approver = api.factory.headers(api.factory.account(TENANT, "ops", {Role.APPROVER}))
+        decided = await asyncio.to_thread(
+            api.http.post,
+            f"/api/v1/approvals/{request['id']}/approve",
+            json={"plan_hash": final["plan_hash"]},
+            headers=approver,
+        )
+        assert decided.status_code == 200, decided.text
+        done = await api.plan(workflow_id, {"completed", "failed", "denied"})
+        assert done["plan"]["status"] == "completed", done
+        assert api.platform.alias("production") == old
+
+        # Every read the agent made is audited under its own name, with the thread id.
+        with api.platform.sessions() as session:
+            reads = session.execute(
+                select(AuditEvent).where(AuditEvent.action == "agent.read")
+            ).scalars().all()
+        assert reads and all(r.actor.startswith("agent:") for r in reads)
+        assert all(r.details["thread_id"] == thread for r in reads)
+
+        # Threads are private: another person of the tenant, or another tenant, sees nothing.
+        colleague = api.factory.headers(api.factory.account(TENANT, "eng2", {Role.ML_ENGINEER}))
+        outsider = api.factory.headers(
+            api.factory.account("globex", "globex-eng", {Role.ML_ENGINEER})
+        )
+        for headers in (colleague, outsider):
+            assert api.http.get(base, headers=headers).status_code == 404
+            message = api.http.post(f"{base}/messages", json={"content": "hi"}, headers=headers)
+            assert message.status_code == 404
+            assert api.http.get("/api/v1/agents/threads", headers=headers).json() == []
+
+    # A new API process on the same database: the conversation is still there.
+    async with running_api(settings, temporal_client, opa_url) as api:
+        got = api.http.get(base, headers=api.engineer)
+        assert got.status_code == 200, got.text
+        thread_out = got.json()
+        assert thread_out["submitted"] == [workflow_id]
+        assert thread_out["draft"] is None
+        assert thread_out["messages"][0] == {"role": "user", "content": "roll sarcasm back"}
+        events = await api.stream(f"{base}/messages", {"content": "is the sarcasm model drifting?"})
+        assert events[-1]["type"] == "answer", events
+
+
+async def test_viewers_ask_but_cannot_submit_and_agents_cannot_chat(
+    temporal_client: Client, opa_url: str, fresh_db_url: str, tmp_path: Path
+) -> None:
+    settings = agents_settings(tmp_path, temporal_client, opa_url, fresh_db_url)
+    async with running_api(settings, temporal_client, opa_url) as api:
+        api.platform.register_version(alias="production")
+        api.platform.register_version(alias="production")
+        viewer = api.factory.headers(api.factory.account(TENANT, "viewer", {Role.VIEWER}))
+        thread = api.http.post("/api/v1/agents/threads", json={}, headers=viewer).json()["id"]
+        base = f"/api/v1/agents/threads/{thread}"
+        events = await api.stream(f"{base}/messages", {"content": "roll sentiment back"}, viewer)
+        revision = events[-1]["draft"]["revision"]
+        refused = api.http.post(
+            f"{base}/decision", json={"action": "submit", "revision": revision}, headers=viewer
+        )
+        assert refused.status_code == 403, refused.text
+        dropped = await api.stream(f"{base}/decision", {"action": "drop", "revision": revision}, viewer)
+        assert [e["type"] for e in dropped] == ["dropped"]
+
+        robot = api.factory.headers(api.factory.account(TENANT, "robot", {Role.AGENT}))
+        assert api.http.post("/api/v1/agents/threads", json={}, headers=robot).status_code == 403
+        too_long = api.http.post(
+            f"{base}/messages", json={"content": "x" * 4001}, headers=viewer
+        )
+        assert too_long.status_code == 422
