@@ -71,9 +71,7 @@ class Api:
             await asyncio.sleep(0.2)
 
 
-def agents_settings(
-    tmp_path: Path, temporal_client: Client, opa_url: str, db_url: str
-) -> Settings:
+def agents_settings(tmp_path: Path, temporal_client: Client, opa_url: str, db_url: str) -> Settings:
     return platform_settings(
         tmp_path,
         database_url=db_url,
@@ -83,7 +81,9 @@ def agents_settings(
 
 
 @asynccontextmanager
-async def running_api(settings: Settings, temporal_client: Client, opa_url: str) -> AsyncIterator[Api]:
+async def running_api(
+    settings: Settings, temporal_client: Client, opa_url: str
+) -> AsyncIterator[Api]:
     app = create_app(settings)
     with TestClient(app) as http:
         sessions: sessionmaker[Session] = app.state.sessions
@@ -134,7 +134,8 @@ async def test_conversation_draft_revision_submit_approval_and_restart(
         # Back to one version, then submit that.
         events = await api.stream(f"{base}/messages", {"content": "only one version"})
         final = events[-1]["draft"]
-        assert final["revision"] == 3 and final["steps"][0]["params"].get("steps", 1) == 1
+        assert final["revision"] == 3
+        assert final["steps"][0]["params"].get("steps", 1) == 1
         events = await api.stream(f"{base}/decision", {"action": "submit", "revision": 3})
         assert [e["type"] for e in events] == ["submitted"], events
         accepted = events[0]["plan"]
@@ -162,10 +163,13 @@ async def test_conversation_draft_revision_submit_approval_and_restart(
 
         # Every read the agent made is audited under its own name, with the thread id.
         with api.platform.sessions() as session:
-            reads = session.execute(
-                select(AuditEvent).where(AuditEvent.action == "agent.read")
-            ).scalars().all()
-        assert reads and all(r.actor.startswith("agent:") for r in reads)
+            reads = (
+                session.execute(select(AuditEvent).where(AuditEvent.action == "agent.read"))
+                .scalars()
+                .all()
+            )
+        assert reads
+        assert all(r.actor.startswith("agent:") for r in reads)
         assert all(r.details["thread_id"] == thread for r in reads)
 
         # Threads are private: another person of the tenant, or another tenant, sees nothing.
@@ -207,12 +211,12 @@ async def test_viewers_ask_but_cannot_submit_and_agents_cannot_chat(
             f"{base}/decision", json={"action": "submit", "revision": revision}, headers=viewer
         )
         assert refused.status_code == 403, refused.text
-        dropped = await api.stream(f"{base}/decision", {"action": "drop", "revision": revision}, viewer)
+        dropped = await api.stream(
+            f"{base}/decision", {"action": "drop", "revision": revision}, viewer
+        )
         assert [e["type"] for e in dropped] == ["dropped"]
 
         robot = api.factory.headers(api.factory.account(TENANT, "robot", {Role.AGENT}))
         assert api.http.post("/api/v1/agents/threads", json={}, headers=robot).status_code == 403
-        too_long = api.http.post(
-            f"{base}/messages", json={"content": "x" * 4001}, headers=viewer
-        )
+        too_long = api.http.post(f"{base}/messages", json={"content": "x" * 4001}, headers=viewer)
         assert too_long.status_code == 422
