@@ -139,19 +139,6 @@ _LOOKUP_SCHEMAS: dict[str, tuple[str, dict[str, Any]]] = {
     ),
 }
 
-_STEP_FIELDS: dict[str, Any] = {
-    "rationale": {"type": "string", "description": "why this step"},
-    "delay_seconds": {
-        "type": "number",
-        "minimum": 0,
-        "description": "wait this long before the step (a canary's soak period)",
-    },
-    "gate": {
-        "type": "boolean",
-        "description": "the step's result has `passed`; false stops the plan",
-    },
-}
-
 
 def _function(
     name: str, description: str, parameters: dict[str, Any]
@@ -163,42 +150,53 @@ def _function(
 
 
 def _proposal_schema() -> dict[str, Any]:
-    # One variant per catalogue tool, so the model reads each tool's own parameters.
-    variants = []
-    for spec in TOOLS.values():
-        params = openai_tool_schema(spec)["function"]["parameters"]
-        variants.append(
+    # The step's own fields once; one branch per catalogue tool ties `params` to that tool's
+    # parameters (repeating the step fields per tool would triple what every request sends).
+    step_tools = {"type": "string", "enum": list(TOOLS)}
+    rationale = {"type": "string", "description": "why this step"}
+    step = {
+        "type": "object",
+        "properties": {
+            "tool": step_tools,
+            "params": {"type": "object"},
+            "rationale": rationale,
+            "delay_seconds": {
+                "type": "number",
+                "minimum": 0,
+                "description": "wait this long before the step (a canary's soak period)",
+            },
+            "gate": {
+                "type": "boolean",
+                "description": "the step's result has `passed`; false stops the plan",
+            },
+            "on_gate_failure": {
+                "type": "array",
+                "description": "steps run when this gate fails (e.g. end the canary)",
+                "items": {
+                    "type": "object",
+                    "properties": {"tool": step_tools, "params": {"type": "object"}},
+                    "required": ["tool", "params"],
+                },
+            },
+        },
+        "required": ["tool", "params"],
+        "anyOf": [
             {
-                "type": "object",
                 "description": spec.description,
                 "properties": {
-                    "tool": {"type": "string", "enum": [spec.name]},
-                    "params": params,
-                    **_STEP_FIELDS,
-                    "on_gate_failure": {
-                        "type": "array",
-                        "description": "steps run when this gate fails (e.g. end the canary)",
-                        "items": {
-                            "type": "object",
-                            "properties": {
-                                "tool": {"type": "string", "enum": list(TOOLS)},
-                                "params": {"type": "object"},
-                                "rationale": _STEP_FIELDS["rationale"],
-                            },
-                            "required": ["tool", "params"],
-                        },
-                    },
+                    "tool": {"enum": [spec.name]},
+                    "params": openai_tool_schema(spec)["function"]["parameters"],
                 },
-                "required": ["tool", "params"],
-                "additionalProperties": False,
             }
-        )
+            for spec in TOOLS.values()
+        ],
+    }
     return {
         "type": "object",
         "properties": {
             "rationale": {"type": "string", "description": "why, citing the numbers read"},
             "expected_effect": {"type": "string", "description": "what changes if it runs"},
-            "steps": {"type": "array", "minItems": 1, "maxItems": 20, "items": {"anyOf": variants}},
+            "steps": {"type": "array", "minItems": 1, "maxItems": 20, "items": step},
         },
         "required": ["rationale", "expected_effect", "steps"],
         "additionalProperties": False,
@@ -227,8 +225,9 @@ def offered_tools() -> list[ChatCompletionFunctionToolParam]:
 # --- Validation of a proposal ------------------------------------------------------------------
 
 
-class _Invalid(Exception):
-    """What was wrong with the model's output, in words the model can act on."""
+class OutputProblem(Exception):
+    """What was wrong with one output of the model, in words the model can act on (it goes
+    back to the model in the repair round)."""
 
 
 def _errors(errors: list[ErrorDetails]) -> str:
@@ -242,9 +241,9 @@ def _arguments(raw: str, function: str) -> dict[str, Any]:
     try:
         value = json.loads(raw or "{}")
     except json.JSONDecodeError as exc:
-        raise _Invalid(f"the arguments of {function} are not valid JSON ({exc})") from exc
+        raise OutputProblem(f"the arguments of {function} are not valid JSON ({exc})") from exc
     if not isinstance(value, dict):
-        raise _Invalid(f"the arguments of {function} must be a JSON object")
+        raise OutputProblem(f"the arguments of {function} must be a JSON object")
     return value
 
 
@@ -253,22 +252,26 @@ def _check_step(step: PlanStep, where: str, steps: list[PlanStep], earliest_late
     of a step that has run before it (index < earliest_later)."""
     spec = TOOLS.get(step.tool)
     if spec is None:
-        raise _Invalid(f"{where}: no tool named {step.tool!r} (tools: {', '.join(TOOLS)})")
+        raise OutputProblem(f"{where}: no tool named {step.tool!r} (tools: {', '.join(TOOLS)})")
     if "idempotency_key" in step.params:
-        raise _Invalid(f"{where}: leave idempotency_key out, the plan fills it in")
-    referenced = set()
+        raise OutputProblem(f"{where}: leave idempotency_key out, the plan fills it in")
+    referenced: set[str] = set()
     for key, value in step.params.items():
         if not (isinstance(value, str) and value.startswith("${")):
             continue
         match = STEP_REFERENCE.match(value)
         if match is None:
-            raise _Invalid(f"{where}: {key}={value!r} is not a reference like ${{steps.N.field}}")
+            raise OutputProblem(
+                f"{where}: {key}={value!r} is not a reference like ${{steps.N.field}}"
+            )
         index, name = int(match.group(1)), match.group(2)
         if index >= earliest_later:
-            raise _Invalid(f"{where}: {key} refers to step {index}, which has not run before it")
+            raise OutputProblem(
+                f"{where}: {key} refers to step {index}, which has not run before it"
+            )
         fields = TOOLS[steps[index].tool].output_model.model_fields
         if name not in fields:
-            raise _Invalid(
+            raise OutputProblem(
                 f"{where}: {key} refers to {name!r}, but {steps[index].tool} returns "
                 f"{', '.join(fields)}"
             )
@@ -283,31 +286,33 @@ def _check_step(step: PlanStep, where: str, steps: list[PlanStep], earliest_late
             e for e in exc.errors() if not (e["type"] == "missing" and e["loc"][0] in referenced)
         ]
         if errors:
-            raise _Invalid(f"{where} ({step.tool}): {_errors(errors)}") from exc
+            raise OutputProblem(f"{where} ({step.tool}): {_errors(errors)}") from exc
     if step.gate and "passed" not in spec.output_model.model_fields:
-        raise _Invalid(f"{where}: gate needs a tool whose result has `passed`, not {step.tool}")
+        raise OutputProblem(
+            f"{where}: gate needs a tool whose result has `passed`, not {step.tool}"
+        )
     if step.on_gate_failure and not step.gate:
-        raise _Invalid(f"{where}: on_gate_failure runs only when the step is a gate")
+        raise OutputProblem(f"{where}: on_gate_failure runs only when the step is a gate")
 
 
 def validate_proposal(raw: str) -> Proposal:
-    """The proposal in `raw` (propose_plan's JSON arguments), or _Invalid saying why not."""
+    """The proposal in `raw` (propose_plan's JSON arguments), or OutputProblem saying why not."""
     data = _arguments(raw, PROPOSE)
     unknown = set(data) - {"rationale", "expected_effect", "steps"}
     if unknown:
-        raise _Invalid(
+        raise OutputProblem(
             f"{PROPOSE} takes rationale, expected_effect and steps, not {sorted(unknown)}"
         )
     try:
         proposal = Proposal.model_validate(data)
     except ValidationError as exc:
-        raise _Invalid(_errors(exc.errors())) from exc
+        raise OutputProblem(_errors(exc.errors())) from exc
     for index, step in enumerate(proposal.steps):
         _check_step(step, f"steps.{index}", proposal.steps, index)
         for fallback_index, fallback in enumerate(step.on_gate_failure):
             where = f"steps.{index}.on_gate_failure.{fallback_index}"
             if fallback.on_gate_failure or fallback.gate:
-                raise _Invalid(f"{where}: a fallback step cannot be a gate itself")
+                raise OutputProblem(f"{where}: a fallback step cannot be a gate itself")
             # Fallbacks run after their gate's step has returned: they may refer to it.
             _check_step(fallback, where, proposal.steps, index + 1)
     return proposal
@@ -380,6 +385,14 @@ def _assistant_message(completion: _Completion) -> ChatCompletionAssistantMessag
     return message
 
 
+def _detail(exc: APIStatusError) -> str:
+    """The server's own error message (OpenAI's envelope), else the response body."""
+    body = exc.body
+    if isinstance(body, dict) and isinstance(body.get("message"), str):
+        return str(body["message"])
+    return exc.response.text
+
+
 def _without_credentials(url: str) -> str:
     parts = urlsplit(url)
     host = parts.hostname or ""
@@ -404,6 +417,7 @@ class OpenAICompatibleBackend:
         self._base_url = base_url
         self._endpoint = _without_credentials(base_url)
         self._model = model
+        self._secret = api_key
         self._api_key = api_key or PLACEHOLDER_KEY
         self._timeout = timeout_seconds
         self._max_rounds = max_rounds
@@ -484,7 +498,9 @@ class OpenAICompatibleBackend:
                     return validate_proposal(call.arguments), None
                 if call.name not in TOOLS and call.name not in LOOKUPS:
                     offered = ", ".join(sorted(READ_TOOLS | LOOKUPS | {PROPOSE}))
-                    raise _Invalid(f"there is no function {call.name!r} (functions: {offered})")
+                    raise OutputProblem(
+                        f"there is no function {call.name!r} (functions: {offered})"
+                    )
                 args = _arguments(call.arguments, call.name)
                 try:
                     data = await tools.call(call.name, args)
@@ -494,7 +510,7 @@ class OpenAICompatibleBackend:
                 messages.append(
                     _tool_message(call.id, {"type": "tool_output", "tool": call.name, "data": data})
                 )
-            except _Invalid as exc:
+            except OutputProblem as exc:
                 problem = problem or str(exc)
                 messages.append(
                     _tool_message(
@@ -546,7 +562,7 @@ class OpenAICompatibleBackend:
         except TimeoutError as exc:
             if left <= self._timeout:
                 raise BudgetExceeded(
-                    f"stopped at the turn's limit of {budget.max_seconds:.0f} s"
+                    f"stopped at the turn's limit of {budget.max_seconds:g} s"
                 ) from exc
             raise LlmUnavailable(
                 f"{self._endpoint} did not answer within {self._timeout:g} s"
@@ -557,7 +573,7 @@ class OpenAICompatibleBackend:
             ) from exc
         except APIStatusError as exc:
             raise LlmUnavailable(
-                f"{self._endpoint} answered HTTP {exc.status_code}: {self._redact(exc.message)}"
+                f"{self._endpoint} answered HTTP {exc.status_code}: {self._redact(_detail(exc))}"
             ) from exc
         except APIConnectionError as exc:
             raise LlmUnavailable(
@@ -574,4 +590,7 @@ class OpenAICompatibleBackend:
         return completion
 
     def _redact(self, message: str) -> str:
-        return message.replace(self._api_key, "***")[:300]
+        """`message` (from the server or the client) cut short, without the API key in it."""
+        if self._secret:
+            message = message.replace(self._secret, "***")
+        return message[:300]
