@@ -3,17 +3,23 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from sqlalchemy.orm import Session
 from temporalio.client import Client
 
 from sentimentops.approvals import service
-from sentimentops.approvals.errors import ApprovalClosed
+from sentimentops.approvals.errors import ApprovalClosed, ApprovalRefused
 from sentimentops.approvals.models import ApprovalRequest
 from sentimentops.approvals.permissions import can_decide_approvals
 from sentimentops.approvals.schemas import APPROVAL_SIGNAL, ApprovalSignal
 from sentimentops.core.errors import Conflict, Forbidden, ServiceUnavailable, temporal_errors
 from sentimentops.core.flows import FlowContext
+from sentimentops.core.policy import OpaPolicyEngine, PolicyEngine
 from sentimentops.core.vocabulary import ApprovalStatus
 from sentimentops.identity.principal import Principal
+
+APPROVALS_PACKAGE = "sentimentops.approvals"
 
 
 async def signal_decision(client: Client, workflow_id: str, signal: ApprovalSignal) -> None:
@@ -34,6 +40,26 @@ async def send_decision(client: Client, row: ApprovalRequest) -> None:
     await signal_decision(client, row.workflow_id, signal)
 
 
+async def check_approver(policy: PolicyEngine, principal: Principal, row: ApprovalRequest) -> None:
+    """Ask the approval policy whether `principal` may decide `row` (ApprovalRefused if not)."""
+    input_data: dict[str, Any] = {
+        "approver": {
+            "subject": principal.subject,
+            "actor": principal.actor,
+            "kind": principal.kind.value,
+            "roles": sorted(role.value for role in principal.roles),
+        },
+        "request": {
+            "requester": row.requester,
+            "requester_kind": row.requester_kind,
+            "requested_by": row.requested_by,
+        },
+    }
+    decision = await policy.query(package=APPROVALS_PACKAGE, rule="decision", input_data=input_data)
+    if decision.get("allow") is not True:
+        raise ApprovalRefused("; ".join(decision.get("reasons") or ["refused by policy"]))
+
+
 async def decide_approval_flow(
     ctx: FlowContext,
     principal: Principal,
@@ -42,13 +68,27 @@ async def decide_approval_flow(
     approve: bool,
     plan_hash: str | None = None,
     comment: str | None = None,
+    policy: PolicyEngine | None = None,
 ) -> ApprovalRequest:
-    """Approve or reject: the approver policy, the service's checks (never the proposer, the
-    plan hash, expiry), the decision committed and audited, then the workflow signalled. The
-    decision is committed before the signal, so when Temporal is away it is not lost:
-    `resend_decision_flow` delivers it later. A refusal is audited in its own transaction."""
+    """Approve or reject: the approver permission, the service's checks (never an agent, never
+    the proposer, the plan hash, expiry), the approval policy (OPA, `policy` or the settings'
+    server: the same rules, and not the person who asked the agent for the plan when policy
+    says so), the decision committed and audited (the service's checks again, in its
+    transaction), then the workflow signalled. The decision is committed before the signal,
+    so when Temporal is away it is not lost: `resend_decision_flow` delivers it later. A
+    refusal is audited in its own transaction."""
+
+    def checked(session: Session) -> ApprovalRequest:
+        request = service.get_request(session, principal=principal, approval_id=approval_id)
+        service.check_decision(request, principal=principal, plan_hash=plan_hash)
+        return request
+
     try:
         can_decide_approvals(principal)
+        request = await ctx.read(checked)
+        await check_approver(
+            policy or OpaPolicyEngine(ctx.settings.resolved_opa_url), principal, request
+        )
         row = await ctx.write(
             lambda session: service.decide(
                 session,

@@ -25,6 +25,8 @@ class ApprovalRequest(TenantOwned, Base):
     # The proposer of the plan: never allowed to approve it.
     requester: Mapped[str] = mapped_column(String(255))
     requester_kind: Mapped[str] = mapped_column(String(16))
+    # Who asked the agent that proposed the plan (an audit actor), when one did.
+    requested_by: Mapped[str | None] = mapped_column(String(255), nullable=True)
     required_role: Mapped[str] = mapped_column(String(32))
     rationale: Mapped[str] = mapped_column(Text)
     reasons: Mapped[list[str]] = mapped_column(JSON)  # why policy asked for an approval

@@ -21,6 +21,9 @@ class ApprovalSubject(BaseModel):
     requester: str
     rationale: str
     reasons: list[str]
+    # The person who asked an agent for the plan (audit actor); policy may refuse them as its
+    # approver (policies/rego/sentimentops/approvals.rego). None for plans nobody asked for.
+    requested_by: str | None = None
 
 
 def subject_of(model: ApprovalSubject) -> dict[str, Any]:

@@ -1,9 +1,11 @@
 """Approval requests: created by the plan workflow, decided by approvers, always audited.
 
-A decision is refused when the approver proposed the plan, lacks the request's role, belongs
-to another tenant (the request is then simply not found), the request expired or was
-superseded, or the plan hash the approver reviewed differs from the request's. Refusals are
-audited by record_refusal, in a transaction of their own (approvals/flows.py).
+A decision is refused when the approver is an agent, proposed the plan, lacks the request's
+role, belongs to another tenant (the request is then simply not found), the request expired or
+was superseded, or the plan hash the approver reviewed differs from the request's. The approval
+policy (policies/rego/sentimentops/approvals.rego, asked by approvals/flows.py) refuses the
+first two as well, and the person who asked an agent for its plan. Refusals are audited by
+record_refusal, in a transaction of their own (approvals/flows.py).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from sqlalchemy.orm import Session
 from sentimentops.approvals.errors import ApprovalClosed, ApprovalRefused
 from sentimentops.approvals.models import ApprovalRequest
 from sentimentops.core.audit import service as audit
-from sentimentops.core.vocabulary import ApprovalStatus, AuditOutcome, Role
+from sentimentops.core.vocabulary import ApprovalStatus, AuditOutcome, PrincipalKind, Role
 from sentimentops.identity.models import Tenant
 from sentimentops.identity.principal import Principal
 from sentimentops.identity.tenancy import get_owned, owned, owned_id_by_prefix, tenant_id_of
@@ -49,6 +51,7 @@ def create_request(
     rationale: str,
     reasons: list[str],
     ttl_seconds: float,
+    requested_by: str | None = None,
     required_role: Role = Role.APPROVER,
 ) -> ApprovalRequest:
     """A pending request for `tenant` (a slug), bound to the plan hash and step."""
@@ -64,6 +67,7 @@ def create_request(
         params=params,
         requester=requester,
         requester_kind=requester_kind,
+        requested_by=requested_by,
         required_role=required_role.value,
         rationale=rationale,
         reasons=reasons,
@@ -87,6 +91,7 @@ def create_request(
             "tool": tool,
             "params": params,
             "reasons": reasons,
+            "requested_by": requested_by,
         },
     )
     return request
@@ -153,6 +158,29 @@ def record_refusal(
     )
 
 
+def check_decision(
+    request: ApprovalRequest, *, principal: Principal, plan_hash: str | None = None
+) -> None:
+    """Refuse a decision the request itself forbids (ApprovalClosed/ApprovalRefused): closed,
+    expired, an approver without the role, an agent or the proposer, a changed plan hash."""
+    if request.status == ApprovalStatus.SUPERSEDED:
+        raise ApprovalClosed(
+            "the plan changed after this request was made; decide the new request instead"
+        )
+    if request.status != PENDING:
+        raise ApprovalClosed(f"request is {request.status}")
+    if _aware(request.expires_at) <= _now():
+        raise ApprovalClosed("request expired")
+    if not principal.has_role(Role(request.required_role)):
+        raise ApprovalRefused(f"deciding needs the {request.required_role} role")
+    if principal.kind is PrincipalKind.AGENT or principal.has_role(Role.AGENT):
+        raise ApprovalRefused("an agent can never approve a plan")
+    if request.requester in (principal.subject, principal.actor):
+        raise ApprovalRefused("the proposer of a plan cannot approve it")
+    if plan_hash is not None and plan_hash != request.plan_hash:
+        raise ApprovalClosed("the plan changed: the reviewed plan hash does not match the request")
+
+
 def decide(
     session: Session,
     *,
@@ -165,20 +193,7 @@ def decide(
     """Approve or reject a pending request (ApprovalClosed/ApprovalRefused otherwise: the caller
     rolls back and records the refusal with record_refusal)."""
     request = get_owned(session, ApprovalRequest, approval_id, principal)
-    if request.status == ApprovalStatus.SUPERSEDED:
-        raise ApprovalClosed(
-            "the plan changed after this request was made; decide the new request instead"
-        )
-    if request.status != PENDING:
-        raise ApprovalClosed(f"request is {request.status}")
-    if _aware(request.expires_at) <= _now():
-        raise ApprovalClosed("request expired")
-    if not principal.has_role(Role(request.required_role)):
-        raise ApprovalRefused(f"deciding needs the {request.required_role} role")
-    if request.requester in (principal.subject, principal.actor):
-        raise ApprovalRefused("the proposer of a plan cannot approve it")
-    if plan_hash is not None and plan_hash != request.plan_hash:
-        raise ApprovalClosed("the plan changed: the reviewed plan hash does not match the request")
+    check_decision(request, principal=principal, plan_hash=plan_hash)
     request.status = ApprovalStatus.APPROVED if approve else ApprovalStatus.REJECTED
     request.decided_by = principal.actor
     request.decided_at = _now()

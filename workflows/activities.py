@@ -54,10 +54,11 @@ class PolicyActivities:
         self._sessions = sessions
 
     def _context(self, request: ToolCallRequest) -> dict[str, object]:
-        """Facts policy needs that only the database knows: an agent's calls in the last hour
-        (those that went ahead or asked for approval; refusals do not extend a block)."""
+        """The workflow's facts (request.context) and those only the database knows: an
+        agent's calls in the last hour (those that went ahead or asked for approval; refusals
+        do not extend a block). The database's count wins over any the request carries."""
         if request.principal.kind != "agent":
-            return {}
+            return dict(request.context)
         with self._sessions() as session:
             count = audit.count_since(
                 session,
@@ -67,7 +68,7 @@ class PolicyActivities:
                 outcomes=("allowed", "needs_approval"),
                 since=datetime.now(UTC) - AGENT_BUDGET_WINDOW,
             )
-        return {"agent_actions_last_hour": count}
+        return {**request.context, "agent_actions_last_hour": count}
 
     @activity.defn(name="check_policy")
     async def check_policy(self, request: ToolCallRequest) -> PolicyCheckResult:

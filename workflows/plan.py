@@ -5,7 +5,9 @@ a denied step stops the plan before it runs; a step that needs approval creates 
 request bound to the plan hash and step and waits durably (with the plan's timeout) for the
 decision signal. Tools run as activities with retries and timeouts suited to each (training on
 its own task queue, heartbeating). Amending the plan changes its hash, which voids approvals
-given for the old plan. Queries expose progress for the CLI and the UI.
+given for the old plan. Each check tells policy the plan's hash and the approvals it received,
+so that one human approval of an agent's plan covers its later steps (policy decides which
+approvals count). Queries expose progress for the CLI and the UI.
 """
 
 from __future__ import annotations
@@ -66,6 +68,10 @@ _IN_PROGRESS = (
 # plan_started/plan_finished activities (the registry's one writer); older histories keep the
 # record_event calls they made (workflow.patched keeps both replayable).
 TYPED_PLAN_REGISTRY = "typed-plan-registry"
+# Plans started from this version on tell policy their hash, who asked for them and the
+# approvals they received, so that one human approval of an agent's plan lets its later steps
+# run (policies/rego/sentimentops/tools.rego); older histories asked without that context.
+AGENT_PLAN_APPROVAL = "agent-plan-approval"
 
 
 class StepStopped(Exception):
@@ -114,6 +120,9 @@ class PlanExecutionWorkflow:
         self._waiting_for: str | None = None
         self._in_fallback = False
         self._ignored: list[str] = []
+        # Every approval this run received, with the hash it was given for: policy counts only
+        # those of the current hash, so an amendment needs a new one.
+        self._plan_approvals: list[dict[str, str]] = []
 
     @property
     def _active_plan(self) -> Plan:
@@ -319,6 +328,7 @@ class PlanExecutionWorkflow:
                     tenant=self._active_plan.tenant,
                     tool=step.tool,
                     params=params,
+                    context=self._policy_context(),
                 ),
                 start_to_close_timeout=_QUICK_TIMEOUT,
                 retry_policy=_QUICK_RETRY,
@@ -346,6 +356,16 @@ class PlanExecutionWorkflow:
             break
         await self._execute(request, state, step, params, results)
 
+    def _policy_context(self) -> dict[str, Any]:
+        """What policy needs to know about the plan itself (empty in older histories)."""
+        if not workflow.patched(AGENT_PLAN_APPROVAL):
+            return {}
+        return {
+            "plan_hash": self._hash,
+            "plan_approved_by": list(self._plan_approvals),
+            "requested_by": self._active_plan.requested_by,
+        }
+
     async def _await_approval(
         self, state: StepState, step: PlanStep, params: dict[str, Any], reasons: list[str]
     ) -> str:
@@ -361,6 +381,7 @@ class PlanExecutionWorkflow:
                 params=params,
                 requester=plan.proposer.subject,
                 requester_kind=plan.proposer.kind,
+                requested_by=plan.requested_by,
                 rationale=step.rationale or plan.rationale,
                 reasons=reasons,
                 ttl_seconds=plan.approval_timeout_seconds,
@@ -386,6 +407,9 @@ class PlanExecutionWorkflow:
                 decision = self._decisions[ticket.approval_id]
                 outcome = "approved" if decision.approved else "rejected"
                 state.approved_by = decision.decided_by
+                if decision.approved:
+                    approval = {"approver": decision.decided_by, "plan_hash": bound_hash}
+                    self._plan_approvals.append(approval)
         self._waiting_for = None
         self._status = PlanStatus.RUNNING
         if outcome in ("expired", "amended"):

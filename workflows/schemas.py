@@ -23,6 +23,9 @@ class ToolCallRequest(BaseModel):
     tenant: str
     tool: str
     params: dict[str, Any] = Field(default_factory=dict)
+    # Facts of the plan for the policy (its hash, the approvals it received, who asked for it;
+    # policies/rego/sentimentops/tools.rego reads them as input.context).
+    context: dict[str, Any] = Field(default_factory=dict)
 
 
 class PolicyCheckResult(BaseModel):

@@ -61,7 +61,8 @@ def _show(out: ApprovalOut) -> None:
 
     console.print(f"[bold]{out.id}[/]  {out.status}", soft_wrap=True)
     console.print(f"step {out.step_index}: {out.tool} {json.dumps(out.params, default=str)}")
-    console.print(f"proposed by {out.requester} ({out.requester_kind}): {out.rationale}")
+    asked = f", asked for by {out.requested_by}" if out.requested_by else ""
+    console.print(f"proposed by {out.requester} ({out.requester_kind}){asked}: {out.rationale}")
     console.print(f"why approval: {'; '.join(out.reasons)}")
     console.print(
         f"plan hash {out.plan_hash}; expires {out.expires_at:%Y-%m-%d %H:%M:%S} UTC",

@@ -179,7 +179,10 @@ class running_platform:
 
     async def __aenter__(self) -> Platform:
         client, opa_url, sessions, tmp_path, notifier, settings = self._args
+        # The flows ask OPA too (approvals), through the platform's settings.
         settings = settings or platform_settings(tmp_path)
+        if settings.opa_url is None:
+            settings = settings.model_copy(update={"opa_url": opa_url})
         policy = OpaPolicyEngine(opa_url)
         with transaction(sessions) as session:
             tenant = identity.tenant_by_slug(session, TENANT) or identity.create_tenant(
@@ -223,6 +226,7 @@ def cli_env(platform: Platform, db_url: str) -> dict[str, str]:
         "SENTIMENTOPS_TEMPORAL_ADDRESS": platform.client.service_client.config.target_host,
         "SENTIMENTOPS_TEMPORAL_TASK_QUEUE": s.temporal_task_queue,
         "SENTIMENTOPS_TRAINING_TASK_QUEUE": s.training_task_queue,
+        "SENTIMENTOPS_OPA_URL": s.resolved_opa_url,
         "SENTIMENTOPS_LOG_JSON": "false",
     }
 

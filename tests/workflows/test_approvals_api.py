@@ -27,6 +27,7 @@ async def test_approve_over_http_continues_the_workflow(
         database_url=fresh_db_url,
         temporal_address=temporal_client.service_client.config.target_host,
         temporal_external_ui_url="http://temporal-ui.example",
+        opa_url=opa_url,
     )
     app = create_app(settings)
     with TestClient(app) as http:
