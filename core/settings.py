@@ -226,7 +226,8 @@ class Settings(BaseSettings):
     # One turn's budget: past any of these the run stops with a clear message.
     agent_max_tool_calls: int = Field(default=12, ge=1, le=100)
     agent_max_seconds: float = Field(default=120.0, gt=0, le=3600)
-    agent_max_tokens: int = Field(default=20_000, ge=100, le=1_000_000)
+    # An OpenAI-style request carries ~3k tokens of tool schemas: 60k is about a dozen rounds.
+    agent_max_tokens: int = Field(default=60_000, ge=100, le=1_000_000)
     # Agents act with access tokens this short-lived (minutes, not a service account's hours).
     agent_token_ttl_seconds: int = Field(default=300, ge=30, le=3600)
 
