@@ -3,7 +3,8 @@ registry) from tests/workflows, and what the LLM backend's tests add to it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from typing import Protocol
 
 import pytest
 
@@ -52,3 +53,53 @@ def agent_toolbox(
 def openai_server() -> Iterator[ScriptedOpenAIServer]:
     with scripted_openai_server() as server:
         yield server
+
+
+# --- The deterministic planner's scenario suite (tests/agents/test_scenarios.py) -----------------
+
+
+class ToolboxFactory(Protocol):
+    def __call__(
+        self,
+        *,
+        tenant: str,
+        subject: str,
+        events: list[AgentEvent],
+        roles: Sequence[str] = ("agent",),
+        budget: Budget | None = None,
+    ) -> Toolbox: ...
+
+
+@pytest.fixture
+def toolbox_factory(platform: Platform, opa_url: str) -> ToolboxFactory:
+    """Toolboxes over the platform's real database, OPA and registry for any tenant, agent
+    subject (each has its own hourly budget in policy) and roles (a role without a tool shows
+    the policy's refusal)."""
+    policy = OpaPolicyEngine(opa_url)
+
+    def make(
+        *,
+        tenant: str,
+        subject: str,
+        events: list[AgentEvent],
+        roles: Sequence[str] = ("agent",),
+        budget: Budget | None = None,
+    ) -> Toolbox:
+        return Toolbox(
+            context=ToolContext(
+                settings=platform.settings,
+                sessions=platform.sessions,
+                policy=policy,
+                registry=lambda: platform.registry,
+                tenant=tenant,
+                actor=subject,
+            ),
+            principal=PolicyPrincipal(
+                subject=subject, kind="agent", roles=list(roles), tenant=tenant, agent="planner"
+            ),
+            thread_id=f"thread-{subject}",
+            emit=events.append,
+            budget=budget,
+        )
+
+    return make
