@@ -27,6 +27,7 @@ from sentimentops.core.model_registry import ModelVersion
 from sentimentops.core.policy import Principal as PolicyPrincipal
 from sentimentops.core.vocabulary import ALIASES, CANDIDATE_ALIAS, AuditOutcome, Task
 from sentimentops.inference.models import CanaryShare
+from sentimentops.tools import promotions
 from sentimentops.tools.base import ToolContext
 from sentimentops.tools.catalogue import TOOLS
 from sentimentops.workflows.models import PlanExecution
@@ -36,6 +37,8 @@ from sentimentops.workflows.schemas import SENTRY_SUBJECT
 READ_TOOLS = frozenset({"get_service_metrics", "detect_drift", "compare_models"})
 # Look-ups that are not catalogue tools (registry and plan registry reads).
 LOOKUPS = frozenset({"list_model_versions", "list_plans"})
+# The version tag training and the model pack set to the family a version was trained with.
+FAMILY_TAG = "sentimentops.family"
 
 Emit = Callable[[AgentEvent], None]
 
@@ -221,13 +224,24 @@ class Toolbox:
 
         def read() -> dict[str, Any]:
             aliases: dict[str, str | None] = {}
-            metrics: dict[str, dict[str, float]] = {}
             for alias in (*ALIASES, CANDIDATE_ALIAS):
                 found: ModelVersion | None = registry.version_for_alias(task, alias)
                 aliases[alias] = found.version if found else None
-                if found is not None and found.version not in metrics:
-                    metrics[found.version] = registry.version_metrics(task, found.version)
-            versions = sorted((v.version for v in registry.find_versions(task)), key=_version_key)
+            found_versions = sorted(
+                registry.find_versions(task), key=lambda v: _version_key(v.version)
+            )
+            versions = [v.version for v in found_versions]
+            # The versions answers talk about, the aliases' and the two newest ("compare the
+            # last two versions"), with their metrics and the family they were trained with.
+            described = {v for v in aliases.values() if v} | set(versions[-2:])
+            metrics = {
+                v: registry.version_metrics(task, v) for v in sorted(described, key=_version_key)
+            }
+            families = {
+                v.version: v.tags[FAMILY_TAG]
+                for v in found_versions
+                if v.version in described and FAMILY_TAG in v.tags
+            }
             with self._ctx.sessions() as session:
                 share = session.execute(
                     select(CanaryShare.share).where(
@@ -235,11 +249,21 @@ class Toolbox:
                         CanaryShare.task == task,
                     )
                 ).scalar_one_or_none()
+                # The versions each alias served, oldest first: where a rollback returns to.
+                live = {
+                    alias: promotions.lineage(
+                        promotions.history(session, model_name=task, alias=alias),
+                        aliases[alias],
+                    )
+                    for alias in ALIASES
+                }
             return {
                 "task": task,
                 "aliases": aliases,
                 "versions": versions[-10:],
                 "metrics": metrics,
+                "families": families,
+                "live_history": live,
                 "canary_share": float(share or 0.0),
             }
 
