@@ -21,9 +21,11 @@ from temporalio.client import Client
 
 from sentimentops.app.api import create_app
 from sentimentops.core.audit.models import AuditEvent
+from sentimentops.core.db import transaction
 from sentimentops.core.settings import Settings
 from sentimentops.core.vocabulary import Role
-from tests.identity.conftest import Factory
+from sentimentops.tools import promotions
+from tests.identity.conftest import Account, Factory
 from tests.workflows.conftest import TENANT, Platform, platform_settings, running_platform
 
 pytestmark = pytest.mark.timeout(300)
@@ -45,7 +47,26 @@ class Api:
     http: TestClient
     platform: Platform
     factory: Factory
+    engineer_account: Account
     engineer: dict[str, str]
+
+    def promote(self, task: str, times: int) -> list[str]:
+        """`times` versions promoted to production one after the other (a rollback history)."""
+        versions = []
+        for _ in range(times):
+            version = self.platform.register_version(task, alias="candidate")
+            with transaction(self.platform.sessions) as session:
+                promotions.promote(
+                    session,
+                    self.platform.registry,
+                    model_name=task,
+                    version=version,
+                    alias="production",
+                    actor="test",
+                    tenant=TENANT,
+                )
+            versions.append(version)
+        return versions
 
     async def stream(
         self, path: str, body: dict[str, Any], headers: dict[str, str] | None = None
@@ -82,17 +103,18 @@ def agents_settings(tmp_path: Path, temporal_client: Client, opa_url: str, db_ur
 
 @asynccontextmanager
 async def running_api(
-    settings: Settings, temporal_client: Client, opa_url: str
+    settings: Settings, temporal_client: Client, opa_url: str, engineer: Account | None = None
 ) -> AsyncIterator[Api]:
+    """The app and workers; `engineer` is an account made by an earlier run (a restart)."""
     app = create_app(settings)
     with TestClient(app) as http:
         sessions: sessionmaker[Session] = app.state.sessions
         factory = Factory(sessions, http)
-        engineer = factory.account(TENANT, "eng", {Role.ML_ENGINEER})
+        engineer = engineer or factory.account(TENANT, "eng", {Role.ML_ENGINEER})
         async with running_platform(
             temporal_client, opa_url, sessions, settings.data_dir.parent, settings=settings
         ) as platform:
-            yield Api(http, platform, factory, factory.headers(engineer))
+            yield Api(http, platform, factory, engineer, factory.headers(engineer))
 
 
 async def test_conversation_draft_revision_submit_approval_and_restart(
@@ -100,8 +122,7 @@ async def test_conversation_draft_revision_submit_approval_and_restart(
 ) -> None:
     settings = agents_settings(tmp_path, temporal_client, opa_url, fresh_db_url)
     async with running_api(settings, temporal_client, opa_url) as api:
-        old = api.platform.register_version(alias="production")
-        new = api.platform.register_version(alias="production")
+        _first, old, new = api.promote("sarcasm", 3)
         assert api.platform.alias("production") == new
 
         created = api.http.post("/api/v1/agents/threads", json={}, headers=api.engineer)
@@ -172,6 +193,7 @@ async def test_conversation_draft_revision_submit_approval_and_restart(
         assert all(r.actor.startswith("agent:") for r in reads)
         assert all(r.details["thread_id"] == thread for r in reads)
 
+        first = api
         # Threads are private: another person of the tenant, or another tenant, sees nothing.
         colleague = api.factory.headers(api.factory.account(TENANT, "eng2", {Role.ML_ENGINEER}))
         outsider = api.factory.headers(
@@ -184,7 +206,7 @@ async def test_conversation_draft_revision_submit_approval_and_restart(
             assert api.http.get("/api/v1/agents/threads", headers=headers).json() == []
 
     # A new API process on the same database: the conversation is still there.
-    async with running_api(settings, temporal_client, opa_url) as api:
+    async with running_api(settings, temporal_client, opa_url, first.engineer_account) as api:
         got = api.http.get(base, headers=api.engineer)
         assert got.status_code == 200, got.text
         thread_out = got.json()
@@ -200,8 +222,7 @@ async def test_viewers_ask_but_cannot_submit_and_agents_cannot_chat(
 ) -> None:
     settings = agents_settings(tmp_path, temporal_client, opa_url, fresh_db_url)
     async with running_api(settings, temporal_client, opa_url) as api:
-        api.platform.register_version(alias="production")
-        api.platform.register_version(alias="production")
+        api.promote("sentiment", 2)
         viewer = api.factory.headers(api.factory.account(TENANT, "viewer", {Role.VIEWER}))
         thread = api.http.post("/api/v1/agents/threads", json={}, headers=viewer).json()["id"]
         base = f"/api/v1/agents/threads/{thread}"
