@@ -153,6 +153,8 @@ class Toolbox:
         """Run a read-only tool (READ_TOOLS) or a look-up (LOOKUPS) and return its output as
         JSON data. A refusal or failure comes back as {"error": ...}, so a model can read it."""
         if tool not in READ_TOOLS and tool not in LOOKUPS:
+            # Recorded: an agent reaching for a state change is what an operator wants to see.
+            await self._audit(tool, params, AuditOutcome.REFUSED)
             raise NotReadOnly(
                 f"{tool} changes state: agents propose it as a plan step, they never call it"
             )
@@ -172,22 +174,30 @@ class Toolbox:
         return data
 
     async def _run(self, tool: str, params: dict[str, Any]) -> dict[str, Any]:
-        if tool == "list_model_versions":
-            return await self._model_versions(params)
-        if tool == "list_plans":
-            return await self._plans(params)
-        spec = TOOLS[tool]
-        checked = spec.input_model.model_validate(params)  # ValueError → {"error": ...}
+        spec = TOOLS.get(tool)
+        # Look-ups have no input model: they read one known key each (a task, a limit).
+        checked = (
+            spec.input_model.model_validate(params).model_dump(mode="json", exclude_none=True)
+            if spec is not None
+            else params
+        )  # a ValueError becomes {"error": ...}
+        # Every read, look-ups included, is a tool call to policy: roles, tenant, hourly budget.
         decision = await self._ctx.policy.decide_tool_call(
             principal=self._principal,
             tenant=self._ctx.tenant,
             tool=tool,
-            params=checked.model_dump(mode="json", exclude_none=True),
+            params=checked,
             context={"agent_actions_last_hour": await self._actions_last_hour()},
         )
         if not decision.allow:
             return {"error": "denied by policy: " + "; ".join(decision.reasons)}
-        output = await spec.run(self._ctx, checked)
+        if tool == "list_model_versions":
+            return await self._model_versions(params)
+        if tool == "list_plans":
+            return await self._plans(params)
+        if spec is None:
+            raise NotReadOnly(f"{tool} is neither a read-only tool nor a look-up")
+        output = await spec.run(self._ctx, spec.input_model.model_validate(params))
         result: dict[str, Any] = output.model_dump(mode="json")
         return result
 
