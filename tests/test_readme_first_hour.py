@@ -1,7 +1,8 @@
 """The README's first hour, literally: `up` on a fresh data directory, then every command of the
 README's "First steps" section as printed there (placeholders filled from what earlier commands
 printed, as a reader would), through the first lifecycle to its approval and the new version
-answering requests. The README cannot drift from the code without this test failing.
+answering requests, and through the planner agent's draft: submitted, approved by someone else,
+its canary serving the share asked for, its version promoted. The README cannot drift from the code without this test failing.
 
 Real processes throughout: the Temporal dev server, OPA, the worker and the API started by `up`,
 the committed model pack imported on first run, the CLI run as a user runs it (from .venv/bin on
@@ -159,7 +160,23 @@ def _follow_the_readme(reader: Reader, commands: list[str]) -> None:
             if expected[0] == PlanStatus.COMPLETED:
                 _assert_the_candidate_serves(reader)
             continue
+        if "/api/v1/models" in command:
+            # The comment names the canary share the agent's plan sets once it reaches its soak.
+            share = re.search(r"(\w+) canary ([0-9.]+)", command.partition(" #")[2])
+            assert share is not None, command
+            task, value = share.group(1), share.group(2)
+            pattern = rf'"{task}":\s*{re.escape(value)}\b'
+            reader.until(command, pattern, minutes=LIFECYCLE_MINUTES)
+            continue
         out = reader.run(command)
+        if command.startswith("sentimentops chat") and "--thread" not in command:
+            thread = re.search(r"\bthread\s+([0-9a-f]{32})\b", out)
+            assert thread is not None, reader.transcript[-1]
+            reader.values["<thread>"] = thread.group(1)
+        if command.startswith("sentimentops chat") and "--submit" in command:
+            submitted = re.search(r"Submitted\s+as\s+plan\s+(\S+)", out)
+            assert submitted is not None, reader.transcript[-1]
+            reader.values["<workflow id>"] = submitted.group(1)
         if command.startswith("sentimentops admin create-api-key"):
             key = re.search(r"\b(so_[A-Za-z0-9_-]+)", out)
             assert key is not None, reader.transcript[-1]
