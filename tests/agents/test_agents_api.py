@@ -117,6 +117,8 @@ async def running_api(
             yield Api(http, platform, factory, engineer, factory.headers(engineer))
 
 
+# PostgreSQL too: threads are then checkpointed by LangGraph's Postgres saver in that database.
+@pytest.mark.parametrize("fresh_db_url", ["sqlite", "postgresql"], indirect=True)
 async def test_conversation_draft_revision_submit_approval_and_restart(
     temporal_client: Client, opa_url: str, fresh_db_url: str, tmp_path: Path
 ) -> None:
