@@ -28,6 +28,8 @@ from sentimentops.workflows.schemas import PlanStep
 from sentimentops.workflows.templates import lifecycle_plan, rollback_plan
 
 DEFAULT_FAMILY = "tfidf_lr"
+# The families train_model can fit (training/config.py FAMILIES, without importing training).
+FAMILIES = ("tfidf_lr", "notebook", "minilm")
 DEFAULT_CANARY_SHARE = 0.1
 # Latency "went up" when the last hour's P95 or P50 is this much above the longer window's.
 LATENCY_RISE = 1.2
@@ -349,6 +351,12 @@ def _drift_text(task: str, window: float, data: dict[str, Any]) -> str:
             f"{task} is drifting: {psi} ({'; '.join(data['reasons'])}), over {volumes}. "
             f"If it persists, retraining on recent labelled data is the remedy ('retrain {task}')."
         )
+    if not data.get("enough_traffic", True):
+        # Too few predictions make PSI noise: the policy does not judge, and neither may we.
+        return (
+            f"{task}: too little traffic to tell ({volumes}; each window needs "
+            f"{data.get('min_volume')}). Measured anyway: {psi}."
+        )
     return f"{task}: no drift by the policy's thresholds: {psi}, over {volumes}."
 
 
@@ -461,38 +469,62 @@ async def _improve(run: _Run, intent: Intent) -> Reply:
     current = metrics.get(f"test_{intent.metric}")
     family = (registry.get("families") or {}).get(version)
     named = _named(registry, version, *([family] if family else []))
-    if current is None:
-        return run.answer(f"{task} {named} has no recorded test {intent.metric}.")
-    lines = [f"{task} {named} has test {intent.metric} {current:.1%}."]
-    if threshold is not None:
-        if current >= threshold:
-            return run.answer(f"{lines[0]} That is already above {_share(threshold)}.")
-        lines.append(
-            f"That is {(threshold - current) * 100:.1f} points short of {_share(threshold)}."
-        )
     domains = sorted(
         (value, key.removeprefix("domain_").removesuffix(f"_{intent.metric}"))
         for key, value in metrics.items()
         if key.startswith("domain_") and key.endswith(f"_{intent.metric}")
     )
-    if domains:
+    if current is None and not domains:
+        return run.answer(f"{task} {named} has no recorded {intent.metric}.")
+    lines = []
+    if current is not None:
+        lines.append(f"{task} {named} has test {intent.metric} {current:.1%}.")
+        if threshold is not None:
+            if current >= threshold:
+                return run.answer(f"{lines[0]} That is already above {_share(threshold)}.")
+            lines.append(
+                f"That is {(threshold - current) * 100:.1f} points short of {_share(threshold)}."
+            )
+        if domains:
+            lines.append(
+                "Weakest domains: "
+                + ", ".join(f"{name} {value:.1%}" for value, name in domains[:3])
+                + "."
+            )
+    else:
+        # A model measured per domain only (the model pack's cards): the pooled figure would
+        # hide the domains users write in, so answer per domain.
         lines.append(
-            "Weakest domains: "
-            + ", ".join(f"{name} {value:.1%}" for value, name in domains[:3])
-            + "."
+            f"{task} {named} is measured per domain: {intent.metric} from "
+            f"{domains[0][0]:.1%} ({domains[0][1]}) to {domains[-1][0]:.1%} ({domains[-1][1]})."
         )
-    if family != "minilm":
+        if threshold is not None:
+            below = [(value, name) for value, name in domains if value < threshold]
+            if not below:
+                return run.answer(f"{lines[0]} Every domain is already above {_share(threshold)}.")
+            lines.append(
+                f"{len(below)} of {len(domains)} domains are below {_share(threshold)}: "
+                + ", ".join(
+                    f"{name} {value:.1%} ({(threshold - value) * 100:.1f} points short)"
+                    for value, name in below
+                )
+                + "."
+            )
+    if family == "minilm" or family == "routed":
+        lines.append(
+            "Production is already MiniLM-based (the largest family here"
+            + (", assembled from the model pack's GPU fits" if family == "routed" else "")
+            + "): the next gains come from a longer MiniLM fit on the GPU queue and more "
+            "labelled data in the weakest domains (the labeling studio), then a lifecycle whose "
+            "gates measure the result: it is measured then, not promised."
+        )
+    else:
         lines.append(
             "The larger family here is minilm (all-MiniLM-L6-v2 fine-tuned; it trains on the "
             "GPU queue when one is lent, slowly on CPU). A lifecycle trains it, evaluates it on "
             f"the same test split and lets the promotion gates compare it with v{version}; "
             "whether it reaches the target is measured then, not promised. Say "
             f"'retrain {task} with minilm and canary it at 10 %' for a draft plan."
-        )
-    else:
-        lines.append(
-            "Production is already minilm, the largest family here: the next gains come from "
-            "more labelled data in the weakest domains (the labeling studio) and a retrain."
         )
     return run.answer(*lines)
 
@@ -549,8 +581,13 @@ async def _retrain(run: _Run, intent: Intent) -> Reply:
     known = (registry or {}).get("families", {}).get(production) if production else None
     if intent.family is not None:
         family, why = intent.family, run.asked
-    elif known is not None:
+    elif known in FAMILIES:
         family, why = known, f"the family of production v{production}"
+    elif known is not None:
+        # e.g. the model pack's "routed" models, assembled on a GPU machine: not a recipe
+        # a worker can rerun, so the default family is proposed and the answer says why.
+        family = DEFAULT_FAMILY
+        why = f"production v{production} is a {known} model, which is not trained here"
     else:
         family, why = DEFAULT_FAMILY, "the default family"
     options: dict[str, Any] = {"canary_share": share}

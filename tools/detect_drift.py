@@ -39,6 +39,10 @@ class DetectDriftOutput(ToolOutput):
     psi_length: float | None
     drifted: bool
     reasons: list[str]
+    # False when a window had fewer than `min_volume` predictions: PSI is then noise, and
+    # `drifted` false means "cannot tell", not "no drift".
+    enough_traffic: bool = True
+    min_volume: int = 0
 
 
 def psi(expected: Sequence[float], actual: Sequence[float]) -> float:
@@ -126,6 +130,8 @@ async def detect_drift(ctx: ToolContext, params: DetectDriftInput) -> DetectDrif
         psi_length=lengths,
         drifted=bool(verdict["drifted"]),
         reasons=list(verdict["reasons"]),
+        enough_traffic=bool(verdict.get("enough_traffic", True)),
+        min_volume=int(verdict.get("min_volume", 0)),
     )
 
 

@@ -9,7 +9,8 @@
 # data.sentimentops.gates.soak        input: {volume, error_rate, latency_p95_ms} (null: unknown)
 #   the canary's service metrics over the soak period.
 # data.sentimentops.gates.drift       input: {current_volume, reference_volume, psi: {...}}
-#   traffic drift between two windows; answers {drifted: bool, reasons: [string]}.
+#   traffic drift between two windows; answers {drifted: bool, reasons: [string],
+#   enough_traffic: bool, min_volume: number}.
 #
 # The others answer {passed: bool, reasons: [string]}. Thresholds live in config/data.json.
 #
@@ -196,13 +197,25 @@ soak := {"passed": count(soak_failures) == 0, "reasons": sort(soak_failures)}
 # Too little traffic in either window makes PSI noise, not drift.
 drift_config := data.sentimentops.config.drift
 
-drift_reasons contains msg if {
+default drift_enough_traffic := false
+
+drift_enough_traffic if {
 	input.current_volume >= drift_config.min_volume
 	input.reference_volume >= drift_config.min_volume
+}
+
+drift_reasons contains msg if {
+	drift_enough_traffic
 	some name, value in input.psi
 	is_number(value)
 	value > drift_config.psi_alert
 	msg := sprintf("PSI of %v is %v (> %v)", [name, value, drift_config.psi_alert])
 }
 
-drift := {"drifted": count(drift_reasons) > 0, "reasons": sort(drift_reasons)}
+drift := {
+	"drifted": count(drift_reasons) > 0,
+	"reasons": sort(drift_reasons),
+	# False: a window had fewer than min_volume predictions, so no verdict was possible.
+	"enough_traffic": drift_enough_traffic,
+	"min_volume": drift_config.min_volume,
+}

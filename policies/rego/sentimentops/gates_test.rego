@@ -184,7 +184,7 @@ test_drift_above_threshold if {
 }
 
 test_no_drift_below_threshold if {
-	gates.drift == {"drifted": false, "reasons": []} with input as {"current_volume": 100, "reference_volume": 500, "psi": {"score": 0.05, "label": 0.01, "length": 0.1}}
+	gates.drift == {"drifted": false, "reasons": [], "enough_traffic": true, "min_volume": 50} with input as {"current_volume": 100, "reference_volume": 500, "psi": {"score": 0.05, "label": 0.01, "length": 0.1}}
 }
 
 test_too_little_traffic_is_not_drift if {
@@ -202,4 +202,11 @@ test_domain_metrics_alone_are_comparable if {
 	domains := {"domain_headlines_macro_f1": 0.8}
 	r := gates.promotion with input as {"task": "sentiment", "candidate": object.union(good, domains), "production": domains}
 	not "production's record has no metric to compare the candidate with: evaluate production first" in r.reasons
+}
+
+test_no_verdict_on_too_little_traffic if {
+	r := gates.drift with input as {"current_volume": 10, "reference_volume": 500, "psi": {"score": 0.9, "label": 0.9, "length": 0.9}}
+	not r.drifted
+	not r.enough_traffic
+	r.min_volume == 50
 }
