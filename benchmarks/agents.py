@@ -146,6 +146,7 @@ async def measure(
     )
     registry = PackRegistry(PACK)
     rows = []
+    replies: dict[str, str] = {}
     async with open_agent_runtime(
         ctx, registry=lambda: registry, policy=OpaPolicyEngine(opa_url)
     ) as rt:
@@ -165,8 +166,10 @@ async def measure(
                     if first_at is None:
                         first_at = time.perf_counter() - started
                     last_kind = event.type
+                    last = event
                 done = time.perf_counter() - started
                 if attempt == 0:
+                    replies[request] = last.model_dump_json(indent=1)
                     continue  # warm-up
                 first.append((first_at or done) * 1000)
                 complete.append(done * 1000)
@@ -179,6 +182,7 @@ async def measure(
                     "first_event_ms_median": statistics.median(first),
                     "complete_ms_median": statistics.median(complete),
                     "complete_ms_p95": sorted(complete)[max(0, int(len(complete) * 0.95) - 1)],
+                    "reply": replies[request],
                 }
             )
     return rows
@@ -189,6 +193,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--results", type=Path, default=RESULTS)
     parser.add_argument("--note", default="", help="the machine and its load, for the record")
+    parser.add_argument("--show", action="store_true", help="print each request's last event")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="sentimentops-agents-bench-") as tmp:
         settings = Settings(
@@ -218,6 +223,10 @@ def main() -> None:
             f"{r['complete_ms_p95']:.0f}",
         )
     console.print(table)
+    if args.show:
+        for r in rows:
+            console.print(f"[bold]{r['request']}[/bold]")
+            console.print(r["reply"], markup=False, highlight=False)
     args.results.parent.mkdir(parents=True, exist_ok=True)
     args.results.write_text(
         json.dumps(

@@ -35,7 +35,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shlex
 import statistics
 import subprocess
@@ -45,6 +44,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from machine import describe
 from rich.console import Console
 from rich.table import Table
 
@@ -137,13 +137,7 @@ def main() -> None:
         json.dumps(
             {
                 "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
-                "machine": {
-                    "cpus": os.cpu_count(),
-                    "platform": platform.platform(),
-                    "python": platform.python_version(),
-                    "load_average_1m": os.getloadavg()[0],
-                    "note": args.note,
-                },
+                "machine": describe(args.note),
                 "cli": args.cli,
                 "target_s": TARGET_SECONDS,
                 "results": rows,

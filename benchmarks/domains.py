@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -35,6 +34,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from machine import describe
 from rich.console import Console
 from rich.table import Table
 
@@ -303,13 +303,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     tasks: list[str] = args.task or list(TASKS)
     out: dict[str, Any] = {
         "family": args.family,
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "host": platform.node(),
-            # Fit times are only comparable at a similar load (other jobs share the cores).
-            "load_average_at_start": list(os.getloadavg()),
-        },
+        # Fit times are only comparable at a similar load (other jobs share the cores).
+        "machine": describe(load_average_at_start=list(os.getloadavg())),
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "tasks": _previous(results, args.family),
     }

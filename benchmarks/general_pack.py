@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
 import shutil
 import statistics
@@ -36,6 +35,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from machine import describe
 from rich.console import Console
 from rich.table import Table
 
@@ -457,11 +457,7 @@ def main() -> None:
     args = parser.parse_args()
     tasks = args.task or ["sarcasm", "sentiment"]
     results: dict[str, Any] = {
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "host": platform.node(),
-        },
+        "machine": describe(),
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
         "tasks": {},
     }

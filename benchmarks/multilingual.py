@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -24,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from machine import describe
 from rich.console import Console
 from rich.table import Table
 
@@ -147,11 +146,7 @@ def main() -> None:
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args()
     out: dict[str, Any] = {
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "host": platform.node(),
-        },
+        "machine": describe(),
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     if args.out is None:

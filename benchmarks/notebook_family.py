@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
+from machine import describe
 from rich.console import Console
 from rich.table import Table
 
@@ -156,13 +155,11 @@ def main() -> None:
     args.results.write_text(
         json.dumps(
             {
-                "machine": {
-                    "platform": platform.platform(),
-                    "cpus": os.cpu_count(),
-                    "torch_threads": torch.get_num_threads(),
-                    "cuda": torch.cuda.is_available(),
-                    "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-                },
+                "machine": describe(
+                    torch_threads=torch.get_num_threads(),
+                    cuda=torch.cuda.is_available(),
+                    gpu=torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+                ),
                 "command": _command(args),
                 "subset_seed": SEED,
                 "total_seconds": time.perf_counter() - started,

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -28,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from machine import describe
 from rich.console import Console
 from rich.table import Table
 
@@ -174,11 +174,7 @@ def main() -> None:
     args = parser.parse_args()
     settings = Settings()
     out: dict[str, Any] = {
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "host": platform.node(),
-        },
+        "machine": describe(),
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     with tempfile.TemporaryDirectory() as tmp:

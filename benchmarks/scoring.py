@@ -30,7 +30,6 @@ import contextlib
 import hashlib
 import json
 import os
-import platform
 import shutil
 import socket
 import statistics
@@ -42,6 +41,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+from machine import describe
 from mlflow.exceptions import MlflowException
 from rich.console import Console
 from rich.table import Table
@@ -315,11 +315,7 @@ def main() -> None:
         json.dumps(
             {
                 "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
-                "machine": {
-                    "cpus": os.cpu_count(),
-                    "platform": platform.platform(),
-                    "python": platform.python_version(),
-                },
+                "machine": describe(),
                 "seconds_per_level": args.seconds,
                 "task": args.task,
                 "onnx_pack": str(args.onnx_pack) if args.onnx_pack else None,

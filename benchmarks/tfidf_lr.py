@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+from machine import describe
 from rich.console import Console
 from rich.table import Table
 
@@ -120,7 +119,7 @@ def main() -> None:
         )
     Console().print(table)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    machine = {"cpus": os.cpu_count(), "python": platform.python_version(), "host": platform.node()}
+    machine = describe()
     RESULTS.write_text(json.dumps({"machine": machine, "results": results}, indent=2) + "\n")
     print(f"wrote {RESULTS.relative_to(REPO_ROOT)}")
 
