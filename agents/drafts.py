@@ -18,7 +18,7 @@ def build_plan(
     *,
     tenant: str,
     proposer: PolicyPrincipal,
-    requested_by: str,
+    requested_by: str | None,
     approval_timeout_seconds: float,
 ) -> Plan:
     return Plan(

@@ -15,7 +15,7 @@ from typing import Any
 from langchain_core.runnables import RunnableConfig
 from langgraph.types import Command, StateSnapshot
 
-from sentimentops.agents import accounts, drafts, service
+from sentimentops.agents import accounts, drafts, reports, service
 from sentimentops.agents.backend import AgentError, Proposal
 from sentimentops.agents.graph import RunContext, ThreadState
 from sentimentops.agents.models import AgentThread
@@ -36,11 +36,13 @@ from sentimentops.agents.toolbox import Budget, Toolbox
 from sentimentops.agents.wiring import AgentRuntime
 from sentimentops.core.errors import Conflict, DomainError, NotFound
 from sentimentops.core.logging import get_logger
+from sentimentops.core.model_registry import ModelRegistry
+from sentimentops.core.vocabulary import FINAL_PLAN_STATUSES, PrincipalKind
 from sentimentops.identity.models import Tenant
-from sentimentops.identity.principal import Principal
+from sentimentops.identity.principal import AuthMethod, Principal
 from sentimentops.tools.base import ToolContext
 from sentimentops.workflows import flows as plan_flows
-from sentimentops.workflows.schemas import Plan, PlanAccepted
+from sentimentops.workflows.schemas import Plan, PlanAccepted, PlanDetail
 from sentimentops.workflows.service import proposer_of
 
 log = get_logger(__name__)
@@ -104,6 +106,7 @@ async def list_threads_flow(rt: AgentRuntime, principal: Principal) -> list[Thre
 async def get_thread_flow(rt: AgentRuntime, principal: Principal, thread_id: str) -> ThreadOut:
     can_chat(principal)
     row = await _thread(rt, principal, thread_id)
+    await _report_ended_plans(rt, principal, row)
     snapshot = await rt.graphs[_agent(row)].aget_state(_config(row.id))
     return _out(row, snapshot)
 
@@ -115,6 +118,7 @@ async def post_message_flow(
     revision of it."""
     can_chat(principal)
     row = await _thread(rt, principal, thread_id)
+    await _report_ended_plans(rt, principal, row)
 
     def payload(snapshot: StateSnapshot) -> Payload:
         if _waiting(snapshot):
@@ -130,7 +134,7 @@ async def post_message_flow(
             length=len(body.content),
         )
     )
-    return _events(rt, principal, row, payload)
+    return _events(rt, principal, row, payload, requested_by=principal.actor)
 
 
 async def decide_flow(
@@ -165,11 +169,15 @@ async def decide_flow(
             length=0,
         )
     )
-    return _events(rt, principal, row, payload)
+    return _events(rt, principal, row, payload, requested_by=principal.actor)
 
 
 async def _run_context(
-    rt: AgentRuntime, principal: Principal, row: AgentThread, emit: Callable[[AgentEvent], None]
+    rt: AgentRuntime,
+    principal: Principal,
+    row: AgentThread,
+    emit: Callable[[AgentEvent], None],
+    requested_by: str | None,
 ) -> RunContext:
     settings = rt.settings
     agent = _agent(row)
@@ -209,7 +217,7 @@ async def _run_context(
             proposal,
             tenant=principal.tenant,
             proposer=policy_principal,
-            requested_by=principal.actor,
+            requested_by=requested_by,
             approval_timeout_seconds=settings.approval_ttl_seconds,
         )
         shares = await rt.flows.read(
@@ -244,6 +252,8 @@ async def _events(
     principal: Principal,
     row: AgentThread,
     payload_for: Callable[[StateSnapshot], Payload],
+    *,
+    requested_by: str | None,
 ) -> AsyncIterator[AgentEvent]:
     queue: asyncio.Queue[AgentEvent | None] = asyncio.Queue()
     graph = rt.graphs[_agent(row)]
@@ -253,7 +263,7 @@ async def _events(
         async with rt.locks[row.id]:
             try:
                 payload = payload_for(await graph.aget_state(config))
-                context = await _run_context(rt, principal, row, queue.put_nowait)
+                context = await _run_context(rt, principal, row, queue.put_nowait, requested_by)
                 await graph.ainvoke(payload, config, context=context)
             except AgentError as exc:
                 queue.put_nowait(ErrorEvent(code=exc.code, message=str(exc)))
@@ -272,3 +282,86 @@ async def _events(
     task.add_done_callback(rt.background.discard)
     while (event := await queue.get()) is not None:
         yield event
+
+
+# --- The Training Executor's reports ------------------------------------------------------------
+
+
+def _production(registry: ModelRegistry, detail: PlanDetail) -> reports.Production | None:
+    steps = detail.progress.steps if detail.progress is not None else []
+    task = next((s.params.get("task") for s in steps if s.params and s.params.get("task")), None)
+    found = registry.version_for_alias(str(task), "production") if task else None
+    if found is None:
+        return None
+    return reports.Production(found.version, registry.version_metrics(str(task), found.version))
+
+
+async def _report_ended_plans(rt: AgentRuntime, principal: Principal, row: AgentThread) -> None:
+    """A training-executor thread hears how each plan it submitted ended: the evaluation
+    (agents/reports.py), once per plan. Pull-based and durable: run when the thread is read and
+    before each turn, recorded in the thread's state, so nothing has to watch the plans and a
+    restart loses no report. While a draft waits the reports wait too (a state update would end
+    the graph's wait for the decision)."""
+    if _agent(row) != "training-executor":
+        return
+    graph = rt.graphs["training-executor"]
+    config = _config(row.id)
+    async with rt.locks[row.id]:
+        snapshot = await graph.aget_state(config)
+        if _waiting(snapshot):
+            return
+        done = set(snapshot.values.get("reported", []))
+        for workflow_id in snapshot.values.get("submitted", []):
+            if workflow_id in done:
+                continue
+            try:
+                detail = await plan_flows.plan_detail_flow(rt.flows, principal, workflow_id)
+            except DomainError as exc:  # Temporal unreachable, a reader's role: next time
+                log.warning(
+                    "agent.report_skipped", thread_id=row.id, plan=workflow_id, error=str(exc)
+                )
+                continue
+            if detail.plan.status not in FINAL_PLAN_STATUSES:
+                continue
+            production = await asyncio.to_thread(_production, rt.registry(), detail)
+            text = reports.evaluation_report(detail, production=production)
+            update = {"messages": [{"role": "agent", "content": text}], "reported": [workflow_id]}
+            await graph.aupdate_state(config, update, as_node="respond")
+
+
+# --- The deployment sentry's incidents ----------------------------------------------------------
+
+
+async def incident_thread_flow(
+    rt: AgentRuntime, *, tenant: str, thread_id: str, title: str, facts: str
+) -> tuple[ThreadOut, list[AgentEvent]]:
+    """Open the tenant's thread for a sentry incident and let the deployment-sentry agent answer
+    its facts (`facts`: the first message; trusted workflow data that quotes telemetry). For the
+    worker's sentry_incident activity only, so no caller permission: the system writes it, every
+    chatter of the tenant reads it (agents/service.py), and its draft names nobody as having
+    asked for it (nobody did), so any submitter may submit it. Called again with the same
+    `thread_id` (a retried activity), it returns the thread as the first call left it."""
+    row = await rt.flows.write(
+        lambda session: service.create_incident_thread(
+            session, tenant=tenant, thread_id=thread_id, title=title
+        )
+    )
+    graph = rt.graphs[_agent(row)]
+    snapshot = await graph.aget_state(_config(row.id))
+    if snapshot.values.get("messages"):
+        return _out(row, snapshot), []
+    author = Principal(
+        tenant_id=row.tenant_id,
+        tenant=tenant,
+        subject="deployment-sentry",  # only the tenant context of the agent's first turn
+        name="deployment sentry",
+        kind=PrincipalKind.SERVICE,
+        roles=frozenset(),
+        method=AuthMethod.FIRST_PARTY,
+    )
+
+    def payload(_snapshot: StateSnapshot) -> Payload:
+        return ThreadState(messages=[{"role": "user", "content": facts}])
+
+    events = [e async for e in _events(rt, author, row, payload, requested_by=None)]
+    return _out(row, await graph.aget_state(_config(row.id))), events

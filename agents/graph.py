@@ -49,6 +49,7 @@ class ThreadState(TypedDict, total=False):
     plan: dict[str, Any] | None  # the Plan the draft submits (its hash is the draft's)
     revision: int
     submitted: Annotated[list[str], operator.add]  # workflow ids
+    reported: Annotated[list[str], operator.add]  # submitted plans whose end the thread was told
 
 
 @dataclass(frozen=True)

@@ -1,22 +1,28 @@
 """Agent threads in the database: created by a person, visible only to them (another person's
-thread, in this tenant or another, is NotFound like a missing one)."""
+thread, in this tenant or another, is NotFound like a missing one). The exception: the
+deployment sentry's incident threads, written by the system for a tenant, are visible to every
+chatter of that tenant (an incident concerns whoever is on call, not one person)."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from sentimentops.agents.models import AgentThread
 from sentimentops.agents.schemas import AgentName
 from sentimentops.core.audit import service as audit
-from sentimentops.core.errors import NotFound
+from sentimentops.core.errors import Conflict, NotFound
 from sentimentops.core.vocabulary import AuditOutcome
+from sentimentops.identity import service as identity
 from sentimentops.identity.principal import Principal
 from sentimentops.identity.tenancy import owned
 from sentimentops.inference.models import CanaryShare
+
+# The author of the deployment sentry's incident threads (an audit actor, never a login).
+INCIDENT_AUTHOR = "system:deployment-sentry"
 
 
 def create_thread(
@@ -46,11 +52,50 @@ def create_thread(
     return row
 
 
+def create_incident_thread(
+    session: Session, *, tenant: str, thread_id: str, title: str
+) -> AgentThread:
+    """The deployment sentry's thread `thread_id` for an incident of `tenant` (a slug): the one
+    written before under that id (a retried activity), or a new one."""
+    found = identity.tenant_by_slug(session, tenant)
+    if found is None:
+        raise NotFound(f"tenant {tenant} not found")
+    existing = session.get(AgentThread, thread_id)
+    if existing is not None:
+        if existing.tenant_id != found.id or existing.created_by != INCIDENT_AUTHOR:
+            raise Conflict(f"agent thread {thread_id} is not this incident's")
+        return existing
+    now = datetime.now(UTC)
+    row = AgentThread(
+        id=thread_id,
+        tenant_id=found.id,
+        agent="deployment-sentry",
+        title=title[:200],
+        created_by=INCIDENT_AUTHOR,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(row)
+    session.flush()
+    audit.record(
+        session,
+        actor=INCIDENT_AUTHOR,
+        tenant=tenant,
+        action="agent.thread.create",
+        resource=f"agent_thread/{row.id}",
+        outcome=AuditOutcome.SUCCEEDED,
+        details={"agent": "deployment-sentry", "incident": True},
+    )
+    return row
+
+
+def _visible(principal: Principal) -> ColumnElement[bool]:
+    return or_(AgentThread.created_by == principal.actor, AgentThread.created_by == INCIDENT_AUTHOR)
+
+
 def get_thread(session: Session, *, principal: Principal, thread_id: str) -> AgentThread:
     row = session.execute(
-        owned(AgentThread, principal).where(
-            AgentThread.id == thread_id, AgentThread.created_by == principal.actor
-        )
+        owned(AgentThread, principal).where(AgentThread.id == thread_id, _visible(principal))
     ).scalar_one_or_none()
     if row is None:
         raise NotFound("agent thread not found")
@@ -60,7 +105,7 @@ def get_thread(session: Session, *, principal: Principal, thread_id: str) -> Age
 def list_threads(session: Session, *, principal: Principal, limit: int = 50) -> list[AgentThread]:
     query = (
         owned(AgentThread, principal)
-        .where(AgentThread.created_by == principal.actor)
+        .where(_visible(principal))
         .order_by(AgentThread.updated_at.desc())
         .limit(limit)
     )

@@ -1,4 +1,5 @@
-"""Telling approvers that something waits for them, behind one interface.
+"""Telling people that something needs them, behind one interface: an approval that waits, or
+an incident the deployment sentry found (with the thread that holds its summary and proposal).
 
 The webhook notifier refuses targets on private, loopback, link-local, multicast and reserved
 addresses (SSRF: a webhook URL must not reach the platform's own network) unless the host or
@@ -11,10 +12,11 @@ import asyncio
 import ipaddress
 import socket
 from datetime import datetime
-from typing import Protocol
+from typing import Literal, Protocol
 from urllib.parse import urlsplit
 
 import httpx
+from pydantic import BaseModel, Field
 
 from sentimentops.approvals.errors import UnsafeWebhookTarget
 from sentimentops.approvals.schemas import ApprovalSubject
@@ -30,14 +32,33 @@ class ApprovalNotice(ApprovalSubject):
     workflow_url: str | None = None
 
 
+class IncidentNotice(BaseModel):
+    """The deployment sentry's check breached a gate or rolled back: what happened, in words,
+    and the agent thread where its summary and proposed next step wait for a person."""
+
+    kind: Literal["incident"] = "incident"
+    tenant: str
+    task: str
+    check_id: str
+    status: str  # the check plan's: gate_failed, or completed after a rollback
+    rolled_back: bool
+    summary: str = Field(max_length=4000)
+    thread_id: str | None = None  # None: the agent could not write one (see the worker's log)
+    draft_plan_hash: str | None = None  # the proposal waiting in the thread, if any
+    workflow_url: str | None = None
+
+
+Notice = ApprovalNotice | IncidentNotice
+
+
 class Notifier(Protocol):
-    async def notify(self, notice: ApprovalNotice) -> None: ...
+    async def notify(self, notice: Notice) -> None: ...
 
 
 class NullNotifier:
-    """No notification channel configured: approvers look in the UI, API or CLI."""
+    """No notification channel configured: people look in the UI, API or CLI."""
 
-    async def notify(self, notice: ApprovalNotice) -> None:
+    async def notify(self, notice: Notice) -> None:
         return None
 
 
@@ -99,7 +120,7 @@ class WebhookNotifier:
                     "allow-list it in SENTIMENTOPS_WEBHOOK_ALLOWED_HOSTS to use it"
                 )
 
-    async def notify(self, notice: ApprovalNotice) -> None:
+    async def notify(self, notice: Notice) -> None:
         # Checked on every send, not once: DNS answers change (rebinding).
         await self.check_target()
         async with httpx.AsyncClient(

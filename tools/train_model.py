@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 from typing import TYPE_CHECKING
 
 from pydantic import Field
@@ -24,6 +25,14 @@ class TrainModelInput(ToolInput):
     family: str = Field(default="tfidf_lr", max_length=64, description="model family")
     max_train_samples: int | None = Field(
         default=None, ge=2, description="train on a random subset of this size (None: all)"
+    )
+    config_overrides: dict[str, float | int | str | bool] = Field(
+        default_factory=dict,
+        max_length=32,
+        description=(
+            "settings of the family's config file to change, by dotted key, e.g. "
+            '{"optim.learning_rate": 2.5e-5, "optim.epochs": 2}; empty: the file as it is'
+        ),
     )
 
 
@@ -50,6 +59,33 @@ def _registered_by(registry: ModelRegistry, task: str, key_hash: str) -> TrainMo
     )
 
 
+def _check_overrides(params: TrainModelInput) -> None:
+    """Refuse overrides the family's config does not take (InvalidInput, naming the key) before
+    anything is trained or looked up: unknown task and family are left to training's own
+    checks."""
+    if not params.config_overrides:
+        return
+    from sentimentops.training.config import (
+        FAMILIES,
+        apply_overrides,
+        default_config_path,
+        load_config,
+    )
+
+    if params.family in FAMILIES:
+        config = load_config(default_config_path(params.task, params.family))
+        apply_overrides(config, params.config_overrides)
+
+
+def _key_hash(tenant: str, params: TrainModelInput) -> str:
+    """What a retry of this call finds its version by. Overrides are part of it: the same key
+    with other settings is another training (none: the hash earlier versions were tagged with)."""
+    key = f"{tenant}:{params.idempotency_key}"
+    if params.config_overrides:
+        key += ":" + json.dumps(params.config_overrides, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
 def _train(ctx: ToolContext, params: TrainModelInput, tags: dict[str, str]) -> TrainResult:
     # Imported here, in the worker thread: torch and MLflow take seconds to import, and doing
     # it on the event loop would stop the activity's heartbeats (and get the attempt retried).
@@ -62,6 +98,7 @@ def _train(ctx: ToolContext, params: TrainModelInput, tags: dict[str, str]) -> T
         max_train_samples=params.max_train_samples,
         on_step=ctx.heartbeat,
         version_tags=tags,
+        config_overrides=params.config_overrides,
     )
 
 
@@ -80,15 +117,17 @@ async def train_model(ctx: ToolContext, params: TrainModelInput) -> TrainModelOu
     """Train a model family (e.g. tfidf_lr) for a task (sentiment or sarcasm) on the bundled
     reference data, evaluate it on the held-out test split, and register it in the model
     registry as a new version with the alias `candidate`. Returns the model name, the new
-    version and its test metrics. Slow (seconds to minutes); does not change what is served."""
+    version and its test metrics. `config_overrides` change settings of the family's config
+    file (dotted keys, checked before anything runs). Slow (seconds to minutes); does not
+    change what is served."""
+    await asyncio.to_thread(_check_overrides, params)
     tags: dict[str, str] = {}
     if params.idempotency_key:
         # Set as the version is created, so a retry after a crash between registering and
         # recording the tool's result finds the version instead of training a second one.
-        key = f"{ctx.tenant}:{params.idempotency_key}"
         tags = {
             IDEMPOTENCY_TAG: params.idempotency_key,
-            IDEMPOTENCY_HASH_TAG: hashlib.sha256(key.encode()).hexdigest(),
+            IDEMPOTENCY_HASH_TAG: _key_hash(ctx.tenant, params),
         }
         earlier = await asyncio.to_thread(
             _registered_by, ctx.registry(), params.task, tags[IDEMPOTENCY_HASH_TAG]

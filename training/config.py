@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
@@ -282,3 +283,97 @@ def config_hash(config: TrainingConfig) -> str:
     """SHA-256 of the config's canonical JSON (independent of TOML formatting)."""
     canonical = json.dumps(config.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+# A config override's value: TOML's scalar types (a table or an array stays as the file has it).
+OverrideValue = float | int | str | bool
+# Keys that name what a config is, not how it trains: a run of another family or task is another
+# config file, never an override.
+_FIXED_KEYS = frozenset({"family", "task"})
+
+
+def _override_path(config: TrainingConfig, key: str) -> list[str]:
+    """The path of `key` in the config's data. The notebook family keeps one optimiser per
+    architecture: there "optim.*" means the selected architecture's (what `config.optim` reads)."""
+    parts = key.split(".")
+    if isinstance(config, NotebookConfig) and parts[0] == "optim":
+        return [config.architecture, *parts]
+    return parts
+
+
+def _check_type(key: str, current: Any, value: OverrideValue) -> None:
+    """The override keeps the setting's kind: a flag stays a flag, a count a whole number (an
+    unset optional setting takes any scalar; the model's validation then decides)."""
+    if current is None:
+        return
+    if isinstance(current, bool) or isinstance(value, bool):
+        ok = isinstance(current, bool) and isinstance(value, bool)
+    elif isinstance(current, int):
+        ok = isinstance(value, int)
+    elif isinstance(current, float):
+        ok = isinstance(value, int | float)
+    elif isinstance(current, str):
+        ok = isinstance(value, str)
+    else:
+        raise InvalidInput(f"config key {key!r} is a list; it cannot be overridden")
+    if not ok:
+        kind = _KINDS[type(current)]
+        raise InvalidInput(f"config key {key!r} takes {kind}, not {value!r}")
+
+
+_KINDS = {bool: "true or false", int: "a whole number", float: "a number", str: "a string"}
+
+
+def apply_overrides(
+    config: TrainingConfig, overrides: Mapping[str, OverrideValue]
+) -> TrainingConfig:
+    """`config` with dotted keys set to new values ({"optim.learning_rate": 2.5e-5}), validated
+    like a config file: an unknown key, a value of another kind or one out of range is
+    InvalidInput naming the key. Only settings the config has can change (not `family` or
+    `task`, not whole tables or lists); list items are addressed by index
+    ("features.0.min_df")."""
+    if not overrides:
+        return config
+    raw: dict[str, Any] = config.model_dump(mode="json")
+    for key, value in overrides.items():
+        if key in _FIXED_KEYS:
+            raise InvalidInput(f"config key {key!r} cannot be overridden (choose another config)")
+        *parents, leaf = _override_path(config, key)
+        holder: Any = raw
+        walked: list[str] = []
+        for part in parents:
+            walked.append(part)
+            holder = _child(holder, part)
+            if holder is None:
+                raise InvalidInput(
+                    f"config key {key!r}: {'.'.join(walked)} is not set in the "
+                    f"{config.family} config, so {leaf!r} cannot be overridden"
+                )
+            if not isinstance(holder, dict | list):
+                raise InvalidInput(f"unknown config key {key!r} for the {config.family} family")
+        if not _has(holder, leaf):
+            raise InvalidInput(f"unknown config key {key!r} for the {config.family} family")
+        current = holder[int(leaf)] if isinstance(holder, list) else holder[leaf]
+        if isinstance(current, dict):
+            raise InvalidInput(f"config key {key!r} names a table; override its settings instead")
+        _check_type(key, current, value)
+        if isinstance(holder, list):
+            holder[int(leaf)] = value
+        else:
+            holder[leaf] = value
+    return load_config_data(raw, source=f"the {config.family} config with overrides")
+
+
+def _has(holder: dict[str, Any] | list[Any], part: str) -> bool:
+    if isinstance(holder, list):
+        return part.isdigit() and int(part) < len(holder)
+    return part in holder
+
+
+def _child(holder: Any, part: str) -> Any:
+    if not isinstance(holder, dict | list) or not _has(holder, part):
+        return _MISSING
+    return holder[int(part)] if isinstance(holder, list) else holder[part]
+
+
+_MISSING = object()

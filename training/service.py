@@ -9,6 +9,7 @@ touched, so a refused training leaves the tracking store and the registry unchan
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import subprocess
 import tempfile
@@ -29,7 +30,9 @@ from sentimentops.core.settings import REPO_ROOT, Settings
 from sentimentops.core.vocabulary import CANDIDATE_ALIAS, TASKS
 from sentimentops.training.config import (
     FAMILIES,
+    OverrideValue,
     TrainingConfig,
+    apply_overrides,
     config_hash,
     default_config_path,
     load_config,
@@ -209,15 +212,17 @@ def train(
     resume: bool = False,
     max_eval_samples: int | None = None,
     version_tags: dict[str, str] | None = None,
+    config_overrides: dict[str, OverrideValue] | None = None,
 ) -> TrainResult:
     """Train, evaluate, log one MLflow run and register a version with alias `candidate`.
 
     `resume` continues from this training's newest checkpoint (families that checkpoint);
     `max_eval_samples` evaluates on seeded samples of the test and validation splits (smoke
     runs; tagged); `version_tags` are set on the new version as it is created (the train_model
-    tool's idempotency key, so a retry finds it)."""
+    tool's idempotency key, so a retry finds it); `config_overrides` change settings of the
+    loaded config (training/config.py apply_overrides; the run's params show the result)."""
     step = on_step or (lambda _message: None)
-    config = resolve_config(task, family, config_path)
+    config = apply_overrides(resolve_config(task, family, config_path), config_overrides or {})
     implementation = get_family(family)
     labels = LABEL_NAMES[task]
     if max_eval_samples is not None and max_eval_samples < 2:
@@ -305,6 +310,8 @@ def train(
             "sentimentops.max_train_samples": str(max_train_samples or "all"),
             "sentimentops.max_eval_samples": str(max_eval_samples or "all"),
         }
+        if config_overrides:
+            tags["sentimentops.config_overrides"] = json.dumps(config_overrides, sort_keys=True)
         config_file = work / "config.json"
         config_file.write_text(config.model_dump_json(indent=2), encoding="utf-8")
         run_id, version = _record(

@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
@@ -16,7 +16,7 @@ from temporalio.exceptions import ApplicationError
 
 from sentimentops.approvals import service as approvals
 from sentimentops.approvals.models import ApprovalRequest
-from sentimentops.approvals.notifier import ApprovalNotice, Notifier, NullNotifier
+from sentimentops.approvals.notifier import ApprovalNotice, IncidentNotice, Notifier, NullNotifier
 from sentimentops.approvals.schemas import subject_of
 from sentimentops.core.audit import service as audit
 from sentimentops.core.db import transaction
@@ -26,6 +26,7 @@ from sentimentops.core.model_registry import MlflowRegistry, ModelRegistry
 from sentimentops.core.policy import PolicyEngine
 from sentimentops.core.settings import Settings
 from sentimentops.core.temporal import workflow_ui_url
+from sentimentops.core.vocabulary import StepStatus, Task
 from sentimentops.tools.base import ToolContext
 from sentimentops.tools.catalogue import TOOLS, AnySpec
 from sentimentops.tools.models import ToolRun
@@ -35,6 +36,7 @@ from sentimentops.workflows.schemas import (
     CloseApproval,
     CreateApproval,
     PlanFinished,
+    PlanProgress,
     PlanStarted,
     PolicyCheckResult,
     ToolCall,
@@ -424,3 +426,107 @@ class PlanActivities:
                 )
 
         await asyncio.to_thread(work)
+
+
+class SentryIncident(BaseModel):
+    """A sentry check that breached a gate or rolled back (workflows/sentry.py)."""
+
+    tenant: str
+    task: Task
+    check_id: str
+    checked_at: datetime
+    window_seconds: float
+    progress: PlanProgress
+
+
+class IncidentWriter(Protocol):
+    """Writes an incident where people read it and says what to tell them: the Deployment Sentry
+    agent's thread (agents/sentry_agent.py write_incident), given to the worker by the app layer,
+    since workflows sit below agents. `key` names the incident: the same key, the same thread."""
+
+    async def __call__(
+        self,
+        incident: SentryIncident,
+        *,
+        key: str,
+        settings: Settings,
+        sessions: sessionmaker[Session],
+        policy: PolicyEngine,
+    ) -> IncidentNotice: ...
+
+
+def plain_notice(incident: SentryIncident) -> IncidentNotice:
+    """The notice without an agent's thread: the check's own words."""
+    progress = incident.progress
+    rolled_back = any(
+        s.tool == "rollback_model" and s.status == StepStatus.SUCCEEDED for s in progress.steps
+    )
+    done = "production was rolled back one version" if rolled_back else "nothing was changed"
+    return IncidentNotice(
+        tenant=incident.tenant,
+        task=incident.task,
+        check_id=incident.check_id,
+        status=progress.status,
+        rolled_back=rolled_back,
+        summary=f"{incident.task}@production: {progress.message[:3000]}; {done}.",
+    )
+
+
+class IncidentActivities:
+    """The deployment sentry's incidents: written (by the agent, when the worker has it) and
+    notified."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        sessions: sessionmaker[Session],
+        policy: PolicyEngine,
+        notifier: Notifier | None = None,
+        writer: IncidentWriter | None = None,
+    ) -> None:
+        self._settings = settings
+        self._sessions = sessions
+        self._policy = policy
+        self._notifier: Notifier = notifier or NullNotifier()
+        self._writer = writer
+
+    @activity.defn(name="sentry_incident")
+    async def sentry_incident(self, incident: SentryIncident) -> str:
+        """Write the incident (the agent's thread: summary and a proposed next step as a draft
+        a person submits) and notify; returns the thread id ("" without one). A writer that
+        fails still leaves the notice: people hear of the incident either way."""
+        info = activity.info()
+        notice = plain_notice(incident)
+        if self._writer is not None:
+            try:
+                notice = await self._writer(
+                    incident,
+                    key=f"{info.workflow_run_id}:{incident.check_id}",
+                    settings=self._settings,
+                    sessions=self._sessions,
+                    policy=self._policy,
+                )
+            except Exception as exc:
+                log.exception("incident.write_failed", check_id=incident.check_id)
+                notice.summary += f" (the incident thread could not be written: {exc})"[:500]
+        try:
+            await self._notifier.notify(notice)
+        except Exception as exc:  # noqa: BLE001 - the thread holds the incident either way
+            error = str(exc)[:500]
+            log.warning("incident.notify_failed", check_id=incident.check_id, error=error)
+
+            def record() -> None:
+                with transaction(self._sessions) as session:
+                    audit.record(
+                        session,
+                        actor="system:notifier",
+                        tenant=incident.tenant,
+                        action="incident.notify",
+                        resource=f"workflow/{incident.check_id}",
+                        outcome="failed",
+                        details={"thread_id": notice.thread_id, "error": error},
+                    )
+
+            await asyncio.to_thread(record)
+        return notice.thread_id or ""

@@ -306,9 +306,12 @@ async def submit_agent_plan_flow(
 ) -> PlanAccepted:
     """Start a plan an agent drafted for the caller, submitted by the caller. The agent stays
     its proposer, so policy treats every step as an agent's (state changes wait for a human
-    approval of this hash), and the caller is named as the one who asked."""
+    approval of this hash), and the caller is named as the one who asked. The deployment
+    sentry's incident drafts name nobody (nobody asked): any proposer of the tenant submits
+    those."""
     can_propose_plans(principal)
-    if plan.tenant != principal.tenant or plan.requested_by != principal.actor:
+    unasked = plan.requested_by is None and plan.proposer.agent == "deployment-sentry"
+    if plan.tenant != principal.tenant or not (unasked or plan.requested_by == principal.actor):
         raise Forbidden("only the person who asked for an agent's draft may submit it")
     if plan.proposer.kind != "agent":
         raise InvalidInput("an agent's draft must name the agent as its proposer")

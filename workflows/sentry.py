@@ -5,8 +5,11 @@ Each check is an ordinary plan (workflows/plan.py), proposed by the sentry as an
 same policy and audit apply as to any agent: the metric and drift tools are on the agents' safe
 list; on a failed gate the plan's fallback rolls production back one version, which policy lets
 an agent do without waiting (design card: a human must agree to anything further), and anything
-policy marks as needing approval waits for one like every other plan step. The workflow
-continues as new every `checks_per_run` checks so that its history stays small.
+policy marks as needing approval waits for one like every other plan step. After a check that
+breached a gate or rolled back, the sentry_incident activity has the Deployment Sentry agent
+write the incident to a thread of the tenant, with a proposed next step for a person to submit,
+and notifies. The workflow continues as new every `checks_per_run` checks so that its history
+stays small.
 """
 
 from __future__ import annotations
@@ -16,10 +19,13 @@ from datetime import timedelta
 
 from pydantic import BaseModel, Field
 from temporalio import workflow
-from temporalio.exceptions import CancelledError, ChildWorkflowError
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, CancelledError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
     from sentimentops.core.policy import Principal
+    from sentimentops.core.vocabulary import PlanStatus, StepStatus
+    from sentimentops.workflows.activities import IncidentActivities, SentryIncident
     from sentimentops.workflows.plan import PlanExecutionWorkflow
     from sentimentops.workflows.schemas import (
         SENTRY_SUBJECT,
@@ -28,6 +34,18 @@ with workflow.unsafe.imports_passed_through():
         PlanProgress,
         PlanStep,
     )
+
+# Checks from this version on report a breach or rollback to the Deployment Sentry agent;
+# histories recorded before it replay without that activity.
+SENTRY_INCIDENT = "sentry-incident"
+# Writing the incident runs the agent (reads, a draft): minutes at most. A failure is logged and
+# the sentry goes on watching; the rollback, if any, has already happened.
+_INCIDENT_TIMEOUT = timedelta(minutes=5)
+_INCIDENT_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=2),
+    maximum_interval=timedelta(seconds=30),
+    maximum_attempts=3,
+)
 
 
 class SentryInput(BaseModel):
@@ -121,9 +139,36 @@ class DeploymentSentryWorkflow:
             self._status.last_check = check_id
             self._status.last_status = progress.status
             self._status.last_message = progress.message
-            if any(s.tool == "rollback_model" and s.status == "succeeded" for s in progress.steps):
+            rolled_back = any(
+                s.tool == "rollback_model" and s.status == StepStatus.SUCCEEDED
+                for s in progress.steps
+            )
+            if rolled_back:
                 self._status.rollbacks += 1
+            breached = progress.status == PlanStatus.GATE_FAILED or rolled_back
+            if breached and workflow.patched(SENTRY_INCIDENT):
+                await self._incident(sentry, check_id, progress)
             await workflow.sleep(timedelta(seconds=sentry.interval_seconds))
         workflow.continue_as_new(
             sentry.model_copy(update={"checks_done": self._status.checks_done})
         )
+
+    async def _incident(self, sentry: SentryInput, check_id: str, progress: PlanProgress) -> None:
+        try:
+            await workflow.execute_activity_method(
+                IncidentActivities.sentry_incident,
+                SentryIncident(
+                    tenant=sentry.tenant,
+                    task=sentry.task,
+                    check_id=check_id,
+                    checked_at=workflow.now(),
+                    window_seconds=sentry.window_seconds,
+                    progress=progress,
+                ),
+                start_to_close_timeout=_INCIDENT_TIMEOUT,
+                retry_policy=_INCIDENT_RETRY,
+            )
+        except ActivityError as exc:
+            if isinstance(exc.cause, CancelledError):
+                raise  # `sentry stop` while the incident was written
+            workflow.logger.warning("incident report of %s failed: %s", check_id, exc.cause)

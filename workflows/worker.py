@@ -20,7 +20,13 @@ from sentimentops.core.logging import get_logger
 from sentimentops.core.policy import OpaPolicyEngine, PolicyEngine
 from sentimentops.core.settings import Settings
 from sentimentops.core.temporal import connect
-from sentimentops.workflows.activities import PlanActivities, PolicyActivities, ToolActivities
+from sentimentops.workflows.activities import (
+    IncidentActivities,
+    IncidentWriter,
+    PlanActivities,
+    PolicyActivities,
+    ToolActivities,
+)
 from sentimentops.workflows.plan import PlanExecutionWorkflow
 from sentimentops.workflows.policy_check import PolicyCheckWorkflow
 from sentimentops.workflows.sentry import DeploymentSentryWorkflow
@@ -39,17 +45,26 @@ def build_worker(
     sessions: sessionmaker[Session],
     settings: Settings | None = None,
     notifier: Notifier | None = None,
+    incident_writer: IncidentWriter | None = None,
 ) -> Worker:
-    """The platform queue's worker; without settings only the policy spine (no tools)."""
+    """The platform queue's worker; without settings only the policy spine (no tools).
+    `incident_writer` writes the sentry's incidents (the app layer passes the Deployment Sentry
+    agent's); without one they are only notified."""
     policy_activities = PolicyActivities(policy=policy, sessions=sessions)
     activities: list[Callable[..., Any]] = [policy_activities.check_policy]
     if settings is not None:
-        plan = PlanActivities(
-            settings=settings, sessions=sessions, notifier=notifier or build_notifier(settings)
-        )
+        notifier = notifier or build_notifier(settings)
+        plan = PlanActivities(settings=settings, sessions=sessions, notifier=notifier)
         tools = ToolActivities(settings=settings, policy=policy, sessions=sessions)
+        incidents = IncidentActivities(
+            settings=settings,
+            sessions=sessions,
+            policy=policy,
+            notifier=notifier,
+            writer=incident_writer,
+        )
         activities += [plan.create_approval, plan.close_approval, plan.record_event]
-        activities += [plan.plan_started, plan.plan_finished]
+        activities += [plan.plan_started, plan.plan_finished, incidents.sentry_incident]
         activities += tools.activities("default")
     return Worker(client, task_queue=task_queue, workflows=WORKFLOWS, activities=activities)
 
@@ -82,7 +97,9 @@ def _embedded_store_missing(settings: Settings) -> bool:
     )
 
 
-async def run_worker(settings: Settings, queues: Queues = "all") -> None:
+async def run_worker(
+    settings: Settings, queues: Queues = "all", *, incident_writer: IncidentWriter | None = None
+) -> None:
     """Run until SIGINT/SIGTERM, then let in-flight activities finish (graceful shutdown)."""
     client = await connect(settings)
     if _embedded_store_missing(settings):
@@ -103,6 +120,7 @@ async def run_worker(settings: Settings, queues: Queues = "all") -> None:
                 policy=policy,
                 sessions=sessions,
                 settings=settings,
+                incident_writer=incident_writer,
             )
         )
     training_queues = {

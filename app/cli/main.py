@@ -83,6 +83,7 @@ def worker(
     """Run the Temporal workers (started for you by `up`)."""
     import asyncio
 
+    from sentimentops.agents.sentry_agent import write_incident
     from sentimentops.workflows.worker import run_worker
 
     if queue not in ("all", "platform", "training", "gpu"):
@@ -90,7 +91,8 @@ def worker(
     settings = load_settings()
     if queue == "gpu" and not settings.gpu_task_queue:
         raise typer.BadParameter("--queue gpu needs SENTIMENTOPS_GPU_TASK_QUEUE to be set")
-    asyncio.run(run_worker(settings, queue))  # type: ignore[arg-type]
+    # The sentry's incidents are written by the Deployment Sentry agent, in this process.
+    asyncio.run(run_worker(settings, queue, incident_writer=write_incident))  # type: ignore[arg-type]
 
 
 @app.command()
