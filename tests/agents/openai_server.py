@@ -20,7 +20,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -113,16 +113,21 @@ class Received:
     body: dict[str, Any]
 
 
+# A reply the scripted model writes from the request it answers (the conversation and the tool
+# results fed back so far), as a model does. It runs in a worker thread, off the server's loop.
+Respond = Callable[[Received], Scripted]
+
+
 class ScriptedOpenAIServer:
     """The server's state: the script left to answer and every request received."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._script: list[Scripted] = []
+        self._script: list[Scripted | Respond] = []
         self._requests: list[Received] = []
         self.base_url = ""  # http://127.0.0.1:PORT/v1 once started
 
-    def script(self, replies: Sequence[Scripted]) -> None:
+    def script(self, replies: Sequence[Scripted | Respond]) -> None:
         """Replace the script: the next requests get these replies, in order."""
         with self._lock:
             self._script = list(replies)
@@ -139,7 +144,7 @@ class ScriptedOpenAIServer:
         with self._lock:
             return len(self._script)
 
-    def _next(self, received: Received) -> Scripted | None:
+    def _next(self, received: Received) -> Scripted | Respond | None:
         with self._lock:
             self._requests.append(received)
             return self._script.pop(0) if self._script else None
@@ -162,9 +167,12 @@ class ScriptedOpenAIServer:
 
     async def _chat(self, request: Request) -> Response:
         body = await request.json()
-        reply = self._next(Received(request.url.path, dict(request.headers), body))
+        received = Received(request.url.path, dict(request.headers), body)
+        reply = self._next(received)
         if reply is None:
             return _error(500, "the test's script has no reply left for this request")
+        if not isinstance(reply, Scripted):
+            reply = await asyncio.to_thread(reply, received)
         if reply.delay_seconds:
             await asyncio.sleep(reply.delay_seconds)
         if reply.status != 200:

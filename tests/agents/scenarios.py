@@ -26,16 +26,19 @@ from typing import Any, Literal
 
 from mlflow.entities import Metric
 from mlflow.exceptions import MlflowException
-from sqlalchemy import delete, insert
+from sqlalchemy import delete, func, insert, select
 
-from sentimentops.agents.backend import Proposal, Reply
-from sentimentops.agents.schemas import ChatMessage
+from sentimentops.agents.backend import Proposal, Reply, Turn
+from sentimentops.agents.deterministic import DeterministicBackend
+from sentimentops.agents.schemas import ChatMessage, DraftPlan
+from sentimentops.agents.toolbox import Toolbox
 from sentimentops.core.db import transaction
 from sentimentops.core.vocabulary import TASKS
 from sentimentops.identity import service as identity
 from sentimentops.inference.models import CanaryShare, PredictionRecord, ScoringFailure
 from sentimentops.tools import promotions
 from sentimentops.tools.models import PromotionEvent
+from sentimentops.workflows.models import PlanExecution
 from tests.workflows.conftest import Platform
 
 HOUR = 3600.0
@@ -356,6 +359,45 @@ def _prediction(tenant_id: str, traffic: Traffic, index: int, now: datetime) -> 
         "text_chars": 60,
         "text": None,
     }
+
+
+# --- Around a scenario's turn --------------------------------------------------------------------
+
+
+def state_of(platform: Platform) -> dict[str, Any]:
+    """What an agent's turn must never change: aliases, canary shares, promotions, plans."""
+    aliases = {
+        (task, alias): platform.alias(alias, task)
+        for task in TASKS
+        for alias in ("production", "staging", "candidate")
+    }
+    with platform.sessions() as session:
+        query = select(CanaryShare.tenant_id, CanaryShare.task, CanaryShare.share)
+        shares = sorted(tuple(row) for row in session.execute(query))
+        promotions_made = session.execute(
+            select(func.count()).select_from(PromotionEvent)
+        ).scalar_one()
+        plans = session.execute(select(func.count()).select_from(PlanExecution)).scalar_one()
+    return {"aliases": aliases, "shares": shares, "promotions": promotions_made, "plans": plans}
+
+
+async def first_draft(scenario: Scenario, tools: Toolbox) -> DraftPlan | None:
+    """The draft a revision scenario's message revises: the planner's proposal for
+    `draft_from`, as revision 1 (None when the scenario revises nothing)."""
+    if scenario.draft_from is None:
+        return None
+    first = await DeterministicBackend().respond(
+        Turn(agent="planner", tenant=tools.tenant, message=scenario.draft_from), tools
+    )
+    assert isinstance(first, Proposal), f"{scenario.name}: no draft to revise"
+    return DraftPlan(
+        revision=1,
+        plan_hash=hashlib.sha256(first.model_dump_json().encode()).hexdigest(),
+        rationale=first.rationale,
+        expected_effect=first.expected_effect,
+        steps=first.steps,
+        evidence=first.evidence,
+    )
 
 
 # --- The scenarios -------------------------------------------------------------------------------

@@ -5,7 +5,6 @@ proposal, the plan's tools and key parameters, and the facts its text must cite.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from typing import Any
 
@@ -15,36 +14,24 @@ os.environ["DEEPEVAL_TELEMETRY_OPT_OUT"] = "YES"
 import pytest
 from deepeval.metrics import ExactMatchMetric
 from deepeval.test_case import LLMTestCase
-from sqlalchemy import func, select
 
-from sentimentops.agents.backend import BudgetExceeded, Proposal, Reply, Turn
+from sentimentops.agents.backend import BudgetExceeded, Reply, Turn
 from sentimentops.agents.deterministic import DeterministicBackend
-from sentimentops.agents.schemas import AgentEvent, DraftPlan, ToolCallEvent
+from sentimentops.agents.schemas import AgentEvent, ToolCallEvent
 from sentimentops.agents.toolbox import Budget
-from sentimentops.core.vocabulary import TASKS
-from sentimentops.inference.models import CanaryShare
-from sentimentops.tools.models import PromotionEvent
-from sentimentops.workflows.models import PlanExecution
 from tests.agents.conftest import ToolboxFactory
-from tests.agents.scenarios import SCENARIOS, Scenario, State, canonical, lay_down
+from tests.agents.scenarios import (
+    SCENARIOS,
+    Scenario,
+    State,
+    canonical,
+    first_draft,
+    lay_down,
+    state_of,
+)
 from tests.workflows.conftest import Platform
 
 BAR = 0.95
-
-
-def _state_of(platform: Platform) -> dict[str, Any]:
-    """What a planner must never change: aliases, canary shares, promotions, plans."""
-    aliases = {
-        (task, alias): platform.alias(alias, task)
-        for task in TASKS
-        for alias in ("production", "staging", "candidate")
-    }
-    with platform.sessions() as session:
-        query = select(CanaryShare.tenant_id, CanaryShare.task, CanaryShare.share)
-        shares = sorted(tuple(row) for row in session.execute(query))
-        promotions = session.execute(select(func.count()).select_from(PromotionEvent)).scalar_one()
-        plans = session.execute(select(func.count()).select_from(PlanExecution)).scalar_one()
-    return {"aliases": aliases, "shares": shares, "promotions": promotions, "plans": plans}
 
 
 async def _run(
@@ -55,24 +42,10 @@ async def _run(
     backend = DeterministicBackend()
     # Each scenario acts as its own agent subject: policy's hourly budget is per subject.
     subject = f"agent:planner-{index:02d}"
-    draft = None
-    if scenario.draft_from is not None:
-        first = await backend.respond(
-            Turn(agent="planner", tenant=tenant, message=scenario.draft_from),
-            toolbox_factory(tenant=tenant, subject=subject, events=[]),
-        )
-        assert isinstance(first, Proposal), f"{scenario.name}: no draft to revise"
-        draft = DraftPlan(
-            revision=1,
-            plan_hash=hashlib.sha256(first.model_dump_json().encode()).hexdigest(),
-            rationale=first.rationale,
-            expected_effect=first.expected_effect,
-            steps=first.steps,
-            evidence=first.evidence,
-        )
+    draft = await first_draft(scenario, toolbox_factory(tenant=tenant, subject=subject, events=[]))
     events: list[AgentEvent] = []
     tools = toolbox_factory(tenant=tenant, subject=subject, events=events, roles=scenario.roles)
-    before = _state_of(platform)
+    before = state_of(platform)
     reply = await backend.respond(
         Turn(
             agent="planner",
@@ -83,7 +56,7 @@ async def _run(
         ),
         tools,
     )
-    assert _state_of(platform) == before, f"{scenario.name}: the planner changed state"
+    assert state_of(platform) == before, f"{scenario.name}: the planner changed state"
     reads = [(e.tool, e.params) for e in events if isinstance(e, ToolCallEvent)]
     return reads, reply
 
