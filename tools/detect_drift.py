@@ -38,6 +38,9 @@ class DetectDriftOutput(ToolOutput):
     psi_label: float | None
     psi_length: float | None
     drifted: bool
+    # The gate verdict plan steps read (`gate: true`): not drifted. The sentry's check plan
+    # rolls back on a drift breach through it.
+    passed: bool
     reasons: list[str]
     # False when a window had fewer than `min_volume` predictions: PSI is then noise, and
     # `drifted` false means "cannot tell", not "no drift".
@@ -129,6 +132,7 @@ async def detect_drift(ctx: ToolContext, params: DetectDriftInput) -> DetectDrif
         psi_label=labels,
         psi_length=lengths,
         drifted=bool(verdict["drifted"]),
+        passed=not verdict["drifted"],
         reasons=list(verdict["reasons"]),
         enough_traffic=bool(verdict.get("enough_traffic", True)),
         min_volume=int(verdict.get("min_volume", 0)),

@@ -5,7 +5,7 @@ traffic changes nothing."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -40,18 +40,27 @@ def _two_production_versions(platform: Platform) -> tuple[str, str]:
     return first, second
 
 
-def _traffic(platform: Platform, version: str, *, latency_ms: float, n: int = 20) -> None:
+def _traffic(
+    platform: Platform,
+    version: str,
+    *,
+    latency_ms: float,
+    n: int = 20,
+    label: str = "sarcastic",
+    probability: float = 0.9,
+    ago: timedelta = timedelta(0),
+) -> None:
     with transaction(platform.sessions) as session:
         session.add_all(
             PredictionRecord(
                 tenant_id=platform.tenant.id,
-                created_at=datetime.now(UTC),
+                created_at=datetime.now(UTC) - ago,
                 task=TASK,
                 model_name=TASK,
                 model_version=version,
                 model_alias="production",
-                label="sarcastic",
-                probability=0.9,
+                label=label,
+                probability=probability,
                 latency_ms=latency_ms,
                 text_sha256=uuid.uuid4().hex * 2,
                 text_chars=40,
@@ -90,13 +99,19 @@ async def _run_one_check(platform: Platform) -> SentryStatus:
     return await sentry_status(platform.client, workflow_id)
 
 
-@pytest.mark.parametrize("breach", ["latency", "errors"])
+@pytest.mark.parametrize("breach", ["latency", "errors", "drift"])
 async def test_breach_rolls_production_back_one_version(
     platform: Platform, session: Session, breach: str
 ) -> None:
     first, second = _two_production_versions(platform)
     if breach == "latency":
         _traffic(platform, second, latency_ms=900.0)  # far above the soak gate's P95 bound
+    elif breach == "drift":
+        # Yesterday: confident "not sarcastic"; now: hesitant "sarcastic" (PSI far above 0.2),
+        # with enough traffic in both windows for the drift gate to judge.
+        day = timedelta(days=1)
+        _traffic(platform, second, latency_ms=3.0, n=60, label="not_sarcastic", ago=day)
+        _traffic(platform, second, latency_ms=3.0, n=60, probability=0.55)
     else:
         _traffic(platform, second, latency_ms=3.0)
         _failures(platform, second, texts=2)  # 2 of 22 texts failed: 9 % > the 1 % bound
@@ -105,7 +120,8 @@ async def test_breach_rolls_production_back_one_version(
 
     assert status.rollbacks == 1
     assert status.last_status == "gate_failed"
-    assert ("error rate" if breach == "errors" else "P95 latency") in status.last_message
+    expected = {"errors": "error rate", "latency": "P95 latency", "drift": "PSI"}[breach]
+    assert expected in status.last_message
     assert platform.alias("production") == first
     actions = session.execute(
         select(AuditEvent.action, AuditEvent.outcome).where(AuditEvent.actor == SENTRY_SUBJECT)
