@@ -226,6 +226,15 @@ async def _run_context(
         draft = await drafts.make_draft(
             proposal, plan=plan, revision=revision, registry=rt.registry(), canary_shares=shares
         )
+        await rt.flows.write(
+            lambda session: service.record_proposal(
+                session,
+                actor=policy_principal.subject,
+                tenant=principal.tenant,
+                thread_id=row.id,
+                draft=draft,
+            )
+        )
         return draft, plan
 
     async def submit(plan: Plan) -> PlanAccepted:

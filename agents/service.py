@@ -12,7 +12,7 @@ from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from sentimentops.agents.models import AgentThread
-from sentimentops.agents.schemas import AgentName
+from sentimentops.agents.schemas import AgentName, DraftPlan
 from sentimentops.core.audit import service as audit
 from sentimentops.core.errors import Conflict, NotFound
 from sentimentops.core.vocabulary import AuditOutcome
@@ -136,3 +136,24 @@ def canary_shares(session: Session, *, tenant_id: str) -> dict[str, float]:
         select(CanaryShare.task, CanaryShare.share).where(CanaryShare.tenant_id == tenant_id)
     ).all()
     return {str(task): float(share) for task, share in rows}
+
+
+def record_proposal(
+    session: Session, *, actor: str, tenant: str, thread_id: str, draft: DraftPlan
+) -> None:
+    """An agent's draft, audited under the agent's name with the thread, its revision, hash and
+    tools (a person submits it later, and the plan workflow audits every step)."""
+    audit.record(
+        session,
+        actor=actor,
+        tenant=tenant,
+        action="agent.propose",
+        resource=f"agent_thread/{thread_id}",
+        outcome=AuditOutcome.SUCCEEDED,
+        details={
+            "thread_id": thread_id,
+            "revision": draft.revision,
+            "plan_hash": draft.plan_hash,
+            "tools": [step.tool for step in draft.steps],
+        },
+    )

@@ -882,7 +882,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         ),
         Expect(
             reads=(lookup("sentiment"),),
-            facts=("v1 (production, minilm) has test accuracy 93.5%", "already minilm"),
+            facts=("v1 (production, minilm) has test accuracy 93.5%", "already MiniLM-based"),
         ),
     ),
     Scenario(
