@@ -2,8 +2,8 @@
 schedule and rolls it back when its service metrics or its drift breach the gates.
 
 Each check is an ordinary plan (workflows/plan.py), proposed by the sentry as an *agent*, so the
-same policy and audit apply as to any agent: the metric and drift tools are on the agents' safe
-list; on a failed gate the plan's fallback rolls production back one version, which policy lets
+same policy and audit apply as to any agent: the metric and drift tools are agents' read-only
+tools (policy data `agent_read_only_tools`); on a failed gate the plan's fallback rolls production back one version, which policy lets
 an agent do without waiting (design card: a human must agree to anything further), and anything
 policy marks as needing approval waits for one like every other plan step. After a check that
 breached a gate or rolled back, the sentry_incident activity has the Deployment Sentry agent
