@@ -3,9 +3,10 @@ schedule and rolls it back when its service metrics or its drift breach the gate
 
 Each check is an ordinary plan (workflows/plan.py), proposed by the sentry as an *agent*, so the
 same policy and audit apply as to any agent: the metric and drift tools are agents' read-only
-tools (policy data `agent_read_only_tools`); on a failed gate the plan's fallback rolls production back one version, which policy lets
-an agent do without waiting (design card: a human must agree to anything further), and anything
-policy marks as needing approval waits for one like every other plan step. After a check that
+tools (policy data `agent_read_only_tools`); on a failed gate the plan's fallback rolls
+production back one version, which policy lets an agent do without waiting (design card: a
+human must agree to anything further), and anything policy marks as needing approval waits for
+one like every other plan step. After a check that
 breached a gate or rolled back, the sentry_incident activity has the Deployment Sentry agent
 write the incident to a thread of the tenant, with a proposed next step for a person to submit,
 and notifies. The workflow continues as new every `checks_per_run` checks so that its history
