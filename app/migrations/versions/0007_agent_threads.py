@@ -33,9 +33,7 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     )
     op.create_index("ix_agent_threads_tenant_id", "agent_threads", ["tenant_id"])
-    op.create_index(
-        "ix_agent_threads_tenant_creator", "agent_threads", ["tenant_id", "created_by"]
-    )
+    op.create_index("ix_agent_threads_tenant_creator", "agent_threads", ["tenant_id", "created_by"])
 
 
 def downgrade() -> None:
