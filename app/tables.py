@@ -12,6 +12,7 @@ from sentimentops.identity.models import (
     Tenant,
 )
 from sentimentops.inference.models import CanaryShare, PredictionRecord, ScoringFailure
+from sentimentops.knowledge_base.models import KbDocument
 from sentimentops.tools.models import PromotionEvent, ToolRun
 from sentimentops.training.datasets.models import DatasetVersion
 from sentimentops.workflows.models import PlanExecution
@@ -25,6 +26,7 @@ __all__ = [
     "BootstrapToken",
     "CanaryShare",
     "DatasetVersion",
+    "KbDocument",
     "PlanExecution",
     "PredictionRecord",
     "PromotionEvent",

@@ -231,6 +231,12 @@ class Settings(BaseSettings):
     # Agents act with access tokens this short-lived (minutes, not a service account's hours).
     agent_token_ttl_seconds: int = Field(default=300, ge=30, le=3600)
 
+    # Knowledge base (knowledge_base/, docs/knowledge_base.md): Qdrant in local mode under
+    # data_dir/qdrant unless a server URL is given (e.g. http://qdrant:6333); local mode lets
+    # one process open the folder, a server serves every process.
+    qdrant_url: str | None = None
+    qdrant_api_key: SecretStr | None = None
+
     # Where scripts/setup puts the Go-built tools (temporal, opa); PATH is searched after it.
     tools_dir: Path = REPO_ROOT / ".tools" / "bin"
 
