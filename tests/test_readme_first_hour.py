@@ -2,7 +2,8 @@
 README's "First steps" section as printed there (placeholders filled from what earlier commands
 printed, as a reader would), through the first lifecycle to its approval and the new version
 answering requests, and through the planner agent's draft: submitted, approved by someone else,
-its canary serving the share asked for, its version promoted. The README cannot drift from the code without this test failing.
+its canary serving the share asked for, its version promoted. The README cannot drift from the
+code without this test failing.
 
 Real processes throughout: the Temporal dev server, OPA, the worker and the API started by `up`,
 the committed model pack imported on first run, the CLI run as a user runs it (from .venv/bin on
@@ -57,6 +58,7 @@ class Reader:
         self.api_port = api_port
         self.values: dict[str, str] = {}
         self.transcript: list[str] = []
+        self.checks = 0  # candidate checks made so far
 
     def fill(self, command: str) -> str:
         command = command.replace("localhost:8000", f"127.0.0.1:{self.api_port}")
@@ -196,9 +198,12 @@ def _assert_the_candidate_serves(reader: Reader) -> None:
     detail = json.loads(shown)
     trained = next(s for s in detail["progress"]["steps"] if s["tool"] == "train_model")
     task, version = trained["params"]["task"], trained["result"]["version"]
-    # A key of the test's own on whichever platform the README runs now.
-    reader.run("sentimentops admin create-service-account acme e2e-check --role viewer")
-    out = reader.run("sentimentops admin create-api-key acme e2e-check --name check")
+    # A key of the test's own on whichever platform the README runs now (one account per
+    # check: a platform may be checked twice).
+    reader.checks += 1
+    account = f"e2e-check-{reader.checks}"
+    reader.run(f"sentimentops admin create-service-account acme {account} --role viewer")
+    out = reader.run(f"sentimentops admin create-api-key acme {account} --name check")
     key = re.search(r"\b(so_[A-Za-z0-9_-]+)", out)
     assert key is not None, out
     deadline = time.monotonic() + 120  # the API's watcher picks the new version up
