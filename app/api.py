@@ -3,9 +3,12 @@ against the services they started instead of patching modules."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import importlib.util
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
@@ -29,6 +32,9 @@ from sentimentops.inference.wiring import build_scoring, build_watcher, serving_
 from sentimentops.training.datasets import router as datasets_router
 from sentimentops.workflows import router as plans_router
 
+if TYPE_CHECKING:
+    from sentimentops.knowledge_base.wiring import KnowledgeRuntime
+
 
 def _explicit_operation_id(route: APIRoute) -> str:
     """Every route names its operation `{tag}-{name}` itself (the generated UI client's method
@@ -42,7 +48,12 @@ def create_app(
     *,
     rate_limiter: RateLimiter | None = None,
     model_registry: ModelRegistry | None = None,
+    knowledge: KnowledgeRuntime | None = None,
+    serve_knowledge_queue: bool = False,
 ) -> FastAPI:
+    """The API. `knowledge` replaces the knowledge base the settings name; with
+    `serve_knowledge_queue` (the `api` command) this process also serves the knowledge base's
+    Temporal queue, since it holds the store (knowledge_base/wiring.py)."""
     settings = settings or get_settings()
     engine = make_engine(settings.resolved_database_url)
     sessions = make_session_factory(engine)
@@ -54,11 +65,18 @@ def create_app(
     watcher = build_watcher(settings, scoring, sessions, model_registry)
     # The agents come with the `agents` extra; a scoring-only install serves without them.
     with_agents = importlib.util.find_spec("langgraph") is not None
+    # So does the knowledge base (Qdrant's client).
+    with_kb = importlib.util.find_spec("qdrant_client") is not None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         scoring.prediction_log.start()
         watcher.start(settings.model_poll_seconds)
+        kb_queue: asyncio.Task[None] | None = None
+        if with_kb and serve_knowledge_queue:
+            from sentimentops.knowledge_base.workflow import serve_knowledge_queue as serve_kb
+
+            kb_queue = asyncio.create_task(serve_kb(settings, app.state.knowledge))
         yield
         # Readiness flips first so that a load balancer stops sending before we close.
         app.state.draining = True
@@ -67,6 +85,12 @@ def create_app(
         await scoring.prediction_log.close()
         if with_agents:
             await app.state.agents.close()
+        if kb_queue is not None:
+            kb_queue.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await kb_queue
+        if with_kb:
+            app.state.knowledge.close()
         limiter.close()
         if oidc is not None:
             oidc.close()
@@ -97,6 +121,13 @@ def create_app(
 
         agents_registry = model_registry or serving_registry(settings)
         app.state.agents = LazyAgentRuntime(app.state.flows, registry=lambda: agents_registry)
+    if with_kb:
+        from sentimentops.knowledge_base.wiring import KnowledgeRuntime
+
+        kb_registry = model_registry or serving_registry(settings)
+        app.state.knowledge = knowledge or KnowledgeRuntime(
+            settings, sessions=read_sessions, registry=lambda: kb_registry
+        )
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(identity_router.public_router)
@@ -111,6 +142,10 @@ def create_app(
         from sentimentops.agents import router as agents_router
 
         app.include_router(agents_router.router)
+    if with_kb:
+        from sentimentops.knowledge_base import router as kb_router
+
+        app.include_router(kb_router.router)
     install_docs(app)
     # Added last = outermost: every response, a 413 included, carries a request id.
     app.add_middleware(

@@ -85,14 +85,15 @@ class KnowledgeService:
     def search_sync(
         self,
         *,
-        tenant_id: str,
+        tenant_id: str | None,
         query: str,
         limit: int = 5,
         kinds: Sequence[KbKind] | None = None,
         retrieval: Retrieval = "hybrid",
         rerank: bool = True,
     ) -> list[KbHit]:
-        """The best `limit` chunks for `query` among the platform's and `tenant_id`'s."""
+        """The best `limit` chunks for `query` among the platform's and `tenant_id`'s (None:
+        the platform's only)."""
         query = query.strip()[:MAX_QUERY_CHARS]
         limit = max(1, min(limit, MAX_LIMIT))
         if not query:
@@ -131,7 +132,7 @@ class KnowledgeService:
     async def search(
         self,
         *,
-        tenant_id: str,
+        tenant_id: str | None,
         query: str,
         limit: int = 5,
         kinds: tuple[KbKind, ...] | None = None,

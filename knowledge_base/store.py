@@ -129,8 +129,8 @@ def _scope_filter(scope: Scope) -> models.Filter:
 
 
 def tenant_filter(
-    collection: str, tenant_id: str, kinds: Sequence[KbKind] | None
-) -> models.Filter | None:
+    collection: str, tenant_id: str | None, kinds: Sequence[KbKind] | None
+) -> models.Filter:
     """The filter of every query on `collection` for `tenant_id`: its own chunks only in
     kb_tenants (whatever else is asked), the chosen kinds anywhere."""
     must: list[models.Condition] = []
@@ -140,7 +140,7 @@ def tenant_filter(
         must.append(_match("tenant_id", tenant_id))
     if kinds:
         must.append(_any("kind", kinds))
-    return models.Filter(must=must) if must else None
+    return models.Filter(must=must)
 
 
 class KnowledgeStore:
@@ -271,17 +271,17 @@ class KnowledgeStore:
     def query(
         self,
         *,
-        tenant_id: str,
+        tenant_id: str | None,
         dense: Sequence[float],
         sparse: SparseVector,
         limit: int,
         kinds: Sequence[KbKind] | None = None,
     ) -> dict[Mode, list[Found]]:
         """The best `limit` points by meaning and by keywords, over the platform's documents
-        and `tenant_id`'s own, each list ordered by its own score (comparable across the two
-        collections: cosine, and BM25 with each collection's IDF)."""
+        and `tenant_id`'s own (None: the platform's only), each list ordered by its own score
+        (comparable across the two collections: cosine, and BM25 with each collection's IDF)."""
         found: dict[Mode, list[Found]] = {"dense": [], "sparse": []}
-        for collection in COLLECTIONS:
+        for collection in COLLECTIONS if tenant_id is not None else (PLATFORM,):
             query_filter = tenant_filter(collection, tenant_id, kinds)
             requests = [
                 models.QueryRequest(
@@ -307,23 +307,17 @@ class KnowledgeStore:
                 )
         return {mode: sorted(hits, key=lambda f: -f.score)[:limit] for mode, hits in found.items()}
 
-    def counts(self) -> dict[str, dict[str, int]]:
-        """Chunks per kind in each collection."""
-        result: dict[str, dict[str, int]] = {}
-        for collection in COLLECTIONS:
-            records = self._scroll(
-                collection, models.Filter(must=[_any("kind", KB_KINDS)]), ("kind",)
-            )
-            result[collection] = dict(Counter(str((r.payload or {}).get("kind")) for r in records))
-        return result
+    def _counts(self, collection: str, query_filter: models.Filter) -> dict[str, int]:
+        records = self._scroll(collection, query_filter, ("kind",))
+        return dict(Counter(str((r.payload or {}).get("kind")) for r in records))
 
-    def tenant_chunk_count(self, tenant_id: str) -> int:
-        with self._lock:
-            return self._client.count(
-                TENANTS,
-                count_filter=models.Filter(must=[_match("tenant_id", tenant_id)]),
-                exact=True,
-            ).count
+    def platform_counts(self) -> dict[str, int]:
+        """Chunks per kind of the platform's documents."""
+        return self._counts(PLATFORM, models.Filter(must=[_any("kind", KB_KINDS)]))
+
+    def tenant_counts(self, tenant_id: str) -> dict[str, int]:
+        """Chunks per kind of one tenant."""
+        return self._counts(TENANTS, tenant_filter(TENANTS, tenant_id, None))
 
     def sources(self, scope: Scope) -> dict[str, int]:
         """The scope's stored sources with their chunk counts."""

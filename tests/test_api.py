@@ -147,6 +147,11 @@ OPERATION_IDS = {
     ("GET", "/api/v1/agents/threads/{thread_id}"): "agents-get_thread",
     ("POST", "/api/v1/agents/threads/{thread_id}/messages"): "agents-post_message",
     ("POST", "/api/v1/agents/threads/{thread_id}/decision"): "agents-decide",
+    ("GET", "/api/v1/kb/search"): "kb-search",
+    ("GET", "/api/v1/kb/documents"): "kb-list_documents",
+    ("POST", "/api/v1/kb/documents"): "kb-upload_document",
+    ("DELETE", "/api/v1/kb/documents/{document_id}"): "kb-delete_document",
+    ("GET", "/api/v1/kb/status"): "kb-status",
 }
 
 

@@ -16,6 +16,7 @@ from sentimentops.core.settings import Settings
 from sentimentops.identity.tenancy import tenant_id_of
 
 if TYPE_CHECKING:
+    from sentimentops.core.knowledge import KnowledgeSearch
     from sentimentops.core.model_registry import ModelRegistry
 
 
@@ -50,6 +51,8 @@ class ToolContext:
     actor: str
     workflow_id: str | None = None
     heartbeat: Callable[[str], None] = field(default=lambda _message: None)
+    # The knowledge base (search_kb), wired by the app layer; None where a process has none.
+    knowledge: Callable[[], KnowledgeSearch] | None = None
 
     def tenant_id(self, session: Session) -> str:
         """The acting tenant's id (tenant-owned rows are keyed by id, plans name the slug)."""

@@ -13,6 +13,7 @@ from sentimentops.tools import (
     promote_model,
     rollback_model,
     score_texts,
+    search_kb,
     set_canary,
     train_model,
     validate_dataset,
@@ -34,5 +35,6 @@ TOOLS: dict[str, AnySpec] = {
         score_texts.SPEC,
         get_service_metrics.SPEC,
         detect_drift.SPEC,
+        search_kb.SPEC,
     )
 }

@@ -21,6 +21,7 @@ from sentimentops.approvals.schemas import subject_of
 from sentimentops.core.audit import service as audit
 from sentimentops.core.db import transaction
 from sentimentops.core.errors import DomainError, ServiceUnavailable
+from sentimentops.core.knowledge import KnowledgeSearch
 from sentimentops.core.logging import get_logger
 from sentimentops.core.model_registry import MlflowRegistry, ModelRegistry
 from sentimentops.core.policy import PolicyEngine
@@ -110,10 +111,12 @@ class ToolActivities:
         sessions: sessionmaker[Session],
         registry: ModelRegistry | None = None,
         heartbeat_seconds: float = 5.0,
+        knowledge: Callable[[], KnowledgeSearch] | None = None,
     ) -> None:
         self._settings = settings
         self._policy = policy
         self._sessions = sessions
+        self._knowledge = knowledge
         # MLflow is imported on the first tool call that needs the registry, not at start-up.
         self._registry = registry or MlflowRegistry(settings.resolved_mlflow_tracking_uri)
         self._heartbeat_seconds = heartbeat_seconds
@@ -194,6 +197,7 @@ class ToolActivities:
             actor=call.actor,
             workflow_id=call.workflow_id,
             heartbeat=on_step,
+            knowledge=self._knowledge,
         )
         params = {**call.params, "idempotency_key": call.idempotency_key}
         work = asyncio.ensure_future(spec.call(ctx, params))

@@ -16,6 +16,7 @@ from temporalio.worker import Worker
 
 from sentimentops.approvals.notifier import Notifier, build_notifier
 from sentimentops.core.db import make_engine, make_session_factory
+from sentimentops.core.knowledge import KnowledgeSearch
 from sentimentops.core.logging import get_logger
 from sentimentops.core.policy import OpaPolicyEngine, PolicyEngine
 from sentimentops.core.settings import Settings
@@ -46,16 +47,20 @@ def build_worker(
     settings: Settings | None = None,
     notifier: Notifier | None = None,
     incident_writer: IncidentWriter | None = None,
+    knowledge: Callable[[], KnowledgeSearch] | None = None,
 ) -> Worker:
     """The platform queue's worker; without settings only the policy spine (no tools).
     `incident_writer` writes the sentry's incidents (the app layer passes the Deployment Sentry
-    agent's); without one they are only notified."""
+    agent's); without one they are only notified. `knowledge` answers `search_kb` steps (the
+    app layer passes the knowledge base's); without it they fail with a clear message."""
     policy_activities = PolicyActivities(policy=policy, sessions=sessions)
     activities: list[Callable[..., Any]] = [policy_activities.check_policy]
     if settings is not None:
         notifier = notifier or build_notifier(settings)
         plan = PlanActivities(settings=settings, sessions=sessions, notifier=notifier)
-        tools = ToolActivities(settings=settings, policy=policy, sessions=sessions)
+        tools = ToolActivities(
+            settings=settings, policy=policy, sessions=sessions, knowledge=knowledge
+        )
         incidents = IncidentActivities(
             settings=settings,
             sessions=sessions,
@@ -98,7 +103,11 @@ def _embedded_store_missing(settings: Settings) -> bool:
 
 
 async def run_worker(
-    settings: Settings, queues: Queues = "all", *, incident_writer: IncidentWriter | None = None
+    settings: Settings,
+    queues: Queues = "all",
+    *,
+    incident_writer: IncidentWriter | None = None,
+    knowledge: Callable[[], KnowledgeSearch] | None = None,
 ) -> None:
     """Run until SIGINT/SIGTERM, then let in-flight activities finish (graceful shutdown)."""
     client = await connect(settings)
@@ -121,6 +130,7 @@ async def run_worker(
                 sessions=sessions,
                 settings=settings,
                 incident_writer=incident_writer,
+                knowledge=knowledge,
             )
         )
     training_queues = {

@@ -15,6 +15,7 @@ from sentimentops.app.cli import (
     data,
     db,
     doctor,
+    kb,
     lifecycle,
     platform,
     sentry,
@@ -62,6 +63,7 @@ app.command()(lifecycle.rollback)
 app.command()(chat.chat)
 app.add_typer(approvals.app, name="approvals")
 app.add_typer(sentry.app, name="sentry")
+app.add_typer(kb.app, name="kb")
 
 
 @app.command()
@@ -84,6 +86,7 @@ def worker(
     import asyncio
 
     from sentimentops.agents.sentry_agent import write_incident
+    from sentimentops.knowledge_base.workflow import RemoteKnowledge
     from sentimentops.workflows.worker import run_worker
 
     if queue not in ("all", "platform", "training", "gpu"):
@@ -92,7 +95,16 @@ def worker(
     if queue == "gpu" and not settings.gpu_task_queue:
         raise typer.BadParameter("--queue gpu needs SENTIMENTOPS_GPU_TASK_QUEUE to be set")
     # The sentry's incidents are written by the Deployment Sentry agent, in this process.
-    asyncio.run(run_worker(settings, queue, incident_writer=write_incident))  # type: ignore[arg-type]
+    # `search_kb` steps ask the process that holds the knowledge base (the API) through Temporal.
+    knowledge = RemoteKnowledge(settings)
+    asyncio.run(
+        run_worker(
+            settings,
+            queue,  # type: ignore[arg-type]
+            incident_writer=write_incident,
+            knowledge=lambda: knowledge,
+        )
+    )
 
 
 @app.command()
@@ -104,7 +116,8 @@ def api() -> None:
 
     settings = load_settings()
     uvicorn.run(
-        create_app(settings),
+        # This process holds the knowledge base: it serves its Temporal queue too.
+        create_app(settings, serve_knowledge_queue=True),
         host=settings.api_host,
         port=settings.api_port,
         log_config=None,  # keep our structured logging

@@ -114,6 +114,35 @@ def _preflight(settings: Settings) -> list[ServiceSpec]:
     return specs
 
 
+def _start_kb_reindex(settings: Settings) -> None:
+    """Index the bundled docs (and the models, plans and documents there are) in the background,
+    and every REINDEX_EVERY after; the API, which holds the knowledge base, does the work. A
+    failure here is a warning: the platform serves without a knowledge base."""
+    import asyncio
+    import importlib.util
+
+    if importlib.util.find_spec("qdrant_client") is None:
+        return  # a scoring-only install has no knowledge base
+    from sentimentops.core.errors import DomainError
+    from sentimentops.core.temporal import connect
+    from sentimentops.knowledge_base.workflow import ensure_reindex_schedule, start_reindex
+
+    async def start() -> str:
+        client = await connect(settings)
+        await ensure_reindex_schedule(client, settings)
+        return await start_reindex(client, settings)
+
+    try:
+        workflow_id = asyncio.run(start())
+    except (DomainError, RuntimeError) as exc:
+        err_console.print(f"warning: the knowledge base's indexing did not start: {exc}")
+        return
+    _say(
+        f"knowledge base: indexing the docs in the background (workflow {workflow_id}); "
+        "`sentimentops kb status` shows what it holds"
+    )
+
+
 def _stopped_by_down(settings: Settings) -> None:
     supervisor.clear_stop_request(settings)
     console.print(STOPPED_BY_DOWN)
@@ -204,6 +233,7 @@ def up(
         f"end-to-end check: workflow {workflow_id} completed, policy said "
         f"{result.decision.outcome} (audit row {result.audit_seq})\n  {link}"
     )
+    _start_kb_reindex(settings)
     token = first_run_bootstrap_token(settings)
     if token is not None:
         console.print(

@@ -23,6 +23,7 @@ from sentimentops.core import db
 from sentimentops.core.db import Base
 from sentimentops.core.vocabulary import PrincipalKind, Role
 from sentimentops.identity.principal import AuthMethod, Principal
+from sentimentops.knowledge_base import flows as kb_flows
 from sentimentops.workflows import service as plans
 from tests.identity.conftest import Account, Factory
 
@@ -37,6 +38,7 @@ class Victim:
     dataset_id: str
     workflow_id: str
     thread_id: str
+    document_id: str
 
 
 # How to obtain tenant B's value for each path parameter name, and a value that exists nowhere.
@@ -49,6 +51,7 @@ OTHER_TENANT_VALUES: dict[str, Callable[[Victim], str]] = {
     "approval_id": lambda v: v.approval_id,
     "workflow_id": lambda v: v.workflow_id,
     "thread_id": lambda v: v.thread_id,
+    "document_id": lambda v: v.document_id,
 }
 NONEXISTENT: dict[str, str] = {"role": Role.VIEWER.value}
 
@@ -155,6 +158,24 @@ def _agent_thread(factory: Factory, account: Account) -> str:
         return agents.create_thread(session, principal=owner, agent="planner", title=None).id
 
 
+def _kb_document(factory: Factory, account: Account) -> str:
+    """A knowledge base document of the account's tenant (the row; its chunks do not matter)."""
+    owner = Principal(
+        tenant_id=account.tenant.id,
+        tenant=account.tenant.slug,
+        subject=account.client_id,
+        name="b-svc",
+        kind=PrincipalKind.SERVICE,
+        roles=frozenset({Role.TENANT_ADMIN}),
+        method=AuthMethod.FIRST_PARTY,
+    )
+    with db.transaction(factory.sessions) as session:
+        row, _created = kb_flows.store_document(
+            session, owner, name="b.md", media_type="text/markdown", data=b"# B\nsecret"
+        )
+        return row.id
+
+
 def test_tenant_a_cannot_read_or_change_tenant_b(client: TestClient, factory: Factory) -> None:
     # Tenant B: an account with an API key.
     b_account = factory.account("tenant-b", "b-svc", {Role.VIEWER, Role.TENANT_ADMIN})
@@ -185,6 +206,7 @@ def test_tenant_a_cannot_read_or_change_tenant_b(client: TestClient, factory: Fa
         dataset_id=dataset.json()["version"]["id"],
         workflow_id=_running_plan(factory, b_account),
         thread_id=_agent_thread(factory, b_account),
+        document_id=_kb_document(factory, b_account),
     )
     b_key = created.json()["api_key"]
 

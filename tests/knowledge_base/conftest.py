@@ -7,8 +7,14 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from qdrant_client import QdrantClient
+from sqlalchemy.orm import Session, sessionmaker
 
+from sentimentops.app.api import create_app
+from sentimentops.core import db
+from sentimentops.core.model_registry import MlflowRegistry
+from sentimentops.core.settings import Settings
 from sentimentops.knowledge_base.embedding import (
     ENCODER_FILE,
     Encoder,
@@ -18,6 +24,9 @@ from sentimentops.knowledge_base.embedding import (
 )
 from sentimentops.knowledge_base.service import KnowledgeService
 from sentimentops.knowledge_base.store import KnowledgeStore
+from sentimentops.knowledge_base.wiring import KnowledgeRuntime
+from tests.apps import fastapi_app
+from tests.identity.conftest import Factory, make_settings
 
 
 @pytest.fixture(scope="session")
@@ -59,3 +68,32 @@ def store(tmp_path: Path) -> Iterator[KnowledgeStore]:
 @pytest.fixture
 def service(store: KnowledgeStore, counting: CountingEncoder) -> KnowledgeService:
     return KnowledgeService(store, counting)
+
+
+@pytest.fixture
+def kb_settings(fresh_db_url: str, tmp_path: Path) -> Settings:
+    return make_settings(fresh_db_url, tmp_path / "data")
+
+
+@pytest.fixture
+def kb_runtime(kb_settings: Settings, service: KnowledgeService) -> KnowledgeRuntime:
+    """The platform's knowledge base runtime over this test's store and the shared encoder."""
+    sessions = db.make_session_factory(db.make_engine(kb_settings.resolved_database_url))
+    return KnowledgeRuntime(
+        kb_settings,
+        sessions=sessions,
+        registry=lambda: MlflowRegistry(kb_settings.resolved_mlflow_tracking_uri, read_only=True),
+        service=service,
+    )
+
+
+@pytest.fixture
+def kb_client(kb_settings: Settings, kb_runtime: KnowledgeRuntime) -> Iterator[TestClient]:
+    with TestClient(create_app(kb_settings, knowledge=kb_runtime)) as client:
+        yield client
+
+
+@pytest.fixture
+def kb_factory(kb_client: TestClient) -> Factory:
+    sessions: sessionmaker[Session] = fastapi_app(kb_client).state.sessions
+    return Factory(sessions, kb_client)

@@ -1,0 +1,304 @@
+"""`sentimentops kb …`: search the knowledge base, add documents to it, see what it holds,
+re-index it.
+
+In local mode one process holds the knowledge base's folder: the API while the platform runs.
+Each command then asks it through Temporal (the API serves the knowledge base's queue); when
+no process holds the folder (the platform is down), the command opens it itself and shows its
+progress. With SENTIMENTOPS_QDRANT_URL every command opens the server directly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from sentimentops.app.cli.common import (
+    AsOpt,
+    JsonOpt,
+    TenantOpt,
+    cli_sessions,
+    console,
+    fail,
+    flow_context,
+    load_settings,
+    operator_principal,
+    print_json,
+    run_flow,
+)
+
+if TYPE_CHECKING:
+    from sentimentops.core.knowledge import KbHit, KbKind
+    from sentimentops.core.settings import Settings
+    from sentimentops.knowledge_base.schemas import KbStatus, ReindexResult
+    from sentimentops.knowledge_base.wiring import KnowledgeRuntime
+
+app = typer.Typer(
+    help="The knowledge base (docs, runbooks, model cards, plans, incidents, your documents): "
+    "search, ingest, status, reindex.",
+    no_args_is_help=True,
+)
+
+# core.knowledge.KB_KINDS, spelled out: importing it (pydantic) would slow every command's start.
+KINDS_HELP = "doc, model_card, run, plan, incident, audit, upload"
+KindOpt = Annotated[
+    list[str] | None,
+    typer.Option("--kind", help=f"Only these kinds: {KINDS_HELP}.", show_default=False),
+]
+CuratorRoleOpt = Annotated[list[str], typer.Option("--role", help="Your roles in the tenant.")]
+MARKDOWN_SUFFIXES = (".md", ".markdown")
+SNIPPET_LINES = 4
+
+
+def _kinds(given: list[str] | None) -> tuple[KbKind, ...] | None:
+    from sentimentops.core.knowledge import KB_KINDS
+
+    if not given:
+        return None
+    unknown = [k for k in given if k not in KB_KINDS]
+    if unknown:
+        fail(f"unknown kind {', '.join(unknown)} (kinds: {', '.join(KB_KINDS)})")
+    return tuple(k for k in KB_KINDS if k in given)
+
+
+def _search_tenant(settings: Settings, slug: str | None) -> str | None:
+    """The tenant whose documents a search adds to the platform's: `--tenant`, else the only
+    tenant besides `platform`; None (the platform's documents only) on a fresh install."""
+    from sentimentops.app.cli.common import PLATFORM_TENANT, resolve_tenant
+    from sentimentops.identity import service as identity
+
+    with cli_sessions(settings)() as session:
+        if slug is None:
+            others = [t for t in identity.list_tenants(session) if t.slug != PLATFORM_TENANT]
+            if not others:
+                return None
+        return resolve_tenant(session, slug).id
+
+
+def _local(settings: Settings) -> KnowledgeRuntime | None:
+    """The knowledge base opened by this command, or None when another process holds it."""
+    from sentimentops.inference.wiring import serving_registry
+    from sentimentops.knowledge_base.embedding import encoder_path, is_current
+    from sentimentops.knowledge_base.store import StoreUnavailable
+    from sentimentops.knowledge_base.wiring import KnowledgeRuntime
+
+    registry = serving_registry(settings)
+    runtime = KnowledgeRuntime(settings, sessions=cli_sessions(settings), registry=lambda: registry)
+    if not is_current(encoder_path(settings)):
+        console.print("exporting the MiniLM encoder to ONNX (once, about half a minute) …")
+    try:
+        runtime.service()
+    except StoreUnavailable:
+        return None
+    return runtime
+
+
+def _snippet(text: str) -> str:
+    lines = [line for line in text.splitlines() if line.strip()]
+    shown = "\n".join(f"   {line}" for line in lines[:SNIPPET_LINES])
+    return shown + ("\n   …" if len(lines) > SNIPPET_LINES else "")
+
+
+def _print_hits(hits: list[KbHit]) -> None:
+    from rich.markup import escape
+
+    if not hits:
+        console.print("nothing found")
+        return
+    for rank, hit in enumerate(hits, start=1):
+        where = " › ".join(hit.heading_path) or hit.source
+        console.print(
+            f"[bold]{rank}. {escape(where)}[/]  [dim]({hit.kind}, score {hit.score:.4f})[/]",
+            soft_wrap=True,
+        )
+        console.print(escape(_snippet(hit.text)), soft_wrap=True, highlight=False)
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="What to look for, in words.")],
+    limit: Annotated[int, typer.Option(min=1, max=20)] = 5,
+    kind: KindOpt = None,
+    tenant: TenantOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Search the platform's documents and the tenant's own (best first)."""
+    import asyncio
+
+    from sentimentops.knowledge_base.workflow import RemoteKnowledge
+
+    settings = load_settings()
+    tenant_id = _search_tenant(settings, tenant)
+    kinds = _kinds(kind)
+
+    async def work() -> list[KbHit]:
+        runtime = await asyncio.to_thread(_local, settings)
+        if runtime is None:
+            return await RemoteKnowledge(settings).search(
+                tenant_id=tenant_id, query=query, limit=limit, kinds=kinds
+            )
+        try:
+            return await runtime.search(tenant_id=tenant_id, query=query, limit=limit, kinds=kinds)
+        finally:
+            runtime.close()
+
+    hits = run_flow(work())
+    if as_json:
+        print_json(hits)
+    else:
+        _print_hits(hits)
+
+
+def _reindex_here(runtime: KnowledgeRuntime, scopes: list[str] | None) -> ReindexResult:
+    """Re-index in this process, one progress bar per scope."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from sentimentops.knowledge_base.schemas import ReindexResult
+
+    results = []
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, console=console, transient=False) as bars:
+        for scope in runtime.scopes(scopes):
+            task = bars.add_task(f"{scope}: embedding", total=None)
+
+            def advance(done: int, total: int, task: Any = task) -> None:
+                bars.update(task, completed=done, total=total)
+
+            result = runtime.sync_scope(scope, advance)
+            bars.update(
+                task,
+                description=f"{scope}: {result.chunks} chunks, {result.embedded} embedded, "
+                f"{result.deleted} deleted",
+                completed=result.embedded,
+                total=max(result.embedded, 1),
+            )
+            results.append(result)
+    return ReindexResult(scopes=results)
+
+
+def _reindex(settings: Settings, scopes: list[str] | None) -> ReindexResult:
+    import asyncio
+
+    from sentimentops.knowledge_base.workflow import RemoteKnowledge
+
+    runtime = _local(settings)
+    if runtime is None:
+        console.print(
+            "the platform holds the knowledge base: re-indexing there, through Temporal …"
+        )
+        return run_flow(RemoteKnowledge(settings).reindex(scopes))
+    try:
+        return run_flow(asyncio.to_thread(_reindex_here, runtime, scopes))
+    finally:
+        runtime.close()
+
+
+def _print_reindex(result: ReindexResult, *, as_json: bool) -> None:
+    if as_json:
+        print_json(result)
+        return
+    for scope in result.scopes:
+        console.print(
+            f"{scope.scope}: {scope.sources} sources, {scope.chunks} chunks, "
+            f"{scope.embedded} embedded, {scope.deleted} deleted",
+            soft_wrap=True,
+        )
+
+
+@app.command()
+def reindex(
+    scope: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--scope",
+            help="docs, models, tenants (every tenant's), or tenant:<id>; default: everything.",
+            show_default=False,
+        ),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Re-index: embed what is new or changed, delete what is gone (idempotent)."""
+    _print_reindex(_reindex(load_settings(), scope or None), as_json=as_json)
+
+
+@app.command()
+def ingest(
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="Markdown (.md) or text files to add as the tenant's documents; none: re-index "
+            "everything.",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            show_default=False,
+        ),
+    ] = None,
+    tenant: TenantOpt = None,
+    name: AsOpt = "operator",
+    roles: CuratorRoleOpt = ["ml_engineer"],  # noqa: B006 - typer reads the default list
+    as_json: JsonOpt = False,
+) -> None:
+    """Add documents to the tenant's knowledge base (only the tenant finds them) and index
+    them, with a progress bar; without files, index everything."""
+    settings = load_settings()
+    if not paths:
+        _print_reindex(_reindex(settings, None), as_json=as_json)
+        return
+    from sentimentops.knowledge_base.flows import add_document_flow
+    from sentimentops.knowledge_base.wiring import TENANT_PREFIX
+
+    principal = operator_principal(settings, tenant=tenant, name=name, roles=roles)
+    ctx = flow_context(settings)
+    for path in paths:
+        markdown = path.suffix.lower() in MARKDOWN_SUFFIXES
+        row, created = run_flow(
+            add_document_flow(
+                ctx,
+                principal,
+                name=path.name,
+                media_type="text/markdown" if markdown else "text/plain",
+                data=path.read_bytes(),
+            )
+        )
+        verb = "added" if created else "already there:"
+        console.print(f"{verb} {path.name} as document {row.id}", soft_wrap=True)
+    _print_reindex(_reindex(settings, [f"{TENANT_PREFIX}{principal.tenant_id}"]), as_json=as_json)
+
+
+def _print_status(status: KbStatus) -> None:
+    from rich.table import Table
+
+    from sentimentops.core.knowledge import KB_KINDS
+
+    table = Table("collection", *KB_KINDS, title=f"knowledge base ({status.store} Qdrant)")
+    table.add_row("platform", *(str(status.platform_chunks.get(k, 0)) for k in KB_KINDS))
+    table.add_row("your tenant", *(str(status.tenant_chunks.get(k, 0)) for k in KB_KINDS))
+    console.print(table)
+    console.print(f"documents uploaded by your tenant: {status.documents}")
+
+
+@app.command()
+def status(tenant: TenantOpt = None, as_json: JsonOpt = False) -> None:
+    """Chunks per kind of the platform's documents and of the tenant's."""
+    import asyncio
+
+    from sentimentops.knowledge_base.workflow import RemoteKnowledge
+
+    settings = load_settings()
+    tenant_id = _search_tenant(settings, tenant)
+
+    async def work() -> KbStatus:
+        runtime = await asyncio.to_thread(_local, settings)
+        if runtime is None:
+            return await RemoteKnowledge(settings).status(tenant_id)
+        try:
+            return await asyncio.to_thread(runtime.status, tenant_id)
+        finally:
+            runtime.close()
+
+    found = run_flow(work())
+    if as_json:
+        print_json(found)
+    else:
+        _print_status(found)
