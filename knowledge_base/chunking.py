@@ -4,8 +4,10 @@ A Markdown document is cut at its headings; each chunk carries its heading path 
 then every heading above it) with its text, so "Rollback" under "Runbooks" is found by either
 word and quoted with both. A section longer than TARGET_CHARS is cut between paragraphs (lines,
 then words, when a paragraph alone is longer), each piece repeating the end of the previous one
-(OVERLAP_CHARS) so that a sentence cut in two is whole in one of them. Plain text is one section
-under its title. Lines inside ``` fences are never headings.
+(OVERLAP_CHARS) so that a sentence cut in two is whole in one of them. A document no longer
+than TARGET_CHARS stays one chunk (a plan, an incident, a short note: its sections alone would
+lose what they belong to). Plain text is one section under its title. Lines inside ``` fences
+are never headings.
 
 Plain code rather than LlamaIndex's MarkdownNodeParser: importing llama_index.core from a
 checkout's root resolves its `workflows` dependency to our workflows/ folder, and it adds
@@ -151,12 +153,28 @@ def split_section(
     return pieces
 
 
+def _whole(text: str) -> tuple[tuple[str, ...], str]:
+    """A short document as one section: under its opening heading, if it opens with one."""
+    stripped = text.strip()
+    first, _, rest = stripped.partition("\n")
+    heading = _HEADING.match(first)
+    if heading is None or not rest.strip():
+        return (), stripped
+    return (heading.group(2).strip(),), rest.strip()
+
+
 def chunk_document(document: SourceDocument) -> list[Chunk]:
     """The document's chunks, numbered from 0 in reading order."""
-    if document.markdown:
+    if not document.text.strip():
+        parts = []
+    elif document.markdown and len(document.text.strip()) <= TARGET_CHARS:
+        # A short document stays whole (a plan, an incident, a card): its sections alone
+        # would lose what they belong to.
+        parts = [_whole(document.text)]
+    elif document.markdown:
         parts = sections(document.text)
     else:
-        parts = [((), document.text.strip())] if document.text.strip() else []
+        parts = [((), document.text.strip())]
     chunks: list[Chunk] = []
     for headings, body in parts:
         # Platform docs are named by their path (what a reader opens); the rest by their title.

@@ -271,5 +271,6 @@ class RemoteKnowledge:
         client = await self._connect()
         workflow_id = await start_reindex(client, self._settings, scopes)
         with temporal_errors("re-indexing the knowledge base"):
-            result: ReindexResult = await client.get_workflow_handle(workflow_id).result()
+            handle = client.get_workflow_handle_for(KnowledgeBaseReindex.run, workflow_id)
+            result = await handle.result()
         return result

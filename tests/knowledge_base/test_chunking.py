@@ -12,8 +12,9 @@ from sentimentops.knowledge_base.chunking import (
     sections,
 )
 
-RUNBOOK = """# Runbooks
-Intro text.
+FILLER = "Background on why these runbooks exist and who keeps them current. " * 16
+RUNBOOK = f"""# Runbooks
+{FILLER}
 
 ## Rollback
 ### Sentiment
@@ -98,3 +99,12 @@ def test_plain_text_is_one_section_under_its_title() -> None:
 def test_sections_without_a_body_are_left_out() -> None:
     assert sections("# A\n## B\ntext\n") == [(("A", "B"), "text")]
     assert sections("") == []
+
+
+def test_a_short_document_stays_one_chunk_under_its_title() -> None:
+    text = "# Plan p-1 (completed)\nProposed by alice.\n## Rationale\nRetrain.\n## Outcome\nok"
+    doc = SourceDocument(source="plan:p-1", kind="plan", title="plan p-1", text=text)
+    [chunk] = chunk_document(doc)
+    assert chunk.heading_path == ("plan p-1", "Plan p-1 (completed)")
+    assert chunk.text == "Proposed by alice.\n## Rationale\nRetrain.\n## Outcome\nok"
+    assert chunk_document(SourceDocument(source="x", kind="upload", title="x", text=" \n")) == []

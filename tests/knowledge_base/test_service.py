@@ -17,6 +17,9 @@ from sentimentops.knowledge_base.store import KnowledgeStore, Scope
 from tests.knowledge_base.conftest import CountingEncoder
 
 MODES: tuple[Retrieval, ...] = ("dense", "sparse", "hybrid")
+# A first section long enough that the document is cut at its headings.
+LONG = "The first section says a great deal about alpha. " * 23
+SECOND = "The second section says a little about beta. " * 3
 
 
 def _upload(tenant_id: str, source: str, text: str) -> SourceDocument:
@@ -46,7 +49,7 @@ def test_re_indexing_embeds_only_what_changed(
     service: KnowledgeService, counting: CountingEncoder
 ) -> None:
     docs = [
-        _upload("t1", "upload:a", "# Alpha\nFirst section.\n## Beta\nSecond section."),
+        _upload("t1", "upload:a", f"# Alpha\n{LONG}\n## Beta\n{SECOND}"),
         _upload("t1", "upload:b", "# Gamma\nThird document."),
     ]
     first = service.sync(_scope("t1"), docs)
@@ -57,7 +60,7 @@ def test_re_indexing_embeds_only_what_changed(
     assert (again.embedded, again.deleted) == (0, 0)
     assert counting.embedded == 3  # nothing new was embedded
 
-    edited = [_upload("t1", "upload:a", "# Alpha\nFirst section.\n## Beta\nChanged."), docs[1]]
+    edited = [_upload("t1", "upload:a", f"# Alpha\n{LONG}\n## Beta\n{SECOND} Changed."), docs[1]]
     third = service.sync(_scope("t1"), edited)
     assert (third.embedded, third.deleted) == (1, 1)
     assert counting.embedded == 4
@@ -67,7 +70,7 @@ def test_re_indexing_embeds_only_what_changed(
 def test_a_removed_source_leaves_no_chunks(service: KnowledgeService) -> None:
     docs = [
         _upload("t1", "upload:a", "# Alpha\nKeep me."),
-        _upload("t1", "upload:b", "# Gamma\nDelete me.\n## More\nAnd me."),
+        _upload("t1", "upload:b", f"# Gamma\nDelete me. {LONG}\n## More\n{SECOND}"),
     ]
     service.sync(_scope("t1"), docs)
     removed = service.sync(_scope("t1", "upload:b"), [])
