@@ -262,7 +262,7 @@ def normalize(text: str) -> str:
     return " ".join("".join(kept).casefold().split())[:MAX_MESSAGE_CHARS]
 
 
-def _number_words(text: str) -> str:
+def number_words(text: str) -> str:
     """Spelled-out numbers as digits ("two versions" -> "2 versions")."""
 
     def value(match: re.Match[str]) -> str:
@@ -379,7 +379,7 @@ def _end_canary(text: str) -> bool:
 
 def parse(message: str) -> Intent:
     """The intent and slots of a user's message."""
-    text = _number_words(normalize(message))
+    text = number_words(normalize(message))
     kind = _kind(text)
     share = _share(text)
     if share is None and kind == "canary" and _end_canary(text):

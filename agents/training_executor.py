@@ -64,19 +64,8 @@ _HIGHER_RATE = re.compile(
 _DEFAULT_RATE = re.compile(
     rf"\b(?:default|original|file's|reset\w*|usual)\b(?:\s+the)?\s+{_RATE}\b", re.ASCII
 )
-_EPOCH_WORDS = {
-    "one": 1,
-    "two": 2,
-    "three": 3,
-    "four": 4,
-    "five": 5,
-    "six": 6,
-    "seven": 7,
-    "eight": 8,
-    "nine": 9,
-    "ten": 10,
-}
-_EPOCH_NUMBER = r"(\d{1,4}|" + "|".join(_EPOCH_WORDS) + ")"
+# Spelled-out numbers are digits by then (intents.number_words).
+_EPOCH_NUMBER = r"(\d{1,4})"
 _EPOCHS = re.compile(
     rf"\b{_EPOCH_NUMBER}\s*epochs?\b|\bepochs?\s*(?:of|to|=|:)?\s*{_EPOCH_NUMBER}\b", re.ASCII
 )
@@ -160,7 +149,7 @@ class _Asked:
 
 
 def _read(message: str) -> _Asked:
-    text = intents.normalize(message)
+    text = intents.number_words(intents.normalize(message))
     intent = intents.parse(message)
     explicit = _EXPLICIT_RATE.search(text)
     epochs = _EPOCHS.search(text)
@@ -184,9 +173,7 @@ def _read(message: str) -> _Asked:
 
 
 def _count(word: str | None) -> int | None:
-    if word is None:
-        return None
-    return _EPOCH_WORDS.get(word) or int(word)
+    return None if word is None else int(word)
 
 
 def _file_config(task: Task, family: str) -> TrainingConfig:
