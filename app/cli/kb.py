@@ -19,6 +19,7 @@ from sentimentops.app.cli.common import (
     TenantOpt,
     cli_sessions,
     console,
+    err_console,
     fail,
     flow_context,
     load_settings,
@@ -85,7 +86,7 @@ def _local(settings: Settings) -> KnowledgeRuntime | None:
     registry = serving_registry(settings)
     runtime = KnowledgeRuntime(settings, sessions=cli_sessions(settings), registry=lambda: registry)
     if not is_current(encoder_path(settings)):
-        console.print("exporting the MiniLM encoder to ONNX (once, about half a minute) …")
+        err_console.print("exporting the MiniLM encoder to ONNX (once, about half a minute) …")
     try:
         runtime.service()
     except StoreUnavailable:
@@ -157,7 +158,8 @@ def _reindex_here(runtime: KnowledgeRuntime, scopes: list[str] | None) -> Reinde
 
     results = []
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
-    with Progress(*columns, console=console, transient=False) as bars:
+    # On stderr: the progress is not the result (stdout stays JSON with --json).
+    with Progress(*columns, console=err_console, transient=False) as bars:
         for scope in runtime.scopes(scopes):
             task = bars.add_task(f"{scope}: embedding", total=None)
 
