@@ -14,9 +14,9 @@ from sentimentops.core.policy import OpaPolicyEngine
 from sentimentops.core.policy import Principal as PolicyPrincipal
 from sentimentops.tools.base import ToolContext
 from tests.agents.openai_server import ScriptedOpenAIServer, scripted_openai_server
-from tests.workflows.conftest import Platform, app_sessions, platform
+from tests.workflows.conftest import Platform, app_sessions, platform, receiver
 
-__all__ = ["app_sessions", "platform"]
+__all__ = ["app_sessions", "platform", "receiver"]
 
 # --- The OpenAI-compatible backend (tests/agents/test_llm_backend.py) ----------------------------
 

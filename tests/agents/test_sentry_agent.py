@@ -6,12 +6,9 @@ and a human approves it."""
 
 from __future__ import annotations
 
-import json
-import threading
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -46,35 +43,17 @@ from sentimentops.workflows.models import PlanExecution
 from sentimentops.workflows.schemas import SENTRY_SUBJECT
 from sentimentops.workflows.worker import build_training_worker, build_worker
 from tests.agents.conftest import agent_toolbox
-from tests.workflows.conftest import TENANT, Platform, approver, platform_settings
+from tests.workflows.conftest import (
+    TENANT,
+    Platform,
+    approver,
+    platform_settings,
+)
 from tests.workflows.test_plans import _approve
 
 pytestmark = pytest.mark.timeout(300)
 
 TASK = "sarcasm"
-
-
-@pytest.fixture
-def receiver() -> Iterator[tuple[str, list[dict[str, Any]]]]:
-    """A local HTTP server standing in for the webhook's receiver."""
-    received: list[dict[str, Any]] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            length = int(self.headers["Content-Length"])
-            received.append(json.loads(self.rfile.read(length)))
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *_args: object) -> None:
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/hook", received
-    server.shutdown()
-    server.server_close()
 
 
 @pytest.fixture

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
@@ -19,29 +15,6 @@ NOTICE = ApprovalNotice(
     rationale="ship it", reasons=["promotion to production needs a human approval"],
     expires_at=datetime(2030, 1, 1, tzinfo=UTC),
 )  # fmt: skip
-
-
-@pytest.fixture
-def receiver() -> Iterator[tuple[str, list[dict[str, object]]]]:
-    """A local HTTP server standing in for the webhook's receiver."""
-    received: list[dict[str, object]] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            length = int(self.headers["Content-Length"])
-            received.append(json.loads(self.rfile.read(length)))
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *_args: object) -> None:
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/hook", received
-    server.shutdown()
-    server.server_close()
 
 
 async def test_allow_listed_receiver_gets_the_notice(
