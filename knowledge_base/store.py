@@ -15,7 +15,9 @@ its scope that the new documents no longer produce (no orphans).
 
 Local mode locks its folder: one client per folder per machine, held by one process (see
 docs/knowledge_base.md for which process that is). One store object per process, therefore;
-its lock serialises the client, which local mode does not make thread-safe."""
+its lock serialises the client, which local mode does not make thread-safe. Local mode's own
+reads loop over every point in Python; a local store answers its reads from a copy of the
+points in numpy instead (knowledge_base/local_index.py), a server store from the server."""
 
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import numpy as np
 from qdrant_client import QdrantClient, models
 from qdrant_client.conversions.common_types import PointId
 
@@ -35,6 +38,7 @@ from sentimentops.core.settings import Settings
 from sentimentops.knowledge_base.chunking import Chunk
 from sentimentops.knowledge_base.embedding import DIMENSIONS, Embedder, Progress
 from sentimentops.knowledge_base.keywords import SparseVector, document_vector
+from sentimentops.knowledge_base.local_index import LocalIndex, Point
 
 PLATFORM = "kb_platform"
 TENANTS = "kb_tenants"
@@ -128,16 +132,25 @@ def _scope_filter(scope: Scope) -> models.Filter:
     return models.Filter(must=must)
 
 
+def tenant_condition(collection: str, tenant_id: str | None) -> str | None:
+    """The tenant every read of `collection` for `tenant_id` is restricted to: that tenant in
+    kb_tenants (whatever else is asked), none in kb_platform."""
+    if collection != TENANTS:
+        return None
+    if not tenant_id:
+        raise ValueError("a tenant search needs the caller's tenant id")
+    return tenant_id
+
+
 def tenant_filter(
     collection: str, tenant_id: str | None, kinds: Sequence[KbKind] | None
 ) -> models.Filter:
-    """The filter of every query on `collection` for `tenant_id`: its own chunks only in
-    kb_tenants (whatever else is asked), the chosen kinds anywhere."""
+    """The Qdrant filter of every query on `collection` for `tenant_id` (tenant_condition),
+    with the chosen kinds."""
     must: list[models.Condition] = []
-    if collection == TENANTS:
-        if not tenant_id:
-            raise ValueError("a tenant search needs the caller's tenant id")
-        must.append(_match("tenant_id", tenant_id))
+    tenant = tenant_condition(collection, tenant_id)
+    if tenant is not None:
+        must.append(_match("tenant_id", tenant))
     if kinds:
         must.append(_any("kind", kinds))
     return models.Filter(must=must)
@@ -151,6 +164,9 @@ class KnowledgeStore:
         self._local = local
         self._lock = threading.RLock()
         self._ensure_collections()
+        self._indexes: dict[str, LocalIndex] = (
+            {name: LocalIndex(self._load(name)) for name in COLLECTIONS} if local else {}
+        )
 
     @classmethod
     def open(cls, settings: Settings) -> KnowledgeStore:
@@ -201,7 +217,12 @@ class KnowledgeStore:
                         )
 
     def _scroll(
-        self, collection: str, query_filter: models.Filter, fields: Sequence[str]
+        self,
+        collection: str,
+        query_filter: models.Filter | None,
+        fields: Sequence[str] | bool,
+        *,
+        vectors: bool = False,
     ) -> list[models.Record]:
         records: list[models.Record] = []
         offset: PointId | None = None
@@ -212,12 +233,41 @@ class KnowledgeStore:
                     scroll_filter=query_filter,
                     limit=SCROLL_PAGE,
                     offset=offset,
-                    with_payload=list(fields),
-                    with_vectors=False,
+                    with_payload=fields if isinstance(fields, bool) else list(fields),
+                    with_vectors=vectors,
                 )
             records.extend(page)
             if offset is None:
                 return records
+
+    def _load(self, collection: str) -> list[Point]:
+        """Every point of a collection, for its local index."""
+        points = []
+        for record in self._scroll(collection, None, True, vectors=True):
+            vector = record.vector if isinstance(record.vector, dict) else {}
+            dense, sparse = vector.get(DENSE), vector.get(SPARSE)
+            if not isinstance(dense, list) or not isinstance(sparse, models.SparseVector):
+                raise ValueError(f"point {record.id} of {collection} lacks its vectors")
+            points.append(
+                Point(
+                    id=str(record.id),
+                    payload=dict(record.payload or {}),
+                    dense=np.asarray(dense, dtype=np.float32),
+                    sparse=SparseVector(indices=list(sparse.indices), values=list(sparse.values)),
+                )
+            )
+        return points
+
+    def _stored(self, scope: Scope) -> dict[str, str]:
+        """Point id → source of the scope's stored points."""
+        if self._local:
+            with self._lock:
+                selected = self._indexes[scope.collection].select(
+                    tenant_id=scope.tenant_id, kinds=scope.kinds, sources=scope.sources
+                )
+            return {p.id: str(p.payload.get("source")) for p in selected}
+        records = self._scroll(scope.collection, _scope_filter(scope), ("source",))
+        return {str(r.id): str((r.payload or {}).get("source")) for r in records}
 
     def sync(
         self,
@@ -234,33 +284,37 @@ class KnowledgeStore:
             in_scope = chunk.kind in scope.kinds and chunk.tenant_id == scope.tenant_id
             if not in_scope or (scope.sources is not None and chunk.source not in scope.sources):
                 raise ValueError(f"chunk of {chunk.source} ({chunk.kind}) is outside the scope")
-        stored = {str(r.id) for r in self._scroll(scope.collection, _scope_filter(scope), ())}
+        stored = set(self._stored(scope))
         wanted = {point_id(c): c for c in chunks}
         new = [c for pid, c in wanted.items() if pid not in stored]
         vectors = embedder.embed(
             [c.embedded for c in new], batch_size=batch_size, progress=progress
         )
         for start in range(0, len(new), UPSERT_BATCH):
-            batch = new[start : start + UPSERT_BATCH]
+            batch = [
+                Point(point_id(c), _payload(c), vectors[start + i], document_vector(c.embedded))
+                for i, c in enumerate(new[start : start + UPSERT_BATCH])
+            ]
             points = [
                 models.PointStruct(
-                    id=point_id(c),
-                    vector={
-                        DENSE: vectors[start + i].tolist(),
-                        SPARSE: _sparse(document_vector(c.embedded)),
-                    },
-                    payload=_payload(c),
+                    id=p.id,
+                    vector={DENSE: p.dense.tolist(), SPARSE: _sparse(p.sparse)},
+                    payload=p.payload,
                 )
-                for i, c in enumerate(batch)
+                for p in batch
             ]
             with self._lock:
                 self._client.upsert(scope.collection, points=points, wait=True)
+                if self._local:
+                    self._indexes[scope.collection].put(batch)
         gone = sorted(stored - wanted.keys())
         if gone:
             with self._lock:
                 self._client.delete(
                     scope.collection, points_selector=models.PointIdsList(points=gone), wait=True
                 )
+                if self._local:
+                    self._indexes[scope.collection].remove(gone)
         return SyncResult(
             sources=len({c.source for c in chunks}),
             chunks=len(chunks),
@@ -282,6 +336,21 @@ class KnowledgeStore:
         (comparable across the two collections: cosine, and BM25 with each collection's IDF)."""
         found: dict[Mode, list[Found]] = {"dense": [], "sparse": []}
         for collection in COLLECTIONS if tenant_id is not None else (PLATFORM,):
+            if self._local:
+                tenant = tenant_condition(collection, tenant_id)
+                with self._lock:
+                    index = self._indexes[collection]
+                    dense_found = index.dense_search(
+                        dense, tenant_id=tenant, kinds=kinds, limit=limit
+                    )
+                    sparse_found = index.sparse_search(
+                        sparse, tenant_id=tenant, kinds=kinds, limit=limit
+                    )
+                for mode, scored in (("dense", dense_found), ("sparse", sparse_found)):
+                    found[mode].extend(  # type: ignore[index]
+                        Found(s.point.id, s.score, s.point.payload) for s in scored
+                    )
+                continue
             query_filter = tenant_filter(collection, tenant_id, kinds)
             requests = [
                 models.QueryRequest(
@@ -307,19 +376,24 @@ class KnowledgeStore:
                 )
         return {mode: sorted(hits, key=lambda f: -f.score)[:limit] for mode, hits in found.items()}
 
-    def _counts(self, collection: str, query_filter: models.Filter) -> dict[str, int]:
-        records = self._scroll(collection, query_filter, ("kind",))
+    def _counts(self, collection: str, tenant_id: str | None) -> dict[str, int]:
+        if self._local:
+            with self._lock:
+                points = self._indexes[collection].select(tenant_id=tenant_id, kinds=KB_KINDS)
+            return dict(Counter(str(p.payload.get("kind")) for p in points))
+        records = self._scroll(
+            collection, tenant_filter(collection, tenant_id, KB_KINDS), ("kind",)
+        )
         return dict(Counter(str((r.payload or {}).get("kind")) for r in records))
 
     def platform_counts(self) -> dict[str, int]:
         """Chunks per kind of the platform's documents."""
-        return self._counts(PLATFORM, models.Filter(must=[_any("kind", KB_KINDS)]))
+        return self._counts(PLATFORM, None)
 
     def tenant_counts(self, tenant_id: str) -> dict[str, int]:
         """Chunks per kind of one tenant."""
-        return self._counts(TENANTS, tenant_filter(TENANTS, tenant_id, None))
+        return self._counts(TENANTS, tenant_condition(TENANTS, tenant_id))
 
     def sources(self, scope: Scope) -> dict[str, int]:
         """The scope's stored sources with their chunk counts."""
-        records = self._scroll(scope.collection, _scope_filter(scope), ("source",))
-        return dict(Counter(str((r.payload or {}).get("source")) for r in records))
+        return dict(Counter(self._stored(scope).values()))
