@@ -90,6 +90,7 @@ def create_app(
             with contextlib.suppress(asyncio.CancelledError):
                 await kb_queue
         if with_kb:
+            app.state.text_analytics.close()
             app.state.knowledge.close()
         limiter.close()
         if oidc is not None:
@@ -122,11 +123,16 @@ def create_app(
         agents_registry = model_registry or serving_registry(settings)
         app.state.agents = LazyAgentRuntime(app.state.flows, registry=lambda: agents_registry)
     if with_kb:
+        from sentimentops.knowledge_base.analytics import TextAnalytics
         from sentimentops.knowledge_base.wiring import KnowledgeRuntime
 
         kb_registry = model_registry or serving_registry(settings)
         app.state.knowledge = knowledge or KnowledgeRuntime(
             settings, sessions=read_sessions, registry=lambda: kb_registry
+        )
+        # Scored-text analytics embed with the knowledge base's encoder (one per process).
+        app.state.text_analytics = TextAnalytics(
+            settings, embedder=lambda: app.state.knowledge.service().embedder
         )
     install_error_handlers(app)
     app.include_router(health.router)
@@ -143,9 +149,11 @@ def create_app(
 
         app.include_router(agents_router.router)
     if with_kb:
+        from sentimentops.knowledge_base import analytics_router
         from sentimentops.knowledge_base import router as kb_router
 
         app.include_router(kb_router.router)
+        app.include_router(analytics_router.router)
     install_docs(app)
     # Added last = outermost: every response, a 413 included, carries a request id.
     app.add_middleware(

@@ -236,6 +236,9 @@ class Settings(BaseSettings):
     # one process open the folder, a server serves every process.
     qdrant_url: str | None = None
     qdrant_api_key: SecretStr | None = None
+    # Semantic analytics over scored texts (/api/v1/search): the most prediction-log texts one
+    # call reads and may embed, which bounds its time (MiniLM on CPU) and memory.
+    search_max_texts: int = Field(default=2000, ge=10, le=20_000)
 
     # Where scripts/setup puts the Go-built tools (temporal, opa); PATH is searched after it.
     tools_dir: Path = REPO_ROOT / ".tools" / "bin"

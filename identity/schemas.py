@@ -40,6 +40,8 @@ class TenantUpdate(_In):
     disabled: bool | None = None
     rate_limit_per_second: float | None = Field(default=None, gt=0, le=1_000_000)
     rate_limit_burst: int | None = Field(default=None, ge=1, le=10_000_000)
+    # Keep scored texts in the prediction log (semantic search over them needs them).
+    store_prediction_texts: bool | None = None
 
 
 class TenantOut(BaseModel):
@@ -50,6 +52,7 @@ class TenantOut(BaseModel):
     disabled: bool
     rate_limit_per_second: float | None
     rate_limit_burst: int | None
+    store_prediction_texts: bool
 
     @classmethod
     def of(cls, tenant: Tenant) -> TenantOut:
@@ -61,6 +64,7 @@ class TenantOut(BaseModel):
             disabled=tenant.disabled,
             rate_limit_per_second=tenant.rate_limit_per_second,
             rate_limit_burst=tenant.rate_limit_burst,
+            store_prediction_texts=tenant.store_prediction_texts,
         )
 
 

@@ -115,7 +115,13 @@ def get_tenant(session: Session, *, tenant_id: str) -> Tenant:
 
 # Fields of a tenant that PATCH may change; anything else is a programming error.
 _TENANT_UPDATABLE = frozenset(
-    {"display_name", "disabled", "rate_limit_per_second", "rate_limit_burst"}
+    {
+        "display_name",
+        "disabled",
+        "rate_limit_per_second",
+        "rate_limit_burst",
+        "store_prediction_texts",
+    }
 )
 
 

@@ -152,6 +152,8 @@ OPERATION_IDS = {
     ("POST", "/api/v1/kb/documents"): "kb-upload_document",
     ("DELETE", "/api/v1/kb/documents/{document_id}"): "kb-delete_document",
     ("GET", "/api/v1/kb/status"): "kb-status",
+    ("POST", "/api/v1/search/similar"): "search-similar",
+    ("POST", "/api/v1/search/topics"): "search-topics",
 }
 
 

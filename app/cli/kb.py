@@ -9,7 +9,7 @@ progress. With SENTIMENTOPS_QDRANT_URL every command opens the server directly."
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
@@ -29,8 +29,12 @@ from sentimentops.app.cli.common import (
 )
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
     from sentimentops.core.knowledge import KbHit, KbKind
     from sentimentops.core.settings import Settings
+    from sentimentops.knowledge_base.analytics import TextAnalytics
+    from sentimentops.knowledge_base.analytics_schemas import ScoredText
     from sentimentops.knowledge_base.schemas import KbStatus, ReindexResult
     from sentimentops.knowledge_base.wiring import KnowledgeRuntime
 
@@ -304,3 +308,152 @@ def status(tenant: TenantOpt = None, as_json: JsonOpt = False) -> None:
         print_json(found)
     else:
         _print_status(found)
+
+
+# --- Semantic analytics over scored texts (knowledge_base/analytics.py) ---------------------
+
+TextReaderRoleOpt = Annotated[
+    list[str], typer.Option("--role", help="Your roles in the tenant (analyst, ml_engineer …).")
+]
+WINDOW_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+RequestT = TypeVar("RequestT", bound="BaseModel")
+
+
+def _seconds(window: str) -> int:
+    """`30d`, `24h`, `90m`, `45s` or plain seconds."""
+    given = window.strip().lower()
+    unit = WINDOW_UNITS.get(given[-1:], 0)
+    number = given[:-1] if unit else given
+    if not number.isdigit():
+        fail(f"--window takes a number with d, h, m or s (e.g. 7d), not {window!r}")
+    return int(number) * (unit or 1)
+
+
+WindowOpt = Annotated[str, typer.Option("--window", help="How far back: 7d, 24h, 90m, or seconds.")]
+
+
+def _analytics(settings: Settings) -> TextAnalytics:
+    """The data directory's scored-text index, or a throwaway one in memory while another
+    process (the platform's API) holds its local folder: then this command embeds its window's
+    texts itself."""
+    from functools import cache
+
+    from sentimentops.knowledge_base.analytics import ScoredTextIndex, TextAnalytics
+    from sentimentops.knowledge_base.embedding import encoder_path, is_current, load_encoder
+    from sentimentops.knowledge_base.store import StoreUnavailable
+
+    try:
+        index = ScoredTextIndex.open(settings)
+    except StoreUnavailable:
+        err_console.print("the platform holds the scored-text index: embedding in memory …")
+        index = ScoredTextIndex.in_memory()
+    if not is_current(encoder_path(settings)):
+        err_console.print("exporting the MiniLM encoder to ONNX (once, about half a minute) …")
+    return TextAnalytics(settings, embedder=cache(lambda: load_encoder(settings)), index=index)
+
+
+def _request(model: type[RequestT], **fields: Any) -> RequestT:
+    from pydantic import ValidationError
+
+    try:
+        return model(**fields)
+    except ValidationError as exc:
+        fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()))
+
+
+def _print_text(rank: str, text: ScoredText, score: float) -> None:
+    from rich.markup import escape
+
+    when = text.created_at.strftime("%Y-%m-%d %H:%M")
+    console.print(
+        f"[bold]{rank}[/] [dim]{score:.3f} · {text.task} {escape(text.label)} "
+        f"{text.probability:.2f} · {escape(text.model_name)} v{escape(text.model_version)} · "
+        f"{when} · #{text.prediction_id}[/]",
+        soft_wrap=True,
+    )
+    console.print(escape(_snippet(text.text)), soft_wrap=True, highlight=False)
+
+
+@app.command()
+def similar(
+    text: Annotated[str, typer.Argument(help="A text; the tenant's scored texts nearest it.")],
+    task: Annotated[
+        str | None, typer.Option(help="Only texts scored for this task (sentiment, sarcasm).")
+    ] = None,
+    window: WindowOpt = "30d",
+    limit: Annotated[int, typer.Option(min=1, max=50)] = 10,
+    tenant: TenantOpt = None,
+    name: AsOpt = "operator",
+    roles: TextReaderRoleOpt = ["analyst"],  # noqa: B006 - typer reads the default list
+    as_json: JsonOpt = False,
+) -> None:
+    """The tenant's scored texts most similar in meaning to TEXT (tenants that store
+    prediction texts; POST /api/v1/search/similar)."""
+    from sentimentops.knowledge_base.analytics_flows import similar_flow
+    from sentimentops.knowledge_base.analytics_schemas import SimilarRequest
+
+    settings = load_settings()
+    principal = operator_principal(settings, tenant=tenant, name=name, roles=roles)
+    body = _request(
+        SimilarRequest, text=text, task=task, window_seconds=_seconds(window), limit=limit
+    )
+    analytics = _analytics(settings)
+    try:
+        found = run_flow(similar_flow(flow_context(settings), analytics, principal, body))
+    finally:
+        analytics.close()
+    if as_json:
+        print_json(found)
+        return
+    if not found.results:
+        console.print(f"nothing found among {found.searched} texts")
+    for rank, result in enumerate(found.results, start=1):
+        _print_text(f"{rank}.", result, result.similarity)
+    if not found.complete:
+        console.print(f"[dim](the newest {found.searched} texts of the window were searched)[/]")
+
+
+@app.command()
+def topics(
+    task: Annotated[str, typer.Option(help="The task: sentiment or sarcasm.")],
+    label: Annotated[str, typer.Option(help="The predicted label: negative, sarcastic …")],
+    window: WindowOpt = "7d",
+    max_topics: Annotated[int, typer.Option(min=1, max=12)] = 8,
+    tenant: TenantOpt = None,
+    name: AsOpt = "operator",
+    roles: TextReaderRoleOpt = ["analyst"],  # noqa: B006 - typer reads the default list
+    as_json: JsonOpt = False,
+) -> None:
+    """What the tenant's texts with LABEL are about: topics with their share, keywords and
+    examples (POST /api/v1/search/topics)."""
+    from rich.markup import escape
+
+    from sentimentops.knowledge_base.analytics_flows import topics_flow
+    from sentimentops.knowledge_base.analytics_schemas import TopicsRequest
+
+    settings = load_settings()
+    principal = operator_principal(settings, tenant=tenant, name=name, roles=roles)
+    body = _request(
+        TopicsRequest,
+        task=task,
+        label=label,
+        window_seconds=_seconds(window),
+        max_topics=max_topics,
+    )
+    analytics = _analytics(settings)
+    try:
+        found = run_flow(topics_flow(flow_context(settings), analytics, principal, body))
+    finally:
+        analytics.close()
+    if as_json:
+        print_json(found)
+        return
+    console.print(f"{found.texts} {task} texts labelled {escape(label)} since {found.since:%c}")
+    for number, topic in enumerate(found.topics, start=1):
+        console.print(
+            f"\n[bold]{number}. {escape(', '.join(topic.keywords))}[/]  "
+            f"[dim]{topic.size} texts, {topic.share:.0%}[/]",
+            soft_wrap=True,
+        )
+        for example in topic.examples:
+            _print_text("  ·", example, example.similarity)
