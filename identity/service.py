@@ -123,6 +123,7 @@ _TENANT_UPDATABLE = frozenset(
         "store_prediction_texts",
     }
 )
+_TENANT_NOT_NULL = frozenset({"display_name", "disabled", "store_prediction_texts"})
 
 
 def update_tenant(
@@ -131,6 +132,10 @@ def update_tenant(
     unknown = set(changes) - _TENANT_UPDATABLE
     if unknown:
         raise InvalidInput(f"cannot change {sorted(unknown)}")
+    # null clears the rate limits (back to the defaults); these have no "unset" state.
+    nulled = sorted(name for name in _TENANT_NOT_NULL if name in changes and changes[name] is None)
+    if nulled:
+        raise InvalidInput(f"{', '.join(nulled)} cannot be null")
     if tenant.slug == PLATFORM_TENANT and changes.get("disabled"):
         raise Conflict("the platform tenant cannot be disabled")
     for name, value in changes.items():

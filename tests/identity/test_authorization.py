@@ -154,3 +154,23 @@ def test_a_caller_without_roles_is_authenticated_but_may_do_nothing(
     headers = factory.headers(nobody)
     assert client.get("/api/v1/auth/whoami", headers=headers).json()["roles"] == []
     assert client.get(f"/api/v1/tenants/{nobody.tenant.id}", headers=headers).status_code == 403
+
+
+def test_tenant_fields_without_an_unset_state_refuse_null(
+    client: TestClient, factory: Factory
+) -> None:
+    platform = factory.account("platform-ops", "root", {Role.PLATFORM_ADMIN})
+    tenant = factory.account("nully", "svc", {Role.VIEWER}).tenant
+    for field in ("display_name", "disabled", "store_prediction_texts"):
+        response = client.patch(
+            f"/api/v1/tenants/{tenant.id}", json={field: None}, headers=factory.headers(platform)
+        )
+        assert response.status_code == 422, (field, response.text)
+        assert "cannot be null" in response.json()["detail"]
+    # null still clears a rate-limit override (back to the platform default).
+    cleared = client.patch(
+        f"/api/v1/tenants/{tenant.id}",
+        json={"rate_limit_burst": None},
+        headers=factory.headers(platform),
+    )
+    assert cleared.status_code == 200, cleared.text
