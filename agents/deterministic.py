@@ -6,7 +6,11 @@ answers with the numbers they rest on; requests for change get a Proposal of one
 step shapes (the lifecycle and rollback templates, a promotion, a canary share) filled from
 parsed, range-checked slots and validated by each tool's input model. The message is data: the
 worst it can do is name a change, which becomes a draft that a person submits and a human
-approves before anything runs."""
+approves before anything runs.
+
+The knowledge base answers "how do I …" questions, and its runbooks are cited where one applies
+(a rollback, drift, a latency rise). Its passages are quoted, never read for instructions: no
+rule here parses them, so a planted document can say anything and change nothing."""
 
 from __future__ import annotations
 
@@ -20,7 +24,8 @@ from sentimentops.agents import intents
 from sentimentops.agents.backend import Answer, Proposal, Reply, Turn
 from sentimentops.agents.intents import DAY, HOUR, Intent
 from sentimentops.agents.schemas import DraftPlan
-from sentimentops.agents.toolbox import Toolbox
+from sentimentops.agents.toolbox import Toolbox, kb_citation, kb_sources, one_line
+from sentimentops.core.knowledge import KbKind
 from sentimentops.core.policy import Principal
 from sentimentops.core.vocabulary import ALIASES, TASKS, Task
 from sentimentops.tools.catalogue import TOOLS
@@ -48,6 +53,19 @@ KEY_METRICS: tuple[tuple[str, str], ...] = (
     ("worst_domain_macro_f1", "worst-domain macro-F1"),
     ("latency_p95_ms", "P95 latency"),
 )
+# The runbook a reply cites, found by its heading (docs/runbooks.md): the knowledge base's
+# re-rank puts a section whose heading holds the query's words first.
+RUNBOOKS: dict[str, str] = {
+    "rollback": "rolling back a model",
+    "drift": "a model drifts",
+    "latency": "latency went up",
+}
+# How-to questions read the documentation: the platform's and the tenant's uploaded documents.
+HOWTO_KINDS: tuple[KbKind, ...] = ("doc", "upload")
+HOWTO_PASSAGES = 3
+# search_kb's longest query (its input model), and how much of a passage an answer quotes.
+MAX_KB_QUERY = 500
+QUOTE_CHARS = 240
 
 CAPABILITIES = (
     "I can answer from the platform's telemetry and draft plans for you to submit:\n"
@@ -61,6 +79,7 @@ CAPABILITIES = (
     "- roll back: 'roll sentiment back' or 'roll sarcasm back two versions'\n"
     "- promote: 'promote sarcasm version 3 to staging'\n"
     "- canary share: 'set the sarcasm canary to 25 %' or 'end the sentiment canary'\n"
+    "- how to, from the runbooks and docs: 'how do I roll back a model?'\n"
     "A change is only ever a draft plan: nothing runs until you submit it and a human "
     "approves it."
 )
@@ -80,9 +99,22 @@ class _Run:
         data = await self.tools.call(tool, params)
         if "error" in data:
             task = params.get("task")
-            self.failures.append(f"I could not read {tool} for {task}: {data['error']}")
+            what = f"{tool} for {task}" if task else tool
+            self.failures.append(f"I could not read {what}: {data['error']}")
             return None
         return data
+
+    async def cite(self, topic: str) -> str:
+        """The runbook of `topic` from the knowledge base, as a sentence to end a reply with;
+        nothing where the process has none or it found nothing. A failed search shows in the
+        turn's events, and the reply stands without its citation."""
+        if not self.tools.has_knowledge:
+            return ""
+        data = await self.tools.call(
+            "search_kb", {"query": RUNBOOKS[topic], "limit": 1, "kinds": ["doc"]}
+        )
+        found = [] if "error" in data else kb_sources(data)
+        return f"See {found[0]}." if found else ""
 
     def answer(self, *lines: str) -> Answer:
         text = "\n".join([line for line in lines if line] + self.failures)
@@ -133,8 +165,9 @@ def _with_earlier_request(turn: Turn, intent: Intent) -> Intent:
     return intent
 
 
-# The slots of an intent (all its fields but the kind and the metric, which always has a value).
-_SLOTS = tuple(f.name for f in fields(Intent) if f.name not in ("kind", "metric"))
+# The slots of an intent (all its fields but the kind, the metric, which always has a value, and
+# what a how-to question is about).
+_SLOTS = tuple(f.name for f in fields(Intent) if f.name not in ("kind", "metric", "about"))
 
 
 def _given(intent: Intent, slots: tuple[str, ...]) -> dict[str, Any]:
@@ -235,6 +268,7 @@ async def _latency(run: _Run, intent: Intent) -> Reply:
     )
     window = min(window, MAX_METRICS_WINDOW)
     lines = []
+    rose = False
     for task in _question_tasks(intent):
         now = await run.read("get_service_metrics", {"task": task, "window_seconds": HOUR})
         before = await run.read("get_service_metrics", {"task": task, "window_seconds": window})
@@ -246,7 +280,18 @@ async def _latency(run: _Run, intent: Intent) -> Reply:
                 "get_service_metrics", {"task": task, "window_seconds": HOUR, "alias": "staging"}
             )
         lines.append(_latency_text(task, window, now, before, registry, staging))
-    return run.answer(*lines)
+        rose = rose or _rose(now, before)
+    return run.answer(*lines, await run.cite("latency") if rose else "")
+
+
+def _rose(now: dict[str, Any] | None, before: dict[str, Any] | None) -> bool:
+    """The last hour's P95 or P50 is well above the longer window's (both with traffic)."""
+    if now is None or before is None or not now["volume"] or not before["volume"]:
+        return False
+    return any(
+        (_num(now, key) or 0.0) > LATENCY_RISE * (_num(before, key) or 0.0)
+        for key in ("latency_p95_ms", "latency_p50_ms")
+    )
 
 
 def _latency_text(
@@ -272,16 +317,12 @@ def _latency_text(
         f"{task}: P95 {_ms(_num(now, 'latency_p95_ms'))} (P50 {_ms(_num(now, 'latency_p50_ms'))}) "
         f"over the last hour on {now['volume']} requests, against {longer}."
     )
-    rose = any(
-        (_num(now, key) or 0.0) > LATENCY_RISE * (_num(before, key) or 0.0)
-        for key in ("latency_p95_ms", "latency_p50_ms")
-    )
     gates = (
         ""
         if now["passed"]
         else " The soak gates fail on the last hour: " + "; ".join(now["reasons"]) + "."
     )
-    if not rose:
+    if not _rose(now, before):
         return f"{head} Latency did not go up.{gates}"
     causes = _latency_causes(window, now, before, registry, staging)
     if causes:
@@ -327,11 +368,13 @@ def _latency_causes(
 async def _drift(run: _Run, intent: Intent) -> Reply:
     window = min(intent.window_seconds or HOUR, MAX_DRIFT_WINDOW)
     lines = []
+    drifted = False
     for task in _question_tasks(intent):
         data = await run.read("detect_drift", {"task": task, "window_seconds": window})
         if data is not None:
             lines.append(_drift_text(task, window, data))
-    return run.answer(*lines)
+            drifted = drifted or bool(data["drifted"])
+    return run.answer(*lines, await run.cite("drift") if drifted else "")
 
 
 def _drift_text(task: str, window: float, data: dict[str, Any]) -> str:
@@ -533,6 +576,58 @@ async def _help(run: _Run, intent: Intent) -> Reply:
     return run.answer(CAPABILITIES)
 
 
+# What to ask for the platform's own numbers, or for a draft, after a how-to answer.
+_ASK: dict[str, str] = {
+    "rollback": "roll {task} back",
+    "retrain": "retrain {task} and canary it at 10 %",
+    "promote": "promote {task} version N to staging",
+    "canary": "set the {task} canary to 10 %",
+    "latency": "why did {task} latency go up?",
+    "drift": "is {task} drifting?",
+    "health": "how is {task} doing?",
+    "compare": "compare the last two {task} versions",
+}
+
+
+def _quote(text: str) -> str:
+    """A passage's opening words (its heading lines are in its citation already)."""
+    body = one_line(
+        " ".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+    )
+    return body if len(body) <= QUOTE_CHARS else body[: QUOTE_CHARS - 1].rstrip() + "…"
+
+
+async def _howto(run: _Run, intent: Intent) -> Reply:
+    query = intents.normalize(run.turn.message)[:MAX_KB_QUERY]
+    data = await run.read(
+        "search_kb", {"query": query, "limit": HOWTO_PASSAGES, "kinds": list(HOWTO_KINDS)}
+    )
+    if data is None:
+        return run.answer()
+    passages: dict[str, str] = {}
+    for hit in data["hits"]:
+        passages.setdefault(kb_citation(hit), _quote(str(hit["text"])))
+    lines = (
+        [
+            "From the knowledge base (quoted from the documents: they inform, they do not "
+            "instruct):",
+            *(f'{n}. {where}: "{quote}"' for n, (where, quote) in enumerate(passages.items(), 1)),
+        ]
+        if passages
+        else ["The knowledge base has nothing on that."]
+    )
+    ask = _ASK.get(intent.about or "")
+    if ask is not None and intent.task is not None:
+        phrase = ask.format(task=intent.task)
+        lines.append(
+            f"Here, ask me '{phrase}' and I draft the plan: nothing runs until you submit it "
+            "and a human approves it."
+            if intent.about in intents.CHANGE_KINDS
+            else f"For this platform's numbers, ask me '{phrase}'."
+        )
+    return run.answer(*lines)
+
+
 async def _unknown(run: _Run, intent: Intent) -> Reply:
     return run.answer("I did not recognise a request I can help with.", CAPABILITIES)
 
@@ -674,10 +769,11 @@ async def _rollback(run: _Run, intent: Intent) -> Reply:
         alias=alias,
         steps=steps,
     )
+    runbook = await run.cite("rollback")
     rationale = (
         f"Roll {task} {alias} back {_versions(steps)}, {run.asked}: {moves}, the version live "
         f"before it in the promotion history "
-        f"({' -> '.join(f'v{v}' for v in live)})."
+        f"({' -> '.join(f'v{v}' for v in live)})." + (f" {runbook}" if runbook else "")
     )
     expected = (
         f"{task} {alias} moves from {moves}; the scoring service swaps within seconds. {APPROVAL}"
@@ -783,6 +879,7 @@ _HANDLERS: dict[intents.IntentKind, Handler] = {
     "canary": _canary,
     "rollback": _rollback,
     "promote": _promote,
+    "howto": _howto,
     "help": _help,
     "unknown": _unknown,
 }

@@ -201,6 +201,7 @@ async def _run_context(
             registry=rt.registry,
             tenant=principal.tenant,
             actor=policy_principal.subject,
+            knowledge=rt.knowledge,
         ),
         principal=policy_principal,
         thread_id=row.id,

@@ -27,6 +27,7 @@ IntentKind = Literal[
     "canary",
     "rollback",
     "promote",
+    "howto",
     "help",
     "unknown",
 ]
@@ -146,8 +147,19 @@ _NUMBER_WORDS = re.compile(
 )
 _TWICE = re.compile(r"\btwice\b", _FLAGS)
 
+# "How do I …", runbooks, the docs: a question for the knowledge base ("how do I use you" asks
+# for help instead).
+_HOWTO = re.compile(
+    r"\bhow (?:do|can|could|should|would|must) (?:i|we|you|one|people)\b(?! use\b)"
+    r"|\bhow to\b(?! use\b)|\brun-?books?\b|\bplaybooks?\b|\bprocedures?\b"
+    r"|\bdocs\b|\bdocumentation\b|\bdocumented\b"
+    r"|\bwhat (?:should|must|do) (?:i|we) do\b|\bwhat(?:'s| is) the (?:process|way) (?:to|for)\b",
+    _FLAGS,
+)
+
 # Ordered: the first kind whose pattern matches wins (a request to act before a question about
-# what it touches; "promote the candidate if it beats production" is a promotion).
+# what it touches; "promote the candidate if it beats production" is a promotion; "how do I
+# roll back" asks how, and gets the runbook, not a draft).
 _KINDS: tuple[tuple[IntentKind, re.Pattern[str]], ...] = (
     (
         "improve",
@@ -159,6 +171,7 @@ _KINDS: tuple[tuple[IntentKind, re.Pattern[str]], ...] = (
             _FLAGS,
         ),
     ),
+    ("howto", _HOWTO),
     (
         "rollback",
         re.compile(
@@ -239,6 +252,8 @@ class Intent:
     newest_data: bool = False
     max_train_samples: int | None = None
     soak_seconds: float | None = None
+    # What a how-to question is about ("how do I roll back sentiment?": rollback), when known.
+    about: IntentKind | None = None
 
     @property
     def task(self) -> Task | None:
@@ -285,6 +300,12 @@ def _kind(text: str) -> IntentKind:
         if pattern.search(text):
             return kind
     return "unknown"
+
+
+def _about(text: str) -> IntentKind | None:
+    """The kind of the rest of a how-to question, once its how-to words are taken out."""
+    kind = _kind(_HOWTO.sub(" ", text))
+    return None if kind in ("howto", "unknown") else kind
 
 
 def _window(text: str) -> float | None:
@@ -399,4 +420,5 @@ def parse(message: str) -> Intent:
         newest_data=bool(_NEWEST_DATA.search(text)),
         max_train_samples=_samples(text),
         soak_seconds=_soak(text),
+        about=_about(text) if kind == "howto" else None,
     )

@@ -3,13 +3,15 @@
 Every read goes through here: it is counted against the run's budget, asked of OPA under the
 agent's own principal (a read-only tool is still a tool call), recorded in the audit log with the
 agent's subject and the thread id, streamed to the user as a tool_call / tool_result pair, and
-kept as evidence that answers and drafts cite. State-changing tools are not reachable: an agent
+kept as evidence that answers and drafts cite. A knowledge base search is announced as a
+retrieval too, naming the passages it found. State-changing tools are not reachable: an agent
 proposes them as plan steps, and the plan workflow asks policy and a human."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -18,7 +20,13 @@ from typing import Any
 from sqlalchemy import func, select
 
 from sentimentops.agents.backend import AgentError, BudgetExceeded
-from sentimentops.agents.schemas import AgentEvent, Evidence, ToolCallEvent, ToolResultEvent
+from sentimentops.agents.schemas import (
+    AgentEvent,
+    Evidence,
+    RetrievalEvent,
+    ToolCallEvent,
+    ToolResultEvent,
+)
 from sentimentops.core.audit import service as audit
 from sentimentops.core.audit.models import AuditEvent
 from sentimentops.core.db import transaction
@@ -34,11 +42,13 @@ from sentimentops.workflows.models import PlanExecution
 from sentimentops.workflows.schemas import SENTRY_SUBJECT
 
 # The catalogue tools an agent may call itself; every other tool is a plan step.
-READ_TOOLS = frozenset({"get_service_metrics", "detect_drift", "compare_models"})
+READ_TOOLS = frozenset({"get_service_metrics", "detect_drift", "compare_models", "search_kb"})
 # Look-ups that are not catalogue tools (registry and plan registry reads).
 LOOKUPS = frozenset({"list_model_versions", "list_plans"})
 # The version tag training and the model pack set to the family a version was trained with.
 FAMILY_TAG = "sentimentops.family"
+# Where passages come from, named in a search_kb summary (the retrieval event names them all).
+SUMMARY_PLACES = 3
 
 Emit = Callable[[AgentEvent], None]
 
@@ -113,7 +123,43 @@ def summarize(tool: str, data: dict[str, Any]) -> str:
         )
     if tool == "list_plans":
         return f"{len(data.get('plans') or [])} recent plans"
+    if tool == "search_kb":
+        hits = len(data.get("hits") or [])
+        if not hits:
+            return f"nothing in the knowledge base for {data.get('query')!r}"
+        found = kb_sources(data)
+        more = len(found) - SUMMARY_PLACES
+        return (
+            f"{hits} passage{'s' if hits != 1 else ''} for {data.get('query')!r}: "
+            + "; ".join(found[:SUMMARY_PLACES])
+            + (f" and {more} more" if more > 0 else "")
+        )
     return f"{tool}: ok"
+
+
+def one_line(text: str) -> str:
+    """Document text fit to show or quote: one line, without control and format characters
+    (zero-width, bidi overrides), so it cannot reorder or hide the words around it."""
+    kept = "".join(char for char in text if char.isspace() or unicodedata.category(char)[0] != "C")
+    return " ".join(kept.split())
+
+
+def kb_citation(hit: dict[str, Any]) -> str:
+    """Where a search_kb hit comes from, as a reader finds it: "docs/runbooks.md › Rolling back
+    a model" (the source, then the headings above the passage, without the document's own name
+    and title that the heading path opens with). Headings are a document's text: one_line."""
+    source = str(hit.get("source"))
+    headings = [str(h) for h in hit.get("heading_path") or []]
+    opening = {source, str(hit.get("title"))}
+    while headings and headings[0] in opening:
+        headings.pop(0)
+    return one_line(" › ".join([source, *headings]))
+
+
+def kb_sources(data: dict[str, Any]) -> list[str]:
+    """The distinct citations of a search_kb result, best first (a long section's chunks
+    share one)."""
+    return list(dict.fromkeys(kb_citation(hit) for hit in data.get("hits") or []))
 
 
 def _window(seconds: Any) -> str:
@@ -149,6 +195,11 @@ class Toolbox:
     def tenant(self) -> str:
         return self._ctx.tenant
 
+    @property
+    def has_knowledge(self) -> bool:
+        """This process has a knowledge base to search (search_kb fails without one)."""
+        return self._ctx.knowledge is not None
+
     async def call(self, tool: str, params: dict[str, Any]) -> dict[str, Any]:
         """Run a read-only tool (READ_TOOLS) or a look-up (LOOKUPS) and return its output as
         JSON data. A refusal or failure comes back as {"error": ...}, so a model can read it."""
@@ -169,6 +220,8 @@ class Toolbox:
         summary = summarize(tool, data)
         ok = "error" not in data
         self._emit(ToolResultEvent(tool=tool, ok=ok, summary=summary, data=data))
+        if ok and tool == "search_kb":
+            self._emit(RetrievalEvent(query=str(data["query"]), sources=kb_sources(data)))
         if ok:
             self.evidence.append(Evidence(tool=tool, params=params, summary=summary, data=data))
         return data

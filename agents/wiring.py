@@ -1,6 +1,7 @@
 """The agents' collaborators, opened once per process (API or CLI): the thread checkpointer
 (SQLite beside the database file, or the PostgreSQL database itself), the backend settings
-choose, the compiled graphs, the policy engine and the model registry their toolboxes read."""
+choose, the compiled graphs, the policy engine, and the model registry and knowledge base their
+toolboxes read."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from sentimentops.agents.backend import AgentBackend, make_backend
 from sentimentops.agents.graph import RunContext, ThreadState, build_graph
 from sentimentops.agents.schemas import AGENT_NAMES, AgentName
 from sentimentops.core.flows import FlowContext
+from sentimentops.core.knowledge import KnowledgeSearch
 from sentimentops.core.model_registry import ModelRegistry
 from sentimentops.core.policy import OpaPolicyEngine, PolicyEngine
 from sentimentops.core.settings import Settings
@@ -37,6 +39,9 @@ class AgentRuntime:
     graphs: dict[AgentName, Graph]
     # None: each agent's backend as settings choose (made on its first turn).
     backend_override: AgentBackend | None = None
+    # The knowledge base search_kb reads, wired by the app layer (the agents layer cannot import
+    # knowledge_base/); None where the process has none, and then agents cite nothing from it.
+    knowledge: Callable[[], KnowledgeSearch] | None = None
     _backends: dict[AgentName, AgentBackend] = field(default_factory=dict)
     # One turn at a time per thread in this process (a second message waits for the first).
     locks: defaultdict[str, asyncio.Lock] = field(default_factory=lambda: defaultdict(asyncio.Lock))
@@ -89,6 +94,7 @@ async def open_agent_runtime(
     policy: PolicyEngine | None = None,
     backend: AgentBackend | None = None,
     checkpointer: BaseCheckpointSaver[Any] | None = None,
+    knowledge: Callable[[], KnowledgeSearch] | None = None,
 ) -> AsyncIterator[AgentRuntime]:
     settings = flows.settings
 
@@ -99,6 +105,7 @@ async def open_agent_runtime(
             registry=registry,
             backend_override=backend,
             graphs={name: build_graph(saver, name=name) for name in AGENT_NAMES},
+            knowledge=knowledge,
         )
 
     if checkpointer is not None:
@@ -124,11 +131,13 @@ class LazyAgentRuntime:
         registry: Callable[[], ModelRegistry],
         policy: PolicyEngine | None = None,
         backend: AgentBackend | None = None,
+        knowledge: Callable[[], KnowledgeSearch] | None = None,
     ) -> None:
         self._flows = flows
         self._registry = registry
         self._policy = policy
         self._backend = backend
+        self._knowledge = knowledge
         self._lock = asyncio.Lock()
         self._stack: AsyncExitStack | None = None
         self._runtime: AgentRuntime | None = None
@@ -143,6 +152,7 @@ class LazyAgentRuntime:
                         registry=self._registry,
                         policy=self._policy,
                         backend=self._backend,
+                        knowledge=self._knowledge,
                     )
                 )
                 self._stack = stack

@@ -121,7 +121,12 @@ def create_app(
         from sentimentops.agents.wiring import LazyAgentRuntime
 
         agents_registry = model_registry or serving_registry(settings)
-        app.state.agents = LazyAgentRuntime(app.state.flows, registry=lambda: agents_registry)
+        app.state.agents = LazyAgentRuntime(
+            app.state.flows,
+            registry=lambda: agents_registry,
+            # The knowledge base wired below: the agents' search_kb reads it in this process.
+            knowledge=(lambda: app.state.knowledge) if with_kb else None,
+        )
     if with_kb:
         from sentimentops.knowledge_base.analytics import TextAnalytics
         from sentimentops.knowledge_base.wiring import KnowledgeRuntime

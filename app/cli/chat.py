@@ -4,10 +4,13 @@ Each step the agent takes is printed as it happens (tool call, its result, the d
 what it would change, the answer). While a draft waits, type `/submit` to start it as a plan (its
 state-changing steps then wait for a human approval, from someone else), `/drop` to discard it,
 or write what to change. The thread is kept in the platform's checkpointer: `--thread ID` goes
-back to it later, after a restart too."""
+back to it later, after a restart too. The agents search the knowledge base as `sentimentops kb`
+does: through the process that holds it while the platform runs, else opened here."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import sys
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -17,7 +20,9 @@ from sentimentops.app.cli.common import (
     AsOpt,
     JsonOpt,
     TenantOpt,
+    cli_sessions,
     console,
+    err_console,
     fail,
     load_settings,
     operator_principal,
@@ -29,7 +34,11 @@ if TYPE_CHECKING:
 
     from sentimentops.agents.schemas import AgentEvent, DraftPlan
     from sentimentops.agents.wiring import AgentRuntime
+    from sentimentops.core.knowledge import KbHit, KbKind, KnowledgeSearch
+    from sentimentops.core.model_registry import ModelRegistry
+    from sentimentops.core.settings import Settings
     from sentimentops.identity.principal import Principal
+    from sentimentops.knowledge_base.wiring import KnowledgeRuntime
 
 ChatRoleOpt = Annotated[list[str], typer.Option("--role", help="Your roles in the tenant.")]
 HELP = (
@@ -54,7 +63,8 @@ def _render(event: AgentEvent, *, as_json: bool) -> None:
             mark = "[green]✓[/green]" if event.ok else "[red]✗[/red]"
             console.print(f"  {mark} [dim]{escape(event.summary)}[/dim]")
         case ev.RetrievalEvent():
-            console.print(f"[dim]→ searched: {escape(event.query)}[/dim]")
+            found = "; ".join(event.sources) or "nothing found"
+            console.print(f"[dim]→ searched the knowledge base: {escape(found)}[/dim]")
         case ev.ThinkingEvent():
             console.print(f"[dim]{escape(event.text)}[/dim]")
         case ev.AnswerEvent():
@@ -99,6 +109,63 @@ def _render_draft(draft: DraftPlan) -> None:
     console.print("[bold]/submit[/bold], [bold]/drop[/bold], or say what to change.\n")
 
 
+class _ChatKnowledge:
+    """The knowledge base of the chat's agents (a KnowledgeSearch), chosen on the first search,
+    so a chat that never searches opens nothing: the local store when no other process holds
+    it, else the process that does (the API, while the platform runs), through Temporal."""
+
+    def __init__(self, settings: Settings, registry: ModelRegistry, *, quiet: bool) -> None:
+        self._settings = settings
+        self._registry = registry
+        self._quiet = quiet
+        # Two turns never race to open the store.
+        self._lock = asyncio.Lock()
+        self._chosen: KnowledgeSearch | None = None
+        self._local: KnowledgeRuntime | None = None
+
+    async def search(
+        self,
+        *,
+        tenant_id: str,
+        query: str,
+        limit: int = 5,
+        kinds: tuple[KbKind, ...] | None = None,
+    ) -> list[KbHit]:
+        chosen = await self._choose()
+        return await chosen.search(tenant_id=tenant_id, query=query, limit=limit, kinds=kinds)
+
+    async def _choose(self) -> KnowledgeSearch:
+        from sentimentops.knowledge_base.workflow import RemoteKnowledge
+
+        async with self._lock:
+            if self._chosen is None:
+                local = await asyncio.to_thread(self._open_local)
+                self._chosen = local if local is not None else RemoteKnowledge(self._settings)
+            return self._chosen
+
+    def _open_local(self) -> KnowledgeRuntime | None:
+        from sentimentops.knowledge_base.embedding import encoder_path, is_current
+        from sentimentops.knowledge_base.store import StoreUnavailable
+        from sentimentops.knowledge_base.wiring import KnowledgeRuntime
+
+        registry = self._registry
+        runtime = KnowledgeRuntime(
+            self._settings, sessions=cli_sessions(self._settings), registry=lambda: registry
+        )
+        if not self._quiet and not is_current(encoder_path(self._settings)):
+            err_console.print("exporting the MiniLM encoder to ONNX (once, about half a minute) …")
+        try:
+            runtime.service()
+        except StoreUnavailable:
+            return None
+        self._local = runtime
+        return runtime
+
+    def close(self) -> None:
+        if self._local is not None:
+            self._local.close()
+
+
 async def _drain(events: AsyncIterator[AgentEvent], *, as_json: bool) -> DraftPlan | None:
     """Print a turn's events; the draft it left waiting, if any."""
     from sentimentops.agents.schemas import DraftPlanEvent, DroppedEvent, SubmittedEvent
@@ -130,37 +197,44 @@ async def _session(
 
     settings = load_settings()
     registry = serving_registry(settings)
-    async with open_agent_runtime(flow_context(settings), registry=lambda: registry) as rt:
-        if thread is None:
-            created = await flows.create_thread_flow(rt, principal, ThreadIn(agent=agent))
-            thread = created.id
-            draft = None
-        else:
-            current = await flows.get_thread_flow(rt, principal, thread)
-            draft = current.draft
-        if not as_json:
-            console.print(f"[dim]thread {thread} ({agent}); {HELP}[/dim]")
-        for text in messages:
-            events = await flows.post_message_flow(rt, principal, thread, MessageIn(content=text))
-            draft = await _drain(events, as_json=as_json) or draft
-        if submit:
-            if draft is None:
-                fail("no draft waits in this thread; nothing to submit")
-            decision = DecisionIn(action="submit", revision=draft.revision)
-            await _drain(await flows.decide_flow(rt, principal, thread, decision), as_json=as_json)
-            return
-        if messages or not sys.stdin.isatty():
+    knowledge = _ChatKnowledge(settings, registry, quiet=as_json)
+    # Closed after the runtime, which first lets any turn still running finish.
+    with contextlib.closing(knowledge):
+        async with open_agent_runtime(
+            flow_context(settings), registry=lambda: registry, knowledge=lambda: knowledge
+        ) as rt:
+            if thread is None:
+                created = await flows.create_thread_flow(rt, principal, ThreadIn(agent=agent))
+                thread = created.id
+                draft = None
+            else:
+                current = await flows.get_thread_flow(rt, principal, thread)
+                draft = current.draft
             if not as_json:
-                console.print(f"[dim]continue with `sentimentops chat --thread {thread}`[/dim]")
-            return
-        await _repl(rt, principal, thread, draft)
+                console.print(f"[dim]thread {thread} ({agent}); {HELP}[/dim]")
+            for text in messages:
+                events = await flows.post_message_flow(
+                    rt, principal, thread, MessageIn(content=text)
+                )
+                draft = await _drain(events, as_json=as_json) or draft
+            if submit:
+                if draft is None:
+                    fail("no draft waits in this thread; nothing to submit")
+                decision = DecisionIn(action="submit", revision=draft.revision)
+                await _drain(
+                    await flows.decide_flow(rt, principal, thread, decision), as_json=as_json
+                )
+                return
+            if messages or not sys.stdin.isatty():
+                if not as_json:
+                    console.print(f"[dim]continue with `sentimentops chat --thread {thread}`[/dim]")
+                return
+            await _repl(rt, principal, thread, draft)
 
 
 async def _repl(
     rt: AgentRuntime, principal: Principal, thread: str, draft: DraftPlan | None
 ) -> None:
-    import asyncio
-
     from sentimentops.agents import flows
     from sentimentops.agents.schemas import DecisionIn, MessageIn
 

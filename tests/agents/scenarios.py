@@ -29,7 +29,12 @@ from mlflow.exceptions import MlflowException
 from sqlalchemy import delete, func, insert, select
 
 from sentimentops.agents.backend import Proposal, Reply, Turn
-from sentimentops.agents.deterministic import DeterministicBackend
+from sentimentops.agents.deterministic import (
+    HOWTO_KINDS,
+    HOWTO_PASSAGES,
+    RUNBOOKS,
+    DeterministicBackend,
+)
 from sentimentops.agents.schemas import ChatMessage, DraftPlan
 from sentimentops.agents.toolbox import Toolbox
 from sentimentops.core.db import transaction
@@ -128,6 +133,22 @@ def lookup(task: str) -> Call:
 
 def drift(task: str, window: float = HOUR) -> Call:
     return call("detect_drift", task=task, window_seconds=window)
+
+
+def runbook(topic: str) -> Call:
+    """The knowledge base search whose best passage a reply cites."""
+    return call("search_kb", query=RUNBOOKS[topic], limit=1, kinds=["doc"])
+
+
+def howto(query: str) -> Call:
+    """The knowledge base search of a how-to question (the message, normalised)."""
+    return call("search_kb", query=query, limit=HOWTO_PASSAGES, kinds=list(HOWTO_KINDS))
+
+
+# What a reply citing a runbook says (docs/runbooks.md, by section).
+SEE_ROLLBACK = "See docs/runbooks.md › Rolling back a model."
+SEE_DRIFT = "See docs/runbooks.md › A model drifts."
+SEE_LATENCY = "See docs/runbooks.md › Latency went up."
 
 
 def lifecycle(
@@ -480,7 +501,12 @@ SCENARIOS: tuple[Scenario, ...] = (
         "why did sarcasm latency go up since yesterday?",
         SARCASM_NEW_VERSION,
         Expect(
-            reads=(metrics("sarcasm", HOUR), metrics("sarcasm", DAY), lookup("sarcasm")),
+            reads=(
+                metrics("sarcasm", HOUR),
+                metrics("sarcasm", DAY),
+                lookup("sarcasm"),
+                runbook("latency"),
+            ),
             facts=(
                 "P95 80.0 ms",
                 "on 100 requests",
@@ -488,6 +514,7 @@ SCENARIOS: tuple[Scenario, ...] = (
                 "on 2400 requests",
                 "Latency went up",
                 "v3 started answering in the last hour",
+                SEE_LATENCY,
             ),
         ),
     ),
@@ -501,11 +528,13 @@ SCENARIOS: tuple[Scenario, ...] = (
                 metrics("sentiment", DAY),
                 lookup("sentiment"),
                 metrics("sentiment", HOUR, alias="staging"),
+                runbook("latency"),
             ),
             facts=(
                 "P95 60.0 ms",
                 "P95 10.0 ms",
                 "a canary sends 25% of requests to staging v4, which answered at P95 60.0 ms",
+                SEE_LATENCY,
             ),
         ),
     ),
@@ -518,11 +547,17 @@ SCENARIOS: tuple[Scenario, ...] = (
             traffic=(_earlier("sarcasm", 1150, "1", 10.0), Traffic("sarcasm", 400, "1", 30.0)),
         ),
         Expect(
-            reads=(metrics("sarcasm", HOUR), metrics("sarcasm", DAY), lookup("sarcasm")),
+            reads=(
+                metrics("sarcasm", HOUR),
+                metrics("sarcasm", DAY),
+                lookup("sarcasm"),
+                runbook("latency"),
+            ),
             facts=(
                 "P50 30.0 ms",
                 "P50 10.0 ms",
                 "more traffic: 400 requests in the last hour against about 50 an hour before",
+                SEE_LATENCY,
             ),
         ),
     ),
@@ -570,11 +605,13 @@ SCENARIOS: tuple[Scenario, ...] = (
                 metrics("sarcasm", HOUR),
                 metrics("sarcasm", DAY),
                 lookup("sarcasm"),
+                runbook("latency"),
             ),
             facts=(
                 "sentiment: P95 9.0 ms",
                 "sarcasm: P95 70.0 ms",
                 "v2 started answering in the last hour",
+                SEE_LATENCY,
             ),
         ),
     ),
@@ -599,8 +636,18 @@ SCENARIOS: tuple[Scenario, ...] = (
         "ｗｈｙ did ｓａｒｃａｓｍ lat\u200bency go up since yesterday?",
         SARCASM_NEW_VERSION,
         Expect(
-            reads=(metrics("sarcasm", HOUR), metrics("sarcasm", DAY), lookup("sarcasm")),
-            facts=("P95 80.0 ms", "P95 12.0 ms", "v3 started answering in the last hour"),
+            reads=(
+                metrics("sarcasm", HOUR),
+                metrics("sarcasm", DAY),
+                lookup("sarcasm"),
+                runbook("latency"),
+            ),
+            facts=(
+                "P95 80.0 ms",
+                "P95 12.0 ms",
+                "v3 started answering in the last hour",
+                SEE_LATENCY,
+            ),
         ),
     ),
     Scenario(
@@ -612,8 +659,17 @@ SCENARIOS: tuple[Scenario, ...] = (
             traffic=(_earlier("sentiment", 2300, "1", 10.0), Traffic("sentiment", 100, "1", 40.0)),
         ),
         Expect(
-            reads=(metrics("sentiment", HOUR), metrics("sentiment", DAY), lookup("sentiment")),
-            facts=("P95 40.0 ms", "nothing in the readings explains it"),
+            reads=(
+                metrics("sentiment", HOUR),
+                metrics("sentiment", DAY),
+                lookup("sentiment"),
+                runbook("latency"),
+            ),
+            facts=(
+                "P95 40.0 ms",
+                "nothing in the readings explains it",
+                SEE_LATENCY,
+            ),
         ),
     ),
     # --- Drift -----------------------------------------------------------------------------
@@ -622,11 +678,12 @@ SCENARIOS: tuple[Scenario, ...] = (
         "is the sentiment model drifting?",
         SENTIMENT_DRIFT,
         Expect(
-            reads=(drift("sentiment"),),
+            reads=(drift("sentiment"), runbook("drift")),
             facts=(
                 "sentiment is drifting",
                 "PSI 18.419 on prediction confidence, 0.000 on labels, 0.000 on text length",
                 "200 predictions in the last 1 h against 500 in the 7 days before",
+                SEE_DRIFT,
             ),
         ),
     ),
@@ -635,8 +692,13 @@ SCENARIOS: tuple[Scenario, ...] = (
         "has the sarcasm model drifted since yesterday?",
         SARCASM_DRIFT,
         Expect(
-            reads=(drift("sarcasm", DAY),),
-            facts=("sarcasm is drifting", "PSI 4.604 on prediction confidence", "in the last 24 h"),
+            reads=(drift("sarcasm", DAY), runbook("drift")),
+            facts=(
+                "sarcasm is drifting",
+                "PSI 4.604 on prediction confidence",
+                "in the last 24 h",
+                SEE_DRIFT,
+            ),
         ),
     ),
     Scenario(
@@ -676,11 +738,12 @@ SCENARIOS: tuple[Scenario, ...] = (
         "any drift?",
         SARCASM_ONE_HOUR_DRIFT,
         Expect(
-            reads=(drift("sentiment"), drift("sarcasm")),
+            reads=(drift("sentiment"), drift("sarcasm"), runbook("drift")),
             facts=(
                 "sentiment: drift cannot be measured",
                 "sarcasm is drifting",
                 "150 predictions in the last 1 h against 400",
+                SEE_DRIFT,
             ),
         ),
     ),
@@ -981,10 +1044,13 @@ SCENARIOS: tuple[Scenario, ...] = (
         "roll sentiment back",
         SENTIMENT_PRODUCTION_TFIDF,
         Expect(
-            reads=(lookup("sentiment"),),
+            reads=(lookup("sentiment"), runbook("rollback")),
             reply="proposal",
             steps=(call("rollback_model", task="sentiment", alias="production", steps=1),),
-            facts=("moves from v2 back to v1",),
+            facts=(
+                "moves from v2 back to v1",
+                SEE_ROLLBACK,
+            ),
         ),
     ),
     Scenario(
@@ -995,10 +1061,14 @@ SCENARIOS: tuple[Scenario, ...] = (
             production={"sarcasm": ("1", "2", "3")},
         ),
         Expect(
-            reads=(lookup("sarcasm"),),
+            reads=(lookup("sarcasm"), runbook("rollback")),
             reply="proposal",
             steps=(call("rollback_model", task="sarcasm", alias="production", steps=2),),
-            facts=("moves from v3 back to v1", "v1 -> v2 -> v3"),
+            facts=(
+                "moves from v3 back to v1",
+                "v1 -> v2 -> v3",
+                SEE_ROLLBACK,
+            ),
         ),
     ),
     Scenario(
@@ -1028,10 +1098,13 @@ SCENARIOS: tuple[Scenario, ...] = (
             staging={"sarcasm": ("2", "3")},
         ),
         Expect(
-            reads=(lookup("sarcasm"),),
+            reads=(lookup("sarcasm"), runbook("rollback")),
             reply="proposal",
             steps=(call("rollback_model", task="sarcasm", alias="staging", steps=1),),
-            facts=("staging moves from v3 back to v2",),
+            facts=(
+                "staging moves from v3 back to v2",
+                SEE_ROLLBACK,
+            ),
         ),
     ),
     Scenario(
@@ -1039,10 +1112,13 @@ SCENARIOS: tuple[Scenario, ...] = (
         "roll sentiment back to version 1",
         SENTIMENT_THREE_PROMOTIONS,
         Expect(
-            reads=(lookup("sentiment"),),
+            reads=(lookup("sentiment"), runbook("rollback")),
             reply="proposal",
             steps=(call("rollback_model", task="sentiment", alias="production", steps=2),),
-            facts=("moves from v3 back to v1",),
+            facts=(
+                "moves from v3 back to v1",
+                SEE_ROLLBACK,
+            ),
         ),
     ),
     # --- Promote ---------------------------------------------------------------------------
@@ -1194,10 +1270,14 @@ SCENARIOS: tuple[Scenario, ...] = (
         "make it two versions",
         SENTIMENT_THREE_PROMOTIONS,
         Expect(
-            reads=(lookup("sentiment"),),
+            reads=(lookup("sentiment"), runbook("rollback")),
             reply="proposal",
             steps=(call("rollback_model", task="sentiment", alias="production", steps=2),),
-            facts=("versions back 1 -> 2", "moves from v3 back to v1"),
+            facts=(
+                "versions back 1 -> 2",
+                "moves from v3 back to v1",
+                SEE_ROLLBACK,
+            ),
         ),
         draft_from="roll sentiment back",
     ),
@@ -1224,8 +1304,70 @@ SCENARIOS: tuple[Scenario, ...] = (
         "revise: a question while a draft waits is answered",
         "is sarcasm drifting?",
         SARCASM_ONE_HOUR_DRIFT,
-        Expect(reads=(drift("sarcasm"),), facts=("sarcasm is drifting",)),
+        Expect(
+            reads=(drift("sarcasm"), runbook("drift")),
+            facts=(
+                "sarcasm is drifting",
+                SEE_DRIFT,
+            ),
+        ),
         draft_from="retrain sarcasm and canary it at 10 %",
+    ),
+    # --- The knowledge base: how-to questions ------------------------------------------------
+    Scenario(
+        "howto: how to roll back, from the runbook",
+        "how do I roll back sentiment?",
+        SENTIMENT_PRODUCTION_TFIDF,
+        Expect(
+            reads=(howto("how do i roll back sentiment?"),),
+            facts=(
+                "From the knowledge base (quoted from the documents: they inform, they do not "
+                "instruct)",
+                '1. docs/runbooks.md › Rolling back a model: "A new production model answers worse',
+                "ask me 'roll sentiment back' and I draft the plan",
+            ),
+        ),
+    ),
+    Scenario(
+        "howto: what to do about drift",
+        "What should I do about sarcasm drift?",
+        SARCASM_ONE_HOUR_DRIFT,
+        Expect(
+            reads=(howto("what should i do about sarcasm drift?"),),
+            facts=(
+                "1. docs/runbooks.md › A model drifts:",
+                "For this platform's numbers, ask me 'is sarcasm drifting?'",
+            ),
+        ),
+    ),
+    Scenario(
+        "howto: where something is documented",
+        "where is the canary documented?",
+        State(),
+        Expect(
+            reads=(howto("where is the canary documented?"),),
+            facts=("docs/scoring.md › Canary", "stable hash of the request id"),
+        ),
+    ),
+    Scenario(
+        "howto: a viewer reads the runbooks too",
+        "which procedure brings latency down?",
+        State(),
+        Expect(
+            reads=(howto("which procedure brings latency down?"),),
+            facts=("1. docs/runbooks.md › Latency went up:",),
+        ),
+        roles=("viewer",),
+    ),
+    Scenario(
+        "howto: asked while a draft waits, answered and the draft kept",
+        "how do I roll back a model?",
+        SENTIMENT_THREE_PROMOTIONS,
+        Expect(
+            reads=(howto("how do i roll back a model?"),),
+            facts=("1. docs/runbooks.md › Rolling back a model:",),
+        ),
+        draft_from="roll sentiment back",
     ),
     # --- Help, unknown, follow-ups ---------------------------------------------------------
     Scenario(
@@ -1268,10 +1410,13 @@ SCENARIOS: tuple[Scenario, ...] = (
         "sentiment",
         SENTIMENT_THREE_PROMOTIONS,
         Expect(
-            reads=(lookup("sentiment"),),
+            reads=(lookup("sentiment"), runbook("rollback")),
             reply="proposal",
             steps=(call("rollback_model", task="sentiment", alias="production", steps=2),),
-            facts=("moves from v3 back to v1",),
+            facts=(
+                "moves from v3 back to v1",
+                SEE_ROLLBACK,
+            ),
         ),
         history=(
             ChatMessage(role="user", content="roll back two versions"),

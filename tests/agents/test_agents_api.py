@@ -1,7 +1,8 @@
 """The agents API over a real app, database, Temporal, OPA and MLflow, with the default
-(deterministic) planner: a conversation streamed as server-sent events, a draft revised and
-submitted, the plan waiting for a human approval and finishing after someone else approves, the
-thread surviving an API restart, and threads private to their creator and tenant."""
+(deterministic) planner and the app's knowledge base: a conversation streamed as server-sent
+events, the runbook cited and quoted, a draft revised and submitted, the plan waiting for a human
+approval and finishing after someone else approves, the thread surviving an API restart, and
+threads private to their creator and tenant."""
 
 from __future__ import annotations
 
@@ -21,9 +22,12 @@ from temporalio.client import Client
 
 from sentimentops.app.api import create_app
 from sentimentops.core.audit.models import AuditEvent
-from sentimentops.core.db import transaction
+from sentimentops.core.db import make_engine, make_session_factory, transaction
+from sentimentops.core.model_registry import MlflowRegistry
 from sentimentops.core.settings import Settings
 from sentimentops.core.vocabulary import Role
+from sentimentops.knowledge_base.service import KnowledgeService
+from sentimentops.knowledge_base.wiring import KnowledgeRuntime
 from sentimentops.tools import promotions
 from tests.identity.conftest import Account, Factory
 from tests.workflows.conftest import TENANT, Platform, platform_settings, running_platform
@@ -101,12 +105,27 @@ def agents_settings(tmp_path: Path, temporal_client: Client, opa_url: str, db_ur
     )
 
 
+def app_knowledge(settings: Settings, service: KnowledgeService) -> KnowledgeRuntime:
+    """The app's knowledge base over the session's docs store (not an encoder export and an
+    empty store in this test's data directory)."""
+    return KnowledgeRuntime(
+        settings,
+        sessions=make_session_factory(make_engine(settings.resolved_database_url)),
+        registry=lambda: MlflowRegistry(settings.resolved_mlflow_tracking_uri, read_only=True),
+        service=service,
+    )
+
+
 @asynccontextmanager
 async def running_api(
-    settings: Settings, temporal_client: Client, opa_url: str, engineer: Account | None = None
+    settings: Settings,
+    temporal_client: Client,
+    opa_url: str,
+    knowledge: KnowledgeRuntime,
+    engineer: Account | None = None,
 ) -> AsyncIterator[Api]:
     """The app and workers; `engineer` is an account made by an earlier run (a restart)."""
-    app = create_app(settings)
+    app = create_app(settings, knowledge=knowledge)
     with TestClient(app) as http:
         sessions: sessionmaker[Session] = app.state.sessions
         factory = Factory(sessions, http)
@@ -120,10 +139,15 @@ async def running_api(
 # PostgreSQL too: threads are then checkpointed by LangGraph's Postgres saver in that database.
 @pytest.mark.parametrize("fresh_db_url", ["sqlite", "postgresql"], indirect=True)
 async def test_conversation_draft_revision_submit_approval_and_restart(
-    temporal_client: Client, opa_url: str, fresh_db_url: str, tmp_path: Path
+    temporal_client: Client,
+    opa_url: str,
+    fresh_db_url: str,
+    tmp_path: Path,
+    docs_knowledge: KnowledgeService,
 ) -> None:
     settings = agents_settings(tmp_path, temporal_client, opa_url, fresh_db_url)
-    async with running_api(settings, temporal_client, opa_url) as api:
+    knowledge = app_knowledge(settings, docs_knowledge)
+    async with running_api(settings, temporal_client, opa_url, knowledge) as api:
         _first, old, new = api.promote("sarcasm", 3)
         assert api.platform.alias("production") == new
 
@@ -141,6 +165,17 @@ async def test_conversation_draft_revision_submit_approval_and_restart(
         assert draft["steps"][0]["params"]["task"] == "sarcasm"
         assert any(f"v{new}" in line for line in draft["diff"]), draft["diff"]
         assert draft["evidence"], draft
+        # The app's knowledge base, searched by the agent: the runbook is cited.
+        [retrieval] = [e for e in events if e["type"] == "retrieval"]
+        assert retrieval["sources"] == ["docs/runbooks.md › Rolling back a model"]
+        assert "See docs/runbooks.md › Rolling back a model." in draft["rationale"]
+
+        # A how-to question is answered from the runbook, quoted; the draft keeps waiting.
+        events = await api.stream(f"{base}/messages", {"content": "how do I roll back a model?"})
+        assert [e["type"] for e in events][-1] == "answer", events
+        assert '1. docs/runbooks.md › Rolling back a model: "' in events[-1]["text"]
+        waiting = api.http.get(base, headers=api.engineer).json()
+        assert waiting["draft"]["plan_hash"] == draft["plan_hash"]
 
         # A revision is a new draft with its own hash.
         events = await api.stream(f"{base}/messages", {"content": "make it two versions back"})
@@ -208,7 +243,9 @@ async def test_conversation_draft_revision_submit_approval_and_restart(
             assert api.http.get("/api/v1/agents/threads", headers=headers).json() == []
 
     # A new API process on the same database: the conversation is still there.
-    async with running_api(settings, temporal_client, opa_url, first.engineer_account) as api:
+    async with running_api(
+        settings, temporal_client, opa_url, knowledge, first.engineer_account
+    ) as api:
         got = api.http.get(base, headers=api.engineer)
         assert got.status_code == 200, got.text
         thread_out = got.json()
@@ -220,10 +257,15 @@ async def test_conversation_draft_revision_submit_approval_and_restart(
 
 
 async def test_viewers_ask_but_cannot_submit_and_agents_cannot_chat(
-    temporal_client: Client, opa_url: str, fresh_db_url: str, tmp_path: Path
+    temporal_client: Client,
+    opa_url: str,
+    fresh_db_url: str,
+    tmp_path: Path,
+    docs_knowledge: KnowledgeService,
 ) -> None:
     settings = agents_settings(tmp_path, temporal_client, opa_url, fresh_db_url)
-    async with running_api(settings, temporal_client, opa_url) as api:
+    knowledge = app_knowledge(settings, docs_knowledge)
+    async with running_api(settings, temporal_client, opa_url, knowledge) as api:
         api.promote("sentiment", 2)
         viewer = api.factory.headers(api.factory.account(TENANT, "viewer", {Role.VIEWER}))
         thread = api.http.post("/api/v1/agents/threads", json={}, headers=viewer).json()["id"]

@@ -36,11 +36,36 @@ from sentimentops.agents.schemas import MAX_MESSAGE_CHARS
         ("is latency ok for sentiment and sarcasm?", "latency", ("sentiment", "sarcasm")),
         # "sentimentops" is the platform, not the sentiment task.
         ("is sentimentops slow?", "latency", ()),
+        # Asking how is a question for the knowledge base, not a request to act.
+        ("how do I roll back sentiment?", "howto", ("sentiment",)),
+        ("what does the runbook say about drift?", "howto", ()),
+        ("what should we do when sarcasm latency goes up?", "howto", ("sarcasm",)),
+        ("how do I use you?", "help", ()),
+        # "How can we get … above" asks what it would take.
+        ("how can we get sarcasm above 90 %?", "improve", ("sarcasm",)),
     ],
 )
 def test_kinds_and_tasks(message: str, kind: str, tasks: tuple[str, ...]) -> None:
     intent = parse(message)
     assert (intent.kind, intent.tasks) == (kind, tasks)
+
+
+@pytest.mark.parametrize(
+    ("message", "about"),
+    [
+        ("how do I roll back sentiment?", "rollback"),
+        ("what should we do about sarcasm drift?", "drift"),
+        ("how to retrain sarcasm with minilm", "retrain"),
+        ("where is the canary documented?", None),
+    ],
+)
+def test_a_how_to_question_knows_what_it_is_about(message: str, about: str | None) -> None:
+    intent = parse(message)
+    assert (intent.kind, intent.about) == ("howto", about)
+
+
+def test_only_a_how_to_question_is_about_something() -> None:
+    assert parse("roll sentiment back").about is None
 
 
 def test_task_is_none_unless_exactly_one_is_named() -> None:

@@ -32,11 +32,13 @@ from sentimentops.agents.schemas import (
     AgentEvent,
     ChatMessage,
     DraftPlan,
+    RetrievalEvent,
     ToolCallEvent,
     ToolResultEvent,
 )
 from sentimentops.agents.toolbox import Budget
 from sentimentops.core.policy import Principal as PolicyPrincipal
+from sentimentops.knowledge_base.service import KnowledgeService
 from sentimentops.workflows.schemas import Plan, PlanStep
 from sentimentops.workflows.templates import lifecycle_plan, rollback_plan
 from tests.agents.conftest import agent_principal, agent_toolbox
@@ -149,6 +151,7 @@ async def test_streamed_tool_call_is_run_fed_back_and_the_plan_proposed(
         "get_service_metrics",
         "detect_drift",
         "compare_models",
+        "search_kb",
         "list_model_versions",
         "list_plans",
         "propose_plan",
@@ -164,6 +167,67 @@ async def test_streamed_tool_call_is_run_fed_back_and_the_plan_proposed(
     assert fed_back["type"] == "tool_output"
     assert fed_back["tool"] == "list_model_versions"
     assert fed_back["data"] == reply.evidence[0].data
+
+
+async def test_a_knowledge_base_search_is_a_read_announced_as_a_retrieval(
+    platform: Platform,
+    opa_url: str,
+    openai_server: ScriptedOpenAIServer,
+    docs_knowledge: KnowledgeService,
+) -> None:
+    cited = "See docs/runbooks.md › Rolling back a model."
+    openai_server.script(
+        [
+            tool_call("search_kb", {"query": "rolling back a model", "limit": 2}),
+            text(f"Roll back with a plan; the runbook says how. {cited}"),
+        ]
+    )
+    events: list[AgentEvent] = []
+    tools = agent_toolbox(platform, opa_url, events, knowledge=lambda: docs_knowledge)
+
+    reply = await backend(openai_server).respond(turn("how do I roll back a model?"), tools)
+
+    assert isinstance(reply, Answer)
+    assert reply.text.endswith(cited)
+    assert [type(e) for e in events] == [ToolCallEvent, ToolResultEvent, RetrievalEvent]
+    result, retrieval = events[1], events[2]
+    assert isinstance(result, ToolResultEvent)
+    assert isinstance(retrieval, RetrievalEvent)
+    assert retrieval.query == "rolling back a model"
+    # The passages named by source and heading, the document's own title left out.
+    assert retrieval.sources[0] == "docs/runbooks.md › Rolling back a model"
+    assert result.summary.startswith("2 passages for 'rolling back a model': docs/runbooks.md")
+    [evidence] = reply.evidence
+    assert evidence.tool == "search_kb"
+    # The passages went back to the model as quoted data, text and all.
+    fed_back = tool_result(messages_of(openai_server, 1)[-1])
+    assert fed_back["type"] == "tool_output"
+    assert fed_back["tool"] == "search_kb"
+    hits = fed_back["data"]["hits"]
+    assert [hit["source"] for hit in hits] == ["docs/runbooks.md", "docs/runbooks.md"]
+    assert any("promotion history" in hit["text"] for hit in hits)
+
+
+async def test_without_a_knowledge_base_the_search_fails_as_data(
+    platform: Platform, opa_url: str, openai_server: ScriptedOpenAIServer
+) -> None:
+    openai_server.script(
+        [
+            tool_call("search_kb", {"query": "rolling back a model"}),
+            text("The knowledge base is not available here."),
+        ]
+    )
+    events: list[AgentEvent] = []
+    tools = agent_toolbox(platform, opa_url, events)
+    assert not tools.has_knowledge
+
+    reply = await backend(openai_server).respond(turn("how do I roll back a model?"), tools)
+
+    assert isinstance(reply, Answer)
+    assert not reply.evidence
+    assert [type(e) for e in events] == [ToolCallEvent, ToolResultEvent]
+    fed_back = tool_result(messages_of(openai_server, 1)[-1])
+    assert "not configured" in fed_back["data"]["error"]
 
 
 async def test_plain_text_is_the_answer_with_its_evidence(
