@@ -44,9 +44,10 @@ class _Arrays:
 
     def __init__(self, points: list[Point]) -> None:
         self.points = points
-        self.tenants = np.array([p.payload.get("tenant_id") or "" for p in points], dtype=object)
-        self.kinds = np.array([p.payload.get("kind") for p in points], dtype=object)
-        self.sources = np.array([p.payload.get("source") for p in points], dtype=object)
+        # Fixed-width strings: numpy compares them in C (object arrays call Python per row).
+        self.tenants = np.array([p.payload.get("tenant_id") or "" for p in points], dtype=str)
+        self.kinds = np.array([p.payload.get("kind") or "" for p in points], dtype=str)
+        self.sources = np.array([p.payload.get("source") or "" for p in points], dtype=str)
         self.dense = (
             np.stack([p.dense for p in points]) if points else np.zeros((0, 0), dtype=np.float32)
         )
@@ -149,7 +150,10 @@ class LocalIndex:
         arrays = self._built()
         if not arrays.points:
             return []
-        scores = arrays.dense @ _unit(vector)
+        # einsum, not `@`: numpy's `@` calls OpenBLAS, whose threads keep spinning after the
+        # product and take the cores from ONNX Runtime embedding the next query (measured:
+        # search P50 16 ms with `@`, 6 ms with einsum on 2 cores; einsum costs 0.3 ms more).
+        scores = np.einsum("ij,j->i", arrays.dense, _unit(vector))
         return self._top(arrays, scores, self._mask(arrays, tenant_id, kinds), limit)
 
     def sparse_search(

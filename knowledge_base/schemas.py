@@ -12,7 +12,6 @@ from sentimentops.core.knowledge import KbHit, KbKind
 
 # Media types an upload may have; a Markdown upload is cut at its headings, text is not.
 UPLOAD_MEDIA_TYPES = ("text/markdown", "text/plain")
-UploadMediaType = Literal["text/markdown", "text/plain"]
 
 
 class SearchResults(BaseModel):

@@ -7,15 +7,16 @@ collection's best chunk first whatever its relevance; so each collection answers
 keyword query, the dense lists merge by cosine and the keyword lists by BM25, and reciprocal rank
 fusion (RRF, k = 60) joins the two merged lists.
 
-The re-ranking step re-orders the fused candidates by how many of the query's terms their
-heading path holds (benchmarks/kb.py measures what it adds): headings are what people name when
-they ask ("how do I roll back" → "Rolling back a model")."""
+The re-ranking step adds to each fused candidate's score a small bonus for the share of the
+query's terms its heading path holds (benchmarks/kb.py measures what it adds): headings are
+what people name when they ask ("how do I roll back" → "Rolling back a model")."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 from sentimentops.core.knowledge import KbHit, KbKind
@@ -28,8 +29,10 @@ Retrieval = Literal["dense", "sparse", "hybrid"]
 RRF_K = 60
 # Candidates each of the dense and keyword queries brings (per collection) before fusion.
 CANDIDATES = 30
-# Re-ranking: the fused score plus this much per share of query terms found in the headings.
-HEADING_WEIGHT = 0.02
+# Re-ranking: the fused score plus this much per share of query terms found in the headings:
+# at most about a third of what a first place in one list adds (1 / 61). Chosen on
+# benchmarks/kb_eval.json (0.005 beat 0.01-0.03 and none on recall@1, recall@5 and MRR).
+HEADING_WEIGHT = 0.005
 MAX_QUERY_CHARS = 500
 MAX_LIMIT = 20
 
@@ -51,11 +54,17 @@ def fuse(lists: Sequence[Sequence[Found]], *, k: int = RRF_K) -> list[_Scored]:
     return sorted((_Scored(first[i], s) for i, s in scores.items()), key=lambda s: -s.score)
 
 
+@lru_cache(maxsize=4096)
+def _heading_terms(heading: str) -> frozenset[str]:
+    # Cached: every search re-ranks dozens of candidates, and headings repeat across chunks.
+    return frozenset(terms(heading))
+
+
 def heading_overlap(query_terms: set[str], heading_path: Sequence[str]) -> float:
     """The share of the query's terms that the heading path holds."""
     if not query_terms:
         return 0.0
-    in_headings = set(terms(" ".join(heading_path)))
+    in_headings = _heading_terms(" ".join(heading_path))
     return len(query_terms & in_headings) / len(query_terms)
 
 

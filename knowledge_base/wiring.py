@@ -23,7 +23,7 @@ from sentimentops.core.settings import Settings
 from sentimentops.identity.models import Tenant
 from sentimentops.knowledge_base import sources
 from sentimentops.knowledge_base.chunking import SourceDocument
-from sentimentops.knowledge_base.embedding import Embedder, Progress, load_encoder
+from sentimentops.knowledge_base.embedding import Progress, load_encoder
 from sentimentops.knowledge_base.models import KbDocument
 from sentimentops.knowledge_base.schemas import KbStatus, ScopeResult
 from sentimentops.knowledge_base.service import KnowledgeService
@@ -55,13 +55,11 @@ class KnowledgeRuntime:
         sessions: sessionmaker[Session],
         registry: Callable[[], ModelRegistry],
         service: KnowledgeService | None = None,
-        embedder: Embedder | None = None,
     ) -> None:
         self.settings = settings
         self._sessions = sessions
         self._registry = registry
         self._service = service
-        self._embedder = embedder
         self._owned = service is None
         self._lock = threading.Lock()
 
@@ -73,7 +71,7 @@ class KnowledgeRuntime:
             if self._service is None:
                 store = KnowledgeStore.open(self.settings)
                 try:
-                    embedder = self._embedder or load_encoder(self.settings)
+                    embedder = load_encoder(self.settings)
                 except BaseException:
                     store.close()
                     raise

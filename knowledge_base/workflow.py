@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 import uuid
 from datetime import timedelta
 
@@ -61,6 +62,10 @@ _RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), maximum_attempts=5)
 _ASK_TIMEOUT = timedelta(seconds=30)
 
 
+class SyncStopped(Exception):
+    """A scope's sync stopped between two batches because its activity was cancelled."""
+
+
 def kb_task_queue(settings: Settings) -> str:
     return f"{settings.temporal_task_queue}-kb"
 
@@ -77,20 +82,29 @@ class KnowledgeActivities:
 
     @activity.defn(name="kb_sync_scope")
     async def sync_scope(self, scope: str) -> ScopeResult:
-        """Sync one scope, heartbeating its progress (embedded chunks of the total)."""
+        """Sync one scope, heartbeating its progress (embedded chunks of the total). Cancelled
+        (the API stopping), the embedding stops after its current batch; nothing was stored
+        yet then, and the retry starts the scope over."""
         progress = {"done": 0, "total": 0}
+        stop = threading.Event()
 
         def on_progress(done: int, total: int) -> None:
+            if stop.is_set():
+                raise SyncStopped(scope)
             progress.update(done=done, total=total)
 
         work = asyncio.ensure_future(
             asyncio.to_thread(self._runtime.sync_scope, scope, on_progress)
         )
-        while True:
-            done, _ = await asyncio.wait({work}, timeout=HEARTBEAT_SECONDS)
-            if done:
-                return work.result()
-            activity.heartbeat(f"{scope}: embedded {progress['done']} of {progress['total']}")
+        try:
+            while True:
+                done, _ = await asyncio.wait({work}, timeout=HEARTBEAT_SECONDS)
+                if done:
+                    return work.result()
+                activity.heartbeat(f"{scope}: embedded {progress['done']} of {progress['total']}")
+        except asyncio.CancelledError:
+            stop.set()
+            raise
 
     @activity.defn(name="kb_search")
     async def search(self, request: SearchRequest) -> list[KbHit]:
