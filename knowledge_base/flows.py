@@ -77,8 +77,8 @@ def store_document(
     """The tenant's document row for `data` (checked: a name, UTF-8 text within the size
     limit), made and audited when new; (row, created)."""
     name = name.strip()
-    if not name or len(name) > MAX_NAME_CHARS:
-        raise InvalidInput(f"a document needs a name of 1 to {MAX_NAME_CHARS} characters")
+    if not name or len(name) > MAX_NAME_CHARS or not name.isprintable():
+        raise InvalidInput(f"a document needs a name of 1 to {MAX_NAME_CHARS} printable characters")
     text = _text_of(data)
     sha = hashlib.sha256(data).hexdigest()
     existing = session.execute(

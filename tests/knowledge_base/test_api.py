@@ -90,10 +90,15 @@ def test_uploads_are_checked(kb_client: TestClient, kb_factory: Factory) -> None
     analyst = kb_factory.headers(kb_factory.account("tenant-a", "a-analyst", {Role.ANALYST}))
     agent = kb_factory.headers(kb_factory.account("tenant-a", "a-agent", {Role.AGENT}))
 
-    def upload(headers: dict[str, str], content: bytes, content_type: str = "text/plain") -> int:
+    def upload(
+        headers: dict[str, str],
+        content: bytes,
+        content_type: str = "text/plain",
+        name: str = "notes.txt",
+    ) -> int:
         response = kb_client.post(
             "/api/v1/kb/documents",
-            params={"name": "notes.txt"},
+            params={"name": name},
             content=content,
             headers={**headers, "content-type": content_type},
         )
@@ -105,6 +110,8 @@ def test_uploads_are_checked(kb_client: TestClient, kb_factory: Factory) -> None
     assert upload(analyst, b"\xff\xfe not utf-8") == 422
     assert upload(analyst, b"   ") == 422
     assert upload(analyst, b"x" * (MAX_DOCUMENT_BYTES + 1)) == 422
+    assert upload(analyst, b"plain notes", name="line\x00break") == 422
+    assert upload(analyst, b"plain notes", name="   ") == 422
     assert upload(analyst, b"plain notes") == 201
     assert kb_client.get("/api/v1/kb/search", params={"q": ""}, headers=viewer).status_code == 422
     found = _search(kb_client, viewer, "plain notes", kind="upload")
