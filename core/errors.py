@@ -44,7 +44,12 @@ class TooManyRequests(DomainError):
 
 
 class ServiceUnavailable(DomainError):
-    """A dependency (OPA, Temporal, the database) did not answer."""
+    """A dependency (OPA, Temporal, the database) did not answer. `retry_after`, when known, is
+    whole seconds after which trying again is worthwhile (sent as Retry-After)."""
+
+    def __init__(self, message: str, *, retry_after: int | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = None if retry_after is None else max(1, retry_after)
 
 
 class OAuthError(DomainError):

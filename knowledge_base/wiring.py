@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from sentimentops.core.errors import InvalidInput
+from sentimentops.core.errors import InvalidInput, ServiceUnavailable
 from sentimentops.core.knowledge import KbHit, KbKind
 from sentimentops.core.model_registry import ModelRegistry
 from sentimentops.core.settings import Settings
@@ -31,6 +31,14 @@ from sentimentops.knowledge_base.store import KnowledgeStore, Scope, SyncResult
 
 PLATFORM_SCOPES = ("docs", "models")
 TENANT_PREFIX = "tenant:"
+# How long a caller waits for another thread that is opening the knowledge base (the API warms
+# it at start-up; a first start exports the encoder) before being told to come back.
+OPENING_WAIT_SECONDS = 5.0
+OPENING_RETRY_SECONDS = 10
+
+
+class KnowledgeBaseOpening(ServiceUnavailable):
+    """Another thread of this process is still opening the store and encoder."""
 
 
 def _result(scope: str, result: SyncResult) -> ScopeResult:
@@ -63,11 +71,19 @@ class KnowledgeRuntime:
         self._owned = service is None
         self._lock = threading.Lock()
 
-    def service(self) -> KnowledgeService:
+    def service(self, wait: float | None = OPENING_WAIT_SECONDS) -> KnowledgeService:
         """The store and encoder, opened on first use (the encoder is exported first when the
         data directory has none: about half a minute, once). StoreUnavailable when another
-        process holds the local store."""
-        with self._lock:
+        process holds the local store; KnowledgeBaseOpening when another thread has been opening
+        it for longer than `wait` seconds (a request answers 503 rather than hang meanwhile; None
+        waits as long as it takes, for indexing)."""
+        if not self._lock.acquire(timeout=-1 if wait is None else wait):
+            raise KnowledgeBaseOpening(
+                "the knowledge base is still opening (on a first start the encoder is exported "
+                "into the data directory: about half a minute); try again shortly",
+                retry_after=OPENING_RETRY_SECONDS,
+            )
+        try:
             if self._service is None:
                 store = KnowledgeStore.open(self.settings)
                 try:
@@ -77,6 +93,8 @@ class KnowledgeRuntime:
                     raise
                 self._service = KnowledgeService(store, embedder)
             return self._service
+        finally:
+            self._lock.release()
 
     def close(self) -> None:
         with self._lock:
@@ -131,7 +149,7 @@ class KnowledgeRuntime:
     def sync_scope(self, name: str, progress: Progress | None = None) -> ScopeResult:
         """Re-index one scope: new and changed chunks embedded, removed ones deleted."""
         scope, documents = self._documents(name)
-        return _result(name, self.service().sync(scope, documents, progress=progress))
+        return _result(name, self.service(wait=None).sync(scope, documents, progress=progress))
 
     def index_upload(self, row: KbDocument) -> int:
         """Index one uploaded document now; its chunk count."""

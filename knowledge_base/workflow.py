@@ -187,19 +187,31 @@ def build_knowledge_worker(client: Client, settings: Settings, runtime: Knowledg
 async def serve_knowledge_queue(
     settings: Settings, runtime: KnowledgeRuntime, *, retry_seconds: float = 5.0
 ) -> None:
-    """Serve the knowledge base's queue until cancelled (cancelling shuts the worker down
+    """Open the knowledge base now, in the background (the first search must not wait for the
+    encoder's export), and serve its queue until cancelled (cancelling shuts the worker down
     cleanly). Temporal being away is waited out: the API serves without it meanwhile."""
-    while True:
-        try:
-            client = await connect(settings)
-            log.info("kb.worker.started", task_queue=kb_task_queue(settings))
-            await build_knowledge_worker(client, settings, runtime).run()
-            return
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - anything from Temporal: wait and retry
-            log.warning("kb.worker.unavailable", error=str(exc), retry_seconds=retry_seconds)
-        await asyncio.sleep(retry_seconds)
+    warm = asyncio.ensure_future(_open(runtime))
+    try:
+        while True:
+            try:
+                client = await connect(settings)
+                log.info("kb.worker.started", task_queue=kb_task_queue(settings))
+                await build_knowledge_worker(client, settings, runtime).run()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - anything from Temporal: wait and retry
+                log.warning("kb.worker.unavailable", error=str(exc), retry_seconds=retry_seconds)
+            await asyncio.sleep(retry_seconds)
+    finally:
+        warm.cancel()
+
+
+async def _open(runtime: KnowledgeRuntime) -> None:
+    try:
+        await asyncio.to_thread(runtime.service)
+    except Exception as exc:  # noqa: BLE001 - logged; the first search reports it to its caller
+        log.warning("kb.open_failed", error=str(exc))
 
 
 async def start_reindex(client: Client, settings: Settings, scopes: list[str] | None = None) -> str:

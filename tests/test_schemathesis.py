@@ -82,7 +82,18 @@ def server(
                 "client_secret": account.client_secret,
             },
         ).json()["access_token"]
-        yield base, {"Authorization": f"Bearer {token}"}
+        headers = {"Authorization": f"Bearer {token}"}
+        # The API opens the knowledge base in the background (a first start exports the
+        # encoder); until then its routes answer 503 + Retry-After, which is not what is fuzzed.
+        kb_open = wait_until(
+            lambda: (
+                httpx.get(f"{base}/api/v1/kb/status", headers=headers, timeout=30).status_code
+                == 200
+            ),
+            timeout=240,
+        )
+        assert kb_open, (data / "api.log").read_text()[-4000:]
+        yield base, headers
     finally:
         process.terminate()
         process.wait(timeout=20)

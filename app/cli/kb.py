@@ -245,8 +245,10 @@ def ingest(
     roles: CuratorRoleOpt = ["ml_engineer"],  # noqa: B006 - typer reads the default list
     as_json: JsonOpt = False,
 ) -> None:
-    """Add documents to the tenant's knowledge base (only the tenant finds them) and index
-    them, with a progress bar; without files, index everything."""
+    """Add documents to the tenant's knowledge base and index them.
+
+    Only the tenant finds them. A progress bar shows the embedding; without files, everything
+    is re-indexed."""
     settings = load_settings()
     if not paths:
         _print_reindex(_reindex(settings, None), as_json=as_json)
@@ -387,8 +389,9 @@ def similar(
     roles: TextReaderRoleOpt = ["analyst"],  # noqa: B006 - typer reads the default list
     as_json: JsonOpt = False,
 ) -> None:
-    """The tenant's scored texts most similar in meaning to TEXT (tenants that store
-    prediction texts; POST /api/v1/search/similar)."""
+    """The tenant's scored texts most similar in meaning to TEXT.
+
+    For tenants that store prediction texts; POST /api/v1/search/similar."""
     from sentimentops.knowledge_base.analytics_flows import similar_flow
     from sentimentops.knowledge_base.analytics_schemas import SimilarRequest
 
@@ -424,8 +427,10 @@ def topics(
     roles: TextReaderRoleOpt = ["analyst"],  # noqa: B006 - typer reads the default list
     as_json: JsonOpt = False,
 ) -> None:
-    """What the tenant's texts with LABEL are about: topics with their share, keywords and
-    examples (POST /api/v1/search/topics)."""
+    """What the tenant's texts with LABEL are about: topics, keywords, examples.
+
+    Each topic with its share, keywords and the examples nearest its centre;
+    POST /api/v1/search/topics."""
     from rich.markup import escape
 
     from sentimentops.knowledge_base.analytics_flows import topics_flow

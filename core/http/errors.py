@@ -67,7 +67,7 @@ def _status_for(exc: DomainError) -> int:
 def _headers_for(exc: DomainError) -> dict[str, str]:
     if isinstance(exc, Unauthorized):
         return {"WWW-Authenticate": WWW_AUTHENTICATE}
-    if isinstance(exc, TooManyRequests):
+    if isinstance(exc, TooManyRequests | ServiceUnavailable) and exc.retry_after is not None:
         return {"Retry-After": str(exc.retry_after)}
     return {}
 

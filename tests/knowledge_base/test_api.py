@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from sentimentops.core.vocabulary import Role
 from sentimentops.knowledge_base.flows import MAX_DOCUMENT_BYTES
+from sentimentops.knowledge_base.wiring import OPENING_RETRY_SECONDS, KnowledgeRuntime
 from tests.identity.conftest import Factory
 
 pytestmark = pytest.mark.parametrize("fresh_db_url", ["sqlite", "postgresql"], indirect=True)
@@ -116,3 +117,16 @@ def test_uploads_are_checked(kb_client: TestClient, kb_factory: Factory) -> None
     assert kb_client.get("/api/v1/kb/search", params={"q": ""}, headers=viewer).status_code == 422
     found = _search(kb_client, viewer, "plain notes", kind="upload")
     assert [h["heading_path"] for h in found] == [["notes.txt"]]
+
+
+def test_a_search_while_the_knowledge_base_opens_is_503_with_retry_after(
+    kb_client: TestClient, kb_factory: Factory, kb_runtime: KnowledgeRuntime
+) -> None:
+    viewer = kb_factory.headers(kb_factory.account("tenant-a", "a-viewer", {Role.VIEWER}))
+    # Another thread opening the store holds this lock for as long as the encoder export takes.
+    with kb_runtime._lock:  # the opening thread, played by the test
+        response = kb_client.get("/api/v1/kb/search", params={"q": "roll back"}, headers=viewer)
+    assert response.status_code == 503, response.text
+    assert int(response.headers["Retry-After"]) == OPENING_RETRY_SECONDS
+    assert "still opening" in response.json()["detail"]
+    assert kb_client.get("/api/v1/kb/search", params={"q": "roll back"}, headers=viewer).is_success
