@@ -23,11 +23,11 @@ from sentimentops.core.settings import Settings
 from sentimentops.identity.models import Tenant
 from sentimentops.knowledge_base import sources
 from sentimentops.knowledge_base.chunking import SourceDocument
-from sentimentops.knowledge_base.embedding import Progress, load_encoder
+from sentimentops.knowledge_base.embedding import Progress, encoder_path, is_current, load_encoder
 from sentimentops.knowledge_base.models import KbDocument
 from sentimentops.knowledge_base.schemas import KbStatus, ScopeResult
 from sentimentops.knowledge_base.service import KnowledgeService
-from sentimentops.knowledge_base.store import KnowledgeStore, Scope, SyncResult
+from sentimentops.knowledge_base.store import KnowledgeStore, Scope, StoreUnavailable, SyncResult
 
 PLATFORM_SCOPES = ("docs", "models")
 TENANT_PREFIX = "tenant:"
@@ -71,12 +71,16 @@ class KnowledgeRuntime:
         self._owned = service is None
         self._lock = threading.Lock()
 
-    def service(self, wait: float | None = OPENING_WAIT_SECONDS) -> KnowledgeService:
+    def service(
+        self,
+        wait: float | None = OPENING_WAIT_SECONDS,
+        on_export: Callable[[], None] | None = None,
+    ) -> KnowledgeService:
         """The store and encoder, opened on first use (the encoder is exported first when the
         data directory has none: about half a minute, once). StoreUnavailable when another
         process holds the local store; KnowledgeBaseOpening when another thread has been opening
         it for longer than `wait` seconds (a request answers 503 rather than hang meanwhile; None
-        waits as long as it takes, for indexing)."""
+        waits as long as it takes, for indexing). `on_export` is called before a first export."""
         if not self._lock.acquire(timeout=-1 if wait is None else wait):
             raise KnowledgeBaseOpening(
                 "the knowledge base is still opening (on a first start the encoder is exported "
@@ -86,6 +90,8 @@ class KnowledgeRuntime:
         try:
             if self._service is None:
                 store = KnowledgeStore.open(self.settings)
+                if on_export is not None and not is_current(encoder_path(self.settings)):
+                    on_export()  # the store is ours: the export below will happen here
                 try:
                     embedder = load_encoder(self.settings)
                 except BaseException:
@@ -179,3 +185,20 @@ class KnowledgeRuntime:
             tenant_chunks=store.tenant_counts(tenant_id) if tenant_id is not None else {},
             documents=int(documents),
         )
+
+
+def open_here(
+    settings: Settings,
+    *,
+    sessions: sessionmaker[Session],
+    registry: Callable[[], ModelRegistry],
+    on_export: Callable[[], None] | None = None,
+) -> KnowledgeRuntime | None:
+    """The knowledge base opened by this process (a command), or None when another process
+    (the platform's API) holds the local store: then Temporal reaches it (RemoteKnowledge)."""
+    runtime = KnowledgeRuntime(settings, sessions=sessions, registry=registry)
+    try:
+        runtime.service(on_export=on_export)
+    except StoreUnavailable:
+        return None
+    return runtime

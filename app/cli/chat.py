@@ -144,22 +144,17 @@ class _ChatKnowledge:
             return self._chosen
 
     def _open_local(self) -> KnowledgeRuntime | None:
-        from sentimentops.knowledge_base.embedding import encoder_path, is_current
-        from sentimentops.knowledge_base.store import StoreUnavailable
-        from sentimentops.knowledge_base.wiring import KnowledgeRuntime
+        from sentimentops.app.cli.kb import EXPORTING
+        from sentimentops.knowledge_base.wiring import open_here
 
         registry = self._registry
-        runtime = KnowledgeRuntime(
-            self._settings, sessions=cli_sessions(self._settings), registry=lambda: registry
+        self._local = open_here(
+            self._settings,
+            sessions=cli_sessions(self._settings),
+            registry=lambda: registry,
+            on_export=None if self._quiet else lambda: err_console.print(EXPORTING),
         )
-        if not self._quiet and not is_current(encoder_path(self._settings)):
-            err_console.print("exporting the MiniLM encoder to ONNX (once, about half a minute) …")
-        try:
-            runtime.service()
-        except StoreUnavailable:
-            return None
-        self._local = runtime
-        return runtime
+        return self._local
 
     def close(self) -> None:
         if self._local is not None:

@@ -53,6 +53,7 @@ KindOpt = Annotated[
 CuratorRoleOpt = Annotated[list[str], typer.Option("--role", help="Your roles in the tenant.")]
 MARKDOWN_SUFFIXES = (".md", ".markdown")
 SNIPPET_LINES = 4
+EXPORTING = "exporting the MiniLM encoder to ONNX (once, about half a minute) …"
 
 
 def _kinds(given: list[str] | None) -> tuple[KbKind, ...] | None:
@@ -83,19 +84,15 @@ def _search_tenant(settings: Settings, slug: str | None) -> str | None:
 def _local(settings: Settings) -> KnowledgeRuntime | None:
     """The knowledge base opened by this command, or None when another process holds it."""
     from sentimentops.inference.wiring import serving_registry
-    from sentimentops.knowledge_base.embedding import encoder_path, is_current
-    from sentimentops.knowledge_base.store import StoreUnavailable
-    from sentimentops.knowledge_base.wiring import KnowledgeRuntime
+    from sentimentops.knowledge_base.wiring import open_here
 
     registry = serving_registry(settings)
-    runtime = KnowledgeRuntime(settings, sessions=cli_sessions(settings), registry=lambda: registry)
-    if not is_current(encoder_path(settings)):
-        err_console.print("exporting the MiniLM encoder to ONNX (once, about half a minute) …")
-    try:
-        runtime.service()
-    except StoreUnavailable:
-        return None
-    return runtime
+    return open_here(
+        settings,
+        sessions=cli_sessions(settings),
+        registry=lambda: registry,
+        on_export=lambda: err_console.print(EXPORTING),
+    )
 
 
 def _snippet(text: str) -> str:
@@ -136,20 +133,31 @@ def search(
     tenant_id = _search_tenant(settings, tenant)
     kinds = _kinds(kind)
 
-    async def work() -> list[KbHit]:
+    async def work() -> tuple[list[KbHit], bool]:
+        """The hits, and whether the platform's documents are indexed at all yet."""
         runtime = await asyncio.to_thread(_local, settings)
-        if runtime is None:
-            return await RemoteKnowledge(settings).search(
-                tenant_id=tenant_id, query=query, limit=limit, kinds=kinds
-            )
+        source: KnowledgeRuntime | RemoteKnowledge = runtime or RemoteKnowledge(settings)
         try:
-            return await runtime.search(tenant_id=tenant_id, query=query, limit=limit, kinds=kinds)
+            found = await source.search(tenant_id=tenant_id, query=query, limit=limit, kinds=kinds)
+            if found:
+                return found, True
+            if runtime is not None:
+                status = await asyncio.to_thread(runtime.status, None)
+            else:
+                status = await RemoteKnowledge(settings).status(None)
+            return found, sum(status.platform_chunks.values()) > 0
         finally:
-            runtime.close()
+            if runtime is not None:
+                runtime.close()
 
-    hits = run_flow(work())
+    hits, indexed = run_flow(work())
     if as_json:
         print_json(hits)
+    elif not indexed:
+        err_console.print(
+            "the knowledge base holds no documents yet: on a first start `up` indexes the docs "
+            "in the background (a minute or two); `sentimentops kb status` shows progress"
+        )
     else:
         _print_hits(hits)
 
@@ -350,7 +358,7 @@ def _analytics(settings: Settings) -> TextAnalytics:
         err_console.print("the platform holds the scored-text index: embedding in memory …")
         index = ScoredTextIndex.in_memory()
     if not is_current(encoder_path(settings)):
-        err_console.print("exporting the MiniLM encoder to ONNX (once, about half a minute) …")
+        err_console.print(EXPORTING)
     return TextAnalytics(settings, embedder=cache(lambda: load_encoder(settings)), index=index)
 
 

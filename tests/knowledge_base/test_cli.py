@@ -42,6 +42,12 @@ def _sources(output: str) -> list[str]:
 
 
 def test_reindex_search_ingest_status(env: Path) -> None:
+    # Before anything is indexed a search says so, instead of "nothing found".
+    empty = runner.invoke(app, ["kb", "search", "how do I roll back sentiment"])
+    assert empty.exit_code == 0, empty.output
+    assert "holds no documents yet" in empty.stderr
+    assert "nothing found" not in empty.stdout
+
     indexed = json.loads(_ok(["kb", "reindex", "--scope", "docs", "--json"]))
     [docs] = indexed["scopes"]
     assert docs["scope"] == "docs"
