@@ -77,9 +77,13 @@ def create_app(
             from sentimentops.knowledge_base.workflow import serve_knowledge_queue as serve_kb
 
             kb_queue = asyncio.create_task(serve_kb(settings, app.state.knowledge))
+        if app.state.slack is not None:
+            app.state.slack.start()
         yield
         # Readiness flips first so that a load balancer stops sending before we close.
         app.state.draining = True
+        if app.state.slack is not None:
+            await app.state.slack.close()  # its tracked work may still use the agents
         await watcher.stop()
         await scoring.slots.close()
         await scoring.prediction_log.close()
@@ -127,6 +131,13 @@ def create_app(
             # The knowledge base wired below: the agents' search_kb reads it in this process.
             knowledge=(lambda: app.state.knowledge) if with_kb else None,
         )
+    # The Slack app (docs/slack.md): only with its bot token and signing secret set; without
+    # them there is no Slack route and no updater, and approvals go through the API and CLI.
+    app.state.slack = None
+    if with_agents and settings.slack_bot_token and settings.slack_signing_secret:
+        from sentimentops.app.slack import build_slack
+
+        app.state.slack = build_slack(settings, app.state.flows, agents=app.state.agents.get)
     if with_kb:
         from sentimentops.knowledge_base.analytics import TextAnalytics
         from sentimentops.knowledge_base.wiring import KnowledgeRuntime
@@ -159,6 +170,10 @@ def create_app(
 
         app.include_router(kb_router.router)
         app.include_router(analytics_router.router)
+    if app.state.slack is not None:
+        from sentimentops.approvals.slack.router import slack_router
+
+        app.include_router(slack_router(app.state.slack))
     install_docs(app)
     # Added last = outermost: every response, a 413 included, carries a request id.
     app.add_middleware(

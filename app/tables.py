@@ -2,6 +2,12 @@
 
 from sentimentops.agents.models import AgentThread
 from sentimentops.approvals.models import ApprovalRequest
+from sentimentops.approvals.slack.models import (
+    SlackMessage,
+    SlackThread,
+    SlackUserLink,
+    SlackWorkspace,
+)
 from sentimentops.core.audit.models import AuditChainHead, AuditEvent
 from sentimentops.identity.models import (
     ApiKey,
@@ -34,6 +40,10 @@ __all__ = [
     "ScoringFailure",
     "ServiceAccount",
     "SigningKey",
+    "SlackMessage",
+    "SlackThread",
+    "SlackUserLink",
+    "SlackWorkspace",
     "Tenant",
     "ToolRun",
 ]

@@ -142,6 +142,15 @@ def _network(value: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None
 
 
 def build_notifier(settings: Settings) -> Notifier:
+    if settings.slack_bot_token is not None:
+        # Imported here: the Slack SDK comes with the agents extra (approvals/slack/).
+        from sentimentops.approvals.slack.notifier import SlackNotifier
+
+        return SlackNotifier(settings, also=_webhook_notifier(settings))
+    return _webhook_notifier(settings)
+
+
+def _webhook_notifier(settings: Settings) -> Notifier:
     if settings.approval_webhook_url is None:
         return NullNotifier()
     return WebhookNotifier(

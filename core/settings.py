@@ -215,6 +215,19 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     # The Temporal web UI when Temporal is external (the embedded one is known).
     temporal_external_ui_url: str | None = None
+    # Where people open the web UI (e.g. https://ops.example.com); Slack messages link plans there.
+    web_ui_url: str | None = None
+
+    # Slack app (approvals/slack/, docs/slack.md). The bot token turns on the Slack notifier and
+    # Socket Mode (`sentimentops slack`, with the app-level token); with the signing secret too,
+    # the API serves Slack's HTTP events at /slack/events. None of them set: no Slack anywhere.
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    # Slack's Web API; tests point it at a local stand-in.
+    slack_api_url: str = "https://slack.com/api/"
+    # How often the tracked approval and plan messages are brought up to date.
+    slack_update_seconds: float = Field(default=3.0, gt=0, le=300)
 
     # Agents (agents/). With no LLM endpoint the deterministic planner answers (no LLM anywhere);
     # set llm_base_url to any OpenAI-compatible server (vLLM, OpenAI, Ollama, llama.cpp), e.g.

@@ -160,6 +160,19 @@ def create_api_key(
     console.print(f"api key: {created.api_key}\n(shown once; id {created.key.id})", soft_wrap=True)
 
 
+@app.command("link-slack")
+def link_slack(
+    tenant: Annotated[str, typer.Argument(help="Tenant slug.")],
+    account: Annotated[str, typer.Argument(help="The account's name (or id) in the tenant.")],
+    slack_user_id: Annotated[str, typer.Argument(help="The Slack user id (U…).")],
+    name: AsOpt = "operator",
+) -> None:
+    """Let a Slack user act as a platform account (as `sentimentops slack link`)."""
+    from sentimentops.app.cli.slack import link_user
+
+    link_user(load_settings(), tenant, account, slack_user_id, name)
+
+
 @app.command("rotate-signing-key")
 def rotate_signing_key(name: AsOpt = "operator") -> None:
     """Make a new current JWT signing key; the old one keeps verifying until the next rotation."""

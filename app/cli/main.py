@@ -19,6 +19,7 @@ from sentimentops.app.cli import (
     lifecycle,
     platform,
     sentry,
+    slack,
     training,
 )
 from sentimentops.app.cli.common import console, exit_process, load_settings
@@ -64,6 +65,7 @@ app.command()(chat.chat)
 app.add_typer(approvals.app, name="approvals")
 app.add_typer(sentry.app, name="sentry")
 app.add_typer(kb.app, name="kb")
+app.add_typer(slack.app, name="slack")
 
 
 @app.command()

@@ -1,0 +1,199 @@
+"""Chat with the planner in Slack. Mentioning the app in a channel, or messaging it directly,
+starts a planner thread (or continues the one its Slack thread already is); the mapping Slack
+(team, channel, thread ts) ↔ agent thread is kept in slack_threads. A turn shows as one
+message in the Slack thread, updated in place: each step the planner takes, then its answer
+or its draft plan with Submit / Drop.
+
+The Slack user acts as the account linked to them, through the same flows as the API
+(PlannerChat): a thread belongs to whoever started it, so another person who writes in it is
+told to start their own."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from sentimentops.approvals.slack import blocks
+from sentimentops.approvals.slack.app import SlackApp
+from sentimentops.approvals.slack.flows import record_press_flow, slack_principal_flow
+from sentimentops.approvals.slack.links import SlackRefused
+from sentimentops.approvals.slack.models import SlackThread
+from sentimentops.approvals.slack.ports import (
+    Answer,
+    ChatEvent,
+    Draft,
+    Dropped,
+    Failed,
+    PlannerChat,
+    Progress,
+    Submitted,
+)
+from sentimentops.core.errors import DomainError, NotFound
+from sentimentops.core.vocabulary import AuditOutcome
+from sentimentops.identity.principal import Principal
+
+# agents.schemas.MAX_MESSAGE_CHARS: longer messages are refused here, before any flow runs.
+MAX_MESSAGE_CHARS = 4000
+MENTION = re.compile(r"<@[UW][A-Z0-9]+>")
+
+
+def register(app: SlackApp, chat: PlannerChat) -> None:
+    async def on_mention(ack: Any, body: dict[str, Any], event: dict[str, Any]) -> None:
+        await ack()
+        app.spawn(handle_message(app, chat, str(body.get("team_id", "")), event))
+
+    async def on_message(ack: Any, body: dict[str, Any], event: dict[str, Any]) -> None:
+        await ack()
+        # Direct messages only: in channels the app answers when mentioned (app_mention).
+        if event.get("channel_type") == "im" and not event.get("bot_id"):
+            app.spawn(handle_message(app, chat, str(body.get("team_id", "")), event))
+
+    app.bolt.event("app_mention")(on_mention)
+    app.bolt.event({"type": "message", "subtype": None})(on_message)
+
+
+def _text(event: dict[str, Any]) -> str:
+    # Mentions (the app's own, which starts every channel message) are not part of the request.
+    return MENTION.sub("", str(event.get("text") or "")).strip()
+
+
+async def handle_message(
+    app: SlackApp, chat: PlannerChat, team: str, event: dict[str, Any]
+) -> None:
+    user = str(event.get("user", ""))
+    channel = str(event.get("channel", ""))
+    root = str(event.get("thread_ts") or event.get("ts", ""))
+    text = _text(event)
+    if not (team and user and channel and root):
+        return
+    if not text:
+        await app.ephemeral(channel, user, "Ask me something, e.g. _roll sarcasm back_.", root)
+        return
+    if len(text) > MAX_MESSAGE_CHARS:
+        await app.ephemeral(
+            channel, user, f"That message is too long (over {MAX_MESSAGE_CHARS} characters).", root
+        )
+        return
+    try:
+        principal = await slack_principal_flow(app.flows, team_id=team, slack_user_id=user)
+    except SlackRefused as exc:
+        await record_press_flow(
+            app.flows,
+            team_id=team,
+            slack_user_id=user,
+            principal=None,
+            action="slack.chat",
+            resource=f"slack_thread/{channel}/{root}",
+            outcome=AuditOutcome.REFUSED,
+            details={"reason": str(exc)},
+        )
+        await app.ephemeral(channel, user, blocks.esc(str(exc)), root)
+        return
+    if app.chat is None:  # registered only with a chat; kept for the type checker
+        return
+    await _turn(
+        app, app.chat, principal, team=team, user=user, channel=channel, root=root, text=text
+    )
+
+
+async def _thread_id(
+    app: SlackApp,
+    chat: PlannerChat,
+    principal: Principal,
+    *,
+    team: str,
+    user: str,
+    channel: str,
+    root: str,
+    text: str,
+) -> str:
+    """The agent thread this Slack thread is; opened (and recorded) on its first message."""
+    found = await app.flows.read(lambda session: session.get(SlackThread, (team, channel, root)))
+    if found is not None:
+        if found.tenant_id != principal.tenant_id:
+            raise NotFound("agent thread not found")
+        return found.agent_thread_id
+    thread_id = await chat.open_thread(principal, blocks.plain(text, 200))
+
+    def record(session: Session) -> None:
+        session.add(
+            SlackThread(
+                team_id=team,
+                channel_id=channel,
+                thread_ts=root,
+                tenant_id=principal.tenant_id,
+                agent_thread_id=thread_id,
+                slack_user_id=user,
+                created_at=datetime.now(UTC),
+            )
+        )
+
+    await app.flows.write(record)
+    return thread_id
+
+
+async def _turn(
+    app: SlackApp,
+    chat: PlannerChat,
+    principal: Principal,
+    *,
+    team: str,
+    user: str,
+    channel: str,
+    root: str,
+    text: str,
+) -> None:
+    try:
+        thread_id = await _thread_id(
+            app, chat, principal, team=team, user=user, channel=channel, root=root, text=text
+        )
+        events = await chat.post(principal, thread_id, text)
+    except NotFound:
+        owner = await app.flows.read(
+            lambda session: session.get(SlackThread, (team, channel, root))
+        )
+        who = f"<@{owner.slack_user_id}>" if owner is not None else "someone else"
+        await app.ephemeral(
+            channel,
+            user,
+            f"This thread is {who}'s conversation with the planner; mention me in a new "
+            "message to start your own.",
+            root,
+        )
+        return
+    except DomainError as exc:
+        await app.ephemeral(channel, user, blocks.esc(str(exc), 1000), root)
+        return
+    status, message = blocks.progress([], working=True)
+    posted = await app.client.chat_postMessage(
+        channel=channel, thread_ts=root, text=status, blocks=message
+    )
+    await show_events(app, events, channel=channel, ts=str(posted["ts"]), thread_id=thread_id)
+
+
+async def show_events(
+    app: SlackApp, events: AsyncIterator[ChatEvent], *, channel: str, ts: str, thread_id: str
+) -> list[ChatEvent]:
+    """Render a turn's events into the message `ts`, updated in place; returns them."""
+    steps: list[str] = []
+    seen: list[ChatEvent] = []
+    async for event in events:
+        seen.append(event)
+        if isinstance(event, Progress):
+            steps.append(event.text)
+            text, message = blocks.progress(steps, working=True)
+        elif isinstance(event, Answer):
+            text, message = blocks.answer(event, steps)
+        elif isinstance(event, Draft):
+            links = blocks.plan_links(app.settings, None)
+            text, message = blocks.draft(event.draft, links)
+        elif isinstance(event, Failed):
+            text, message = blocks.failure(event.message)
+        elif isinstance(event, Submitted | Dropped):
+            continue  # a decision's outcome: the button handler renders it
+        await app.client.chat_update(channel=channel, ts=ts, text=text, blocks=message)
+    return seen
