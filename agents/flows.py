@@ -200,6 +200,7 @@ async def _run_context(
             policy=rt.policy,
             registry=rt.registry,
             tenant=principal.tenant,
+            known_tenant_id=principal.tenant_id,
             actor=policy_principal.subject,
             knowledge=rt.knowledge,
         ),
@@ -343,7 +344,13 @@ async def _report_ended_plans(rt: AgentRuntime, principal: Principal, row: Agent
 
 
 async def incident_thread_flow(
-    rt: AgentRuntime, *, tenant: str, thread_id: str, title: str, facts: str
+    rt: AgentRuntime,
+    *,
+    tenant: str,
+    thread_id: str,
+    title: str,
+    facts: str,
+    tenant_id: str | None = None,
 ) -> tuple[ThreadOut, list[AgentEvent]]:
     """Open the tenant's thread for a sentry incident and let the deployment-sentry agent answer
     its facts (`facts`: the first message; trusted workflow data that quotes telemetry). For the
@@ -353,7 +360,7 @@ async def incident_thread_flow(
     `thread_id` (a retried activity), it returns the thread as the first call left it."""
     row = await rt.flows.write(
         lambda session: service.create_incident_thread(
-            session, tenant=tenant, thread_id=thread_id, title=title
+            session, tenant=tenant, tenant_id=tenant_id, thread_id=thread_id, title=title
         )
     )
     graph = rt.graphs[_agent(row)]

@@ -429,6 +429,7 @@ async def open_incident(
     registry: Callable[[], ModelRegistry],
     facts: IncidentFacts,
     key: str,
+    tenant_id: str | None = None,
 ) -> IncidentNotice:
     """Write the incident's thread (this agent's summary and proposal, a draft waiting for a
     person) and return the notice that tells people about it."""
@@ -439,6 +440,7 @@ async def open_incident(
         thread, events = await incident_thread_flow(
             rt,
             tenant=facts.tenant,
+            tenant_id=tenant_id,
             thread_id=incident_thread_id(key),
             title=f"Incident: {facts.task} production, check {facts.check_id}"[:200],
             facts=incident_message(facts),
@@ -492,5 +494,10 @@ async def write_incident(
         progress=incident.progress,
     )
     return await open_incident(
-        flows, policy=policy, registry=lambda: registry, facts=facts, key=key
+        flows,
+        policy=policy,
+        registry=lambda: registry,
+        facts=facts,
+        key=key,
+        tenant_id=incident.tenant_id,
     )

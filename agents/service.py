@@ -16,9 +16,9 @@ from sentimentops.agents.schemas import AgentName, DraftPlan
 from sentimentops.core.audit import service as audit
 from sentimentops.core.errors import Conflict, NotFound
 from sentimentops.core.vocabulary import AuditOutcome
-from sentimentops.identity import service as identity
+from sentimentops.identity.models import Tenant
 from sentimentops.identity.principal import Principal
-from sentimentops.identity.tenancy import owned
+from sentimentops.identity.tenancy import owned, tenant_id_of
 from sentimentops.inference.models import CanaryShare
 
 # The author of the deployment sentry's incident threads (an audit actor, never a login).
@@ -53,11 +53,12 @@ def create_thread(
 
 
 def create_incident_thread(
-    session: Session, *, tenant: str, thread_id: str, title: str
+    session: Session, *, tenant: str, thread_id: str, title: str, tenant_id: str | None = None
 ) -> AgentThread:
-    """The deployment sentry's thread `thread_id` for an incident of `tenant` (a slug): the one
-    written before under that id (a retried activity), or a new one."""
-    found = identity.tenant_by_slug(session, tenant)
+    """The deployment sentry's thread `thread_id` for an incident of `tenant` (a slug; its id
+    when the sentry carries it): the one written before under that id (a retried activity), or
+    a new one."""
+    found = session.get(Tenant, tenant_id_of(session, tenant, known=tenant_id))
     if found is None:
         raise NotFound(f"tenant {tenant} not found")
     existing = session.get(AgentThread, thread_id)

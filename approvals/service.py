@@ -53,9 +53,11 @@ def create_request(
     ttl_seconds: float,
     requested_by: str | None = None,
     required_role: Role = Role.APPROVER,
+    tenant_id: str | None = None,
 ) -> ApprovalRequest:
-    """A pending request for `tenant` (a slug), bound to the plan hash and step."""
-    tenant_id = tenant_id_of(session, tenant)
+    """A pending request for `tenant` (a slug; `tenant_id` when the caller carries it), bound
+    to the plan hash and step."""
+    tenant_id = tenant_id_of(session, tenant, known=tenant_id)
     now = _now()
     request = ApprovalRequest(
         id=secrets.token_hex(16),

@@ -22,7 +22,10 @@ class Principal(BaseModel):
     subject: str
     kind: str = "human"  # "human" | "agent"
     roles: list[str]
-    tenant: str
+    tenant: str  # the slug: how people, plans and audit rows name the tenant
+    # The tenant's id, carried inward so that nothing looks the slug up again (rows a tenant
+    # owns are keyed by it). None only in workflow histories recorded before it was carried.
+    tenant_id: str | None = None
     # Which agent (agents.schemas.AgentName) when kind is "agent" and one of the platform's
     # LangGraph agents acts; policy gives each its own limits (the training executor never
     # promotes to production). None for everyone else.

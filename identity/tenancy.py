@@ -15,10 +15,14 @@ from sentimentops.identity.principal import Principal
 T = TypeVar("T", bound=TenantOwned)
 
 
-def tenant_id_of(session: Session, slug: str) -> str:
+def tenant_id_of(session: Session, slug: str, *, known: str | None = None) -> str:
     """The id of the tenant `slug` names (NotFound when none does). Plans, tool calls and audit
     rows name their tenant by slug, which never changes once created (identity/service.py
-    update_tenant cannot set it); rows a tenant owns are keyed by this id."""
+    update_tenant cannot set it); rows a tenant owns are keyed by this id. `known` is the id a
+    plan's proposer carries inward (core.policy.Principal.tenant_id): then nothing is looked
+    up; only workflow histories recorded before it was carried come here without one."""
+    if known is not None:
+        return known
     found = session.execute(select(Tenant.id).where(Tenant.slug == slug)).scalar()
     if found is None:
         raise NotFound(f"tenant {slug!r} not found")

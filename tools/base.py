@@ -53,10 +53,12 @@ class ToolContext:
     heartbeat: Callable[[str], None] = field(default=lambda _message: None)
     # The knowledge base (search_kb), wired by the app layer; None where a process has none.
     knowledge: Callable[[], KnowledgeSearch] | None = None
+    # The tenant's id as the plan's proposer carries it (None: a history recorded before).
+    known_tenant_id: str | None = None
 
     def tenant_id(self, session: Session) -> str:
         """The acting tenant's id (tenant-owned rows are keyed by id, plans name the slug)."""
-        return tenant_id_of(session, self.tenant)
+        return tenant_id_of(session, self.tenant, known=self.known_tenant_id)
 
 
 Queue = Literal["default", "training", "gpu"]

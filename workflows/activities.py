@@ -194,6 +194,7 @@ class ToolActivities:
             policy=self._policy,
             registry=self._get_registry,
             tenant=call.tenant,
+            known_tenant_id=call.tenant_id,
             actor=call.actor,
             workflow_id=call.workflow_id,
             heartbeat=on_step,
@@ -267,6 +268,7 @@ class PlanActivities:
                     session,
                     **subject_of(request),
                     tenant=request.tenant,
+                    tenant_id=request.tenant_id,
                     requester_kind=request.requester_kind,
                     ttl_seconds=request.ttl_seconds,
                 )
@@ -331,6 +333,7 @@ class PlanActivities:
                     rationale=event.rationale,
                     tools=event.tools,
                     new_execution=True,
+                    tenant_id=event.tenant_id,
                 )
                 self._audit_plan(
                     session,
@@ -441,6 +444,7 @@ class SentryIncident(BaseModel):
     checked_at: datetime
     window_seconds: float
     progress: PlanProgress
+    tenant_id: str | None = None  # None only in histories recorded before it was carried
 
 
 class IncidentWriter(Protocol):

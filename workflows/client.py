@@ -116,6 +116,7 @@ async def start_sentry(
     settings: Settings,
     *,
     tenant: str,
+    tenant_id: str,
     task: str,
     interval_seconds: float,
     window_seconds: float,
@@ -126,6 +127,7 @@ async def start_sentry(
         DeploymentSentryWorkflow.run,
         SentryInput(
             tenant=tenant,
+            tenant_id=tenant_id,
             task=task,
             interval_seconds=interval_seconds,
             window_seconds=window_seconds,

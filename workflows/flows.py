@@ -280,6 +280,7 @@ async def start_sentry_flow(ctx: FlowContext, principal: Principal, body: Sentry
             client,
             ctx.settings,
             tenant=principal.tenant,
+            tenant_id=principal.tenant_id,
             task=body.task,
             interval_seconds=body.interval_seconds,
             window_seconds=body.window_seconds,

@@ -199,6 +199,7 @@ class PlanExecutionWorkflow:
                 PlanActivities.plan_started,
                 PlanStarted(
                     tenant=request.plan.tenant,
+                    tenant_id=request.plan.proposer.tenant_id,
                     proposer=request.plan.proposer.subject,
                     plan_hash=self._hash,
                     rationale=request.plan.rationale,
@@ -374,6 +375,7 @@ class PlanExecutionWorkflow:
             PlanActivities.create_approval,
             CreateApproval(
                 tenant=plan.tenant,
+                tenant_id=plan.proposer.tenant_id,
                 workflow_id=workflow.info().workflow_id,
                 plan_hash=self._hash,
                 step_index=state.index,
@@ -445,6 +447,7 @@ class PlanExecutionWorkflow:
                 ToolCall(
                     tool=spec.name,
                     tenant=self._active_plan.tenant,
+                    tenant_id=self._active_plan.proposer.tenant_id,
                     actor=self._active_plan.proposer.subject,
                     params=params,
                     idempotency_key=key,

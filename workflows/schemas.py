@@ -76,7 +76,7 @@ class Plan(BaseModel):
 
 # Fields added after plans were first hashed: left out of the hash while unset, so that a plan
 # without them keeps the hash it had (recorded approvals and histories stay bound).
-_HASH_OPTIONAL = (("requested_by",), ("proposer", "agent"))
+_HASH_OPTIONAL = (("requested_by",), ("proposer", "agent"), ("proposer", "tenant_id"))
 
 
 def plan_hash(plan: Plan) -> str:
@@ -146,12 +146,14 @@ class ToolCall(BaseModel):
     params: dict[str, Any]
     idempotency_key: str
     workflow_id: str | None = None
+    tenant_id: str | None = None  # the proposer's (core.policy.Principal.tenant_id)
 
 
 class CreateApproval(ApprovalSubject):
     tenant: str
     requester_kind: str
     ttl_seconds: float
+    tenant_id: str | None = None  # the proposer's (core.policy.Principal.tenant_id)
 
 
 class ApprovalTicket(BaseModel):
@@ -183,6 +185,7 @@ class PlanStarted(BaseModel):
     plan_hash: str
     rationale: str
     tools: list[str]
+    tenant_id: str | None = None  # the proposer's (core.policy.Principal.tenant_id)
 
 
 class PlanFinished(BaseModel):

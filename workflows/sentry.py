@@ -52,6 +52,7 @@ _INCIDENT_RETRY = RetryPolicy(
 class SentryInput(BaseModel):
     tenant: str
     task: str
+    tenant_id: str | None = None  # None only in histories recorded before it was carried
     interval_seconds: float = Field(default=300.0, ge=1, le=86_400)
     window_seconds: float = Field(default=900.0, gt=0, le=30 * 86_400)
     checks_per_run: int = Field(default=100, ge=1, le=10_000)
@@ -79,7 +80,11 @@ def check_plan(sentry: SentryInput) -> Plan:
     return Plan(
         tenant=sentry.tenant,
         proposer=Principal(
-            subject=SENTRY_SUBJECT, kind="agent", roles=["agent"], tenant=sentry.tenant
+            subject=SENTRY_SUBJECT,
+            kind="agent",
+            roles=["agent"],
+            tenant=sentry.tenant,
+            tenant_id=sentry.tenant_id,
         ),
         rationale=f"deployment sentry check of {sentry.task}@production",
         steps=[
@@ -160,6 +165,7 @@ class DeploymentSentryWorkflow:
                 IncidentActivities.sentry_incident,
                 SentryIncident(
                     tenant=sentry.tenant,
+                    tenant_id=sentry.tenant_id,
                     task=sentry.task,
                     check_id=check_id,
                     checked_at=workflow.now(),

@@ -22,6 +22,7 @@ from sentimentops.core.logging import get_logger
 from sentimentops.core.policy import Principal as PolicyPrincipal
 from sentimentops.core.vocabulary import PrincipalKind, Role
 from sentimentops.identity import service as identity
+from sentimentops.identity.models import Tenant
 from sentimentops.identity.principal import Principal
 from sentimentops.identity.tenancy import get_owned, owned
 from sentimentops.tools.catalogue import TOOLS
@@ -44,6 +45,7 @@ def proposer_of(principal: Principal) -> PolicyPrincipal:
         kind="agent" if agent else "human",
         roles=sorted(role.value for role in principal.roles),
         tenant=principal.tenant,
+        tenant_id=principal.tenant_id,
     )
 
 
@@ -83,6 +85,7 @@ def record_started(
     rationale: str,
     tools: list[str],
     new_execution: bool = False,
+    tenant_id: str | None = None,
 ) -> None:
     """Add the plan to its tenant's registry unless it is there already. `new_execution` (from
     the workflow's own start event) replaces a finished row: a workflow id used again, as the
@@ -95,7 +98,12 @@ def record_started(
             existing.status, existing.message = RUNNING, ""
             existing.created_at, existing.finished_at = datetime.now(UTC), None
         return
-    row = identity.tenant_by_slug(session, tenant)
+    # The id the proposer carries; the slug only in histories recorded before it was carried.
+    row = (
+        session.get(Tenant, tenant_id)
+        if tenant_id is not None
+        else identity.tenant_by_slug(session, tenant)
+    )
     if row is None:  # e.g. the platform's own smoke check: not a tenant's plan
         log.info("plan_registry.unknown_tenant", workflow_id=workflow_id, tenant=tenant)
         return

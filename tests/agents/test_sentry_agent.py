@@ -163,6 +163,7 @@ async def test_a_breach_writes_an_incident_thread_with_a_waiting_draft(
         platform.client,
         platform.settings,
         tenant=platform.tenant.slug,
+        tenant_id=platform.tenant.id,
         task=TASK,
         interval_seconds=1,
         window_seconds=600,

@@ -8,7 +8,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 
@@ -25,7 +25,9 @@ from sentimentops.core.vocabulary import Role
 from sentimentops.inference.models import CanaryShare
 from sentimentops.tools.models import PromotionEvent
 from sentimentops.workflows.client import amend_plan, cancel_workflow
+from sentimentops.workflows.models import PlanExecution
 from sentimentops.workflows.schemas import AmendPlan, PlanStep
+from sentimentops.workflows.service import proposer_of
 from tests.workflows.conftest import (
     TENANT,
     Platform,
@@ -341,3 +343,47 @@ async def test_pytorch_training_goes_to_the_gpu_queue_when_one_is_configured(
         await cancel_workflow(platform.client, workflow_id)
         done = await platform.wait_for(workflow_id, {"cancelled", "failed"})
         assert done.status == "cancelled", done.message
+
+
+async def test_the_tenant_id_is_carried_inward_and_never_looked_up(
+    platform: Platform, session: Session
+) -> None:
+    """A plan proposed through the API carries its tenant's id in the proposer: the plan
+    registry, the approval request and the tools' tenant-owned rows use it, and no activity
+    looks the slug up again (only histories recorded before it was carried do)."""
+    caller = approver(platform.tenant, "alice", frozenset({Role.ML_ENGINEER}))
+    proposer = proposer_of(caller)
+    assert (proposer.tenant, proposer.tenant_id) == (TENANT, platform.tenant.id)
+    slug_lookups: list[str] = []
+
+    def watch(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if "tenants.slug = " in statement:
+            slug_lookups.append(statement)
+
+    engine = session.get_bind()
+    event.listen(engine, "before_cursor_execute", watch)
+    try:
+        version = platform.register_version()
+        plan = make_plan(
+            PlanStep(tool="set_canary", params={"task": "sarcasm", "share": 0.25}),
+            PlanStep(
+                tool="promote_model",
+                params={"task": "sarcasm", "target": "production", "version": version},
+            ),
+            proposer=proposer,
+        )
+        workflow_id = await platform.start(plan)
+        waiting = await platform.wait_for(workflow_id, {"waiting_approval", "failed"})
+        assert waiting.status == "waiting_approval", waiting.message
+    finally:
+        event.remove(engine, "before_cursor_execute", watch)
+    assert slug_lookups == []
+    approval_id = waiting.steps[1].approval_id
+    assert approval_id is not None
+    assert _request(session, approval_id).tenant_id == platform.tenant.id
+    [share] = session.execute(select(CanaryShare)).scalars()
+    assert share.tenant_id == platform.tenant.id
+    registry_row = session.get(PlanExecution, workflow_id)
+    assert registry_row is not None
+    assert registry_row.tenant_id == platform.tenant.id
+    await cancel_workflow(platform.client, workflow_id)

@@ -90,6 +90,7 @@ async def _run_one_check(platform: Platform) -> SentryStatus:
         platform.client,
         platform.settings,
         tenant=platform.tenant.slug,
+        tenant_id=platform.tenant.id,
         task=TASK,
         interval_seconds=1,
         window_seconds=600,
