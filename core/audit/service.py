@@ -82,32 +82,20 @@ def record(
         .returning(AuditChainHead.last_seq, AuditChainHead.last_hash)
     ).one()
     seq, prev_hash = int(head_row[0]), str(head_row[1])
-    occurred_at = datetime.now(UTC)
-    row_hash = compute_hash(
-        seq=seq,
-        occurred_at=occurred_at,
-        actor=actor,
-        tenant=tenant,
-        action=action,
-        resource=resource,
-        outcome=outcome,
-        trace_id=trace_id,
-        details=details,
-        prev_hash=prev_hash,
-    )
-    event = AuditEvent(
-        seq=seq,
-        occurred_at=occurred_at,
-        actor=actor,
-        tenant=tenant,
-        action=action,
-        resource=resource,
-        outcome=outcome,
-        trace_id=trace_id,
-        details=details,
-        prev_hash=prev_hash,
-        row_hash=row_hash,
-    )
+    fields: dict[str, Any] = {
+        "seq": seq,
+        "occurred_at": datetime.now(UTC),
+        "actor": actor,
+        "tenant": tenant,
+        "action": action,
+        "resource": resource,
+        "outcome": outcome,
+        "trace_id": trace_id,
+        "details": details,
+        "prev_hash": prev_hash,
+    }
+    row_hash = compute_hash(**fields)
+    event = AuditEvent(**fields, row_hash=row_hash)
     session.add(event)
     session.execute(update(AuditChainHead).where(AuditChainHead.id == 1).values(last_hash=row_hash))
     session.flush()
