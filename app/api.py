@@ -25,6 +25,8 @@ from sentimentops.core.metrics import Metrics
 from sentimentops.core.model_registry import ModelRegistry
 from sentimentops.core.settings import Settings, get_settings
 from sentimentops.identity import router as identity_router
+from sentimentops.identity.authn import make_auth_cache
+from sentimentops.identity.cache import AuthCache
 from sentimentops.identity.oidc import OidcVerifier
 from sentimentops.identity.ratelimit import RateLimiter, make_rate_limiter
 from sentimentops.inference import router as inference_router
@@ -50,6 +52,7 @@ def create_app(
     model_registry: ModelRegistry | None = None,
     knowledge: KnowledgeRuntime | None = None,
     serve_knowledge_queue: bool = False,
+    auth_cache: AuthCache | None = None,
 ) -> FastAPI:
     """The API. `knowledge` replaces the knowledge base the settings name; with
     `serve_knowledge_queue` (the `api` command) this process also serves the knowledge base's
@@ -59,6 +62,7 @@ def create_app(
     sessions = make_session_factory(engine)
     read_sessions = make_read_session_factory(engine)
     limiter = rate_limiter or make_rate_limiter(settings.redis_url)
+    principals = auth_cache or make_auth_cache(settings)
     oidc = OidcVerifier(settings.oidc_issuers) if settings.oidc_issuers else None
     metrics = Metrics()
     scoring = build_scoring(settings, sessions, metrics)
@@ -70,6 +74,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Subscribed before the first request: with Redis, the cache answers only once it is.
+        await asyncio.to_thread(principals.start)
         scoring.prediction_log.start()
         watcher.start(settings.model_poll_seconds)
         kb_queue: asyncio.Task[None] | None = None
@@ -97,6 +103,7 @@ def create_app(
             app.state.text_analytics.close()
             app.state.knowledge.close()
         limiter.close()
+        principals.close()
         if oidc is not None:
             oidc.close()
         engine.dispose()
@@ -115,6 +122,7 @@ def create_app(
     app.state.read_sessions = read_sessions
     app.state.draining = False
     app.state.rate_limiter = limiter
+    app.state.auth_cache = principals
     app.state.oidc = oidc
     app.state.metrics = metrics
     app.state.scoring = scoring

@@ -175,6 +175,11 @@ class Settings(BaseSettings):
     # that every API replica shares one budget). A tenant row may override both numbers.
     rate_limit_per_second: float = Field(default=50.0, gt=0)
     rate_limit_burst: int = Field(default=100, ge=1)
+    # Authenticated principals are remembered this long (0: never), keyed by the credential's
+    # hash. Changes drop them at once in the changing process, in others through Redis pub/sub
+    # when redis_url is set; without Redis, other processes learn within this time
+    # (identity/cache.py, docs/security.md).
+    auth_cache_seconds: float = Field(default=30.0, ge=0, le=600)
 
     # Bundled reference datasets (datasets/PROVENANCE.md); read-only, verified by scripts/setup.
     datasets_dir: Path = REPO_ROOT / "datasets"

@@ -1,9 +1,12 @@
 """Credentials to principal: first-party JWTs, external OIDC tokens and API keys, each checked
-against the database so that disabling an account or tenant takes effect immediately."""
+against the database; the API remembers the answers briefly (identity.cache), and a change that
+disables an account or tenant drops them, so that it still takes effect immediately."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import jwt
 from sqlalchemy.orm import Session
@@ -12,6 +15,8 @@ from sentimentops.core.errors import Unauthorized
 from sentimentops.core.settings import Settings
 from sentimentops.core.vocabulary import PrincipalKind, Role
 from sentimentops.identity import service, tokens
+from sentimentops.identity.cache import AuthCache
+from sentimentops.identity.keys import as_utc
 from sentimentops.identity.models import ServiceAccount, Tenant
 from sentimentops.identity.oidc import OidcVerifier, claim
 from sentimentops.identity.principal import AuthMethod, Principal, parse_roles
@@ -42,13 +47,32 @@ class Authenticated:
     principal: Principal
     tenant: Tenant
     touch_api_key: str | None = None
+    # When the credential stops being valid by itself (a token's exp, an API key's expiry): the
+    # principal cache (identity.cache) never answers with it past this time.
+    expires_at: datetime | None = None
+    # The API key behind the principal and when its use was last written: the cache keeps the
+    # once-a-minute last-use write going while it answers from memory.
+    api_key_id: str | None = None
+    api_key_last_used: datetime | None = None
+
+
+def _expiry(claims: Mapping[str, object]) -> datetime | None:
+    exp = claims.get("exp")
+    return datetime.fromtimestamp(exp, UTC) if isinstance(exp, int | float) else None
 
 
 def _from_api_key(session: Session, secret: str) -> Authenticated:
     key, account, tenant = service.authenticate_api_key(session, secret)
     principal = _account_principal(session, account, tenant, AuthMethod.API_KEY)
     touch = key.id if service.api_key_touch_due(key) else None
-    return Authenticated(principal, tenant, touch)
+    return Authenticated(
+        principal,
+        tenant,
+        touch,
+        expires_at=as_utc(key.expires_at) if key.expires_at is not None else None,
+        api_key_id=key.id,
+        api_key_last_used=as_utc(key.last_used_at) if key.last_used_at is not None else None,
+    )
 
 
 def _from_first_party(session: Session, token: str, settings: Settings) -> Authenticated:
@@ -64,7 +88,9 @@ def _from_first_party(session: Session, token: str, settings: Settings) -> Authe
     ):
         raise Unauthorized("invalid token")
     return Authenticated(
-        _account_principal(session, account, tenant, AuthMethod.FIRST_PARTY), tenant
+        _account_principal(session, account, tenant, AuthMethod.FIRST_PARTY),
+        tenant,
+        expires_at=_expiry(claims),
     )
 
 
@@ -90,7 +116,16 @@ def _from_oidc(
         method=AuthMethod.OIDC,
         issuer=issuer.issuer,
     )
-    return Authenticated(principal, tenant)
+    return Authenticated(principal, tenant, expires_at=_expiry(claims))
+
+
+def make_auth_cache(settings: Settings) -> AuthCache:
+    """The principal cache the settings ask for (shared by Redis pub/sub when redis_url is set)."""
+    return AuthCache(
+        ttl_seconds=settings.auth_cache_seconds,
+        touch_every=service.LAST_USED_RESOLUTION,
+        redis_url=settings.redis_url,
+    )
 
 
 def credential_from_headers(authorization: str | None, api_key: str | None) -> str:

@@ -19,6 +19,7 @@ from sentimentops.core.http.deps import SettingsDep, public_route
 from sentimentops.core.logging import get_logger
 from sentimentops.identity import authn
 from sentimentops.identity import service as identity_service
+from sentimentops.identity.cache import AuthCache
 from sentimentops.identity.principal import Principal
 from sentimentops.identity.ratelimit import RateLimiter, retry_after_header
 
@@ -31,16 +32,22 @@ _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key
 
 
 def authenticate_connection(connection: HTTPConnection, credential: str) -> authn.Authenticated:
-    """Who is calling on this HTTP request or WebSocket handshake: denials are audited, and the
-    API key's last-use time is written when due. Shared by get_principal and the stream route."""
+    """Who is calling on this HTTP request or WebSocket handshake, from the app's principal cache
+    when it holds the answer: denials are audited, and the API key's last-use time is written
+    when due. Shared by get_principal and the stream route."""
     state = connection.app.state
-    try:
+    cache: AuthCache = state.auth_cache
+
+    def from_database() -> authn.Authenticated:
         # Authentication only reads, in a read session: on SQLite it then never waits for the
         # write lock, which every scoring request would otherwise take.
         with state.read_sessions() as reader:
-            who = authn.authenticate(
+            return authn.authenticate(
                 reader, credential=credential, settings=state.settings, oidc=state.oidc
             )
+
+    try:
+        who = cache.lookup(credential, from_database)
     except Unauthorized as exc:
         with transaction(state.sessions) as writer:
             audit.record(
@@ -53,7 +60,7 @@ def authenticate_connection(connection: HTTPConnection, credential: str) -> auth
                 details={"reason": str(exc)},
             )
         raise
-    if who.touch_api_key is not None:  # at most once a minute per key
+    if who.touch_api_key is not None:  # at most once a minute per key (and process)
         with transaction(state.sessions) as writer:
             identity_service.touch_api_key(writer, key_id=who.touch_api_key)
     return who

@@ -1,7 +1,9 @@
 """Identity flows: each user-level action end to end, in one transaction — issue a token,
 bootstrap the first admin, create and change tenants, service accounts, roles and API keys,
 rotate the signing key. The HTTP API and the CLI call these; refusals are audited in a
-transaction of their own, so they survive the rollback of the refused work."""
+transaction of their own, so they survive the rollback of the refused work. A change that can
+alter who a credential is (revoke, disable, roles, tenant, signing key) is broadcast to the other
+processes' principal caches after its commit (identity/cache.py)."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from sentimentops.core.db import transaction
 from sentimentops.core.errors import Conflict, OAuthError, Unauthorized
 from sentimentops.core.flows import FlowContext
 from sentimentops.core.vocabulary import AuditOutcome, PrincipalKind, Role
+from sentimentops.identity import cache as auth_cache
 from sentimentops.identity import keys, permissions, service, tokens
 from sentimentops.identity.principal import Principal
 from sentimentops.identity.schemas import (
@@ -144,7 +147,10 @@ def update_tenant_flow(
             tenant=service.get_tenant(session, tenant_id=tenant_id),
             changes=body.model_dump(exclude_unset=True),
         )
-        return TenantOut.of(tenant)
+        updated = TenantOut.of(tenant)
+    # Disabled, or new rate limits: other processes must not answer from memory any more.
+    auth_cache.broadcast(ctx.settings, tenant_id=tenant_id)
+    return updated
 
 
 def create_service_account_flow(
@@ -177,6 +183,7 @@ def disable_service_account_flow(ctx: FlowContext, principal: Principal, account
                 session, principal=principal, account_id=account_id
             ),
         )
+    auth_cache.broadcast(ctx.settings, tenant_id=principal.tenant_id)
 
 
 def rotate_client_secret_flow(
@@ -212,6 +219,7 @@ def set_role_flow(
             ),
             role=role,
         )
+    auth_cache.broadcast(ctx.settings, tenant_id=principal.tenant_id)
 
 
 def create_api_key_flow(
@@ -241,6 +249,7 @@ def revoke_api_key_flow(ctx: FlowContext, principal: Principal, key_id: str) -> 
             tenant=service.get_tenant(session, tenant_id=principal.tenant_id),
             key=service.get_api_key(session, principal=principal, key_id=key_id),
         )
+    auth_cache.broadcast(ctx.settings, tenant_id=principal.tenant_id)
 
 
 def rotate_signing_key_flow(ctx: FlowContext, *, actor: str) -> str:
@@ -250,7 +259,10 @@ def rotate_signing_key_flow(ctx: FlowContext, *, actor: str) -> str:
         key = keys.rotate(
             session, secret_key=ctx.settings.secret_key.get_secret_value(), actor=actor
         )
-        return key.kid
+        kid = key.kid
+    # Tokens signed with the key this rotation retired must stop working everywhere.
+    auth_cache.broadcast(ctx.settings, tenant_id=None)
+    return kid
 
 
 def issue_bootstrap_token_flow(ctx: FlowContext, *, unless_done: bool = False) -> str | None:

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from sentimentops.core.audit import service as audit
 from sentimentops.core.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from sentimentops.core.vocabulary import AuditOutcome, PrincipalKind, Role
+from sentimentops.identity import cache as auth_cache
 from sentimentops.identity.keys import as_utc, utcnow
 from sentimentops.identity.models import (
     ApiKey,
@@ -259,6 +260,7 @@ def revoke_role(
     )
     if not removed:
         raise NotFound("role binding not found")
+    auth_cache.note_change(session, tenant.id)  # a bulk DELETE: the ORM flush does not see it
     _audited(
         session,
         actor,
