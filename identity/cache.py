@@ -180,6 +180,7 @@ class AuthCache:
         retrying, and the cache serves nothing from memory until it succeeds."""
         if self._redis_url is None or self._ttl <= 0 or self._listener is not None:
             return
+        self._stop.clear()  # an app whose lifespan runs again starts listening again
         pubsub = self._subscribe(self._redis_url)
         self._listener = threading.Thread(
             target=self._listen,

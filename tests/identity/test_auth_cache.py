@@ -36,6 +36,7 @@ from sentimentops.identity.cache import CHANNEL, AuthCache, broadcast
 from sentimentops.identity.keys import as_utc, utcnow
 from sentimentops.identity.models import ApiKey, ServiceAccount, Tenant
 from sentimentops.identity.principal import AuthMethod, Principal
+from tests import services
 from tests.apps import fastapi_app
 from tests.identity.conftest import Account, Factory, make_settings
 from tests.services import free_port
@@ -430,6 +431,24 @@ def test_without_a_reachable_redis_nothing_is_served_from_memory() -> None:
         cache.lookup("cred", loads)
         cache.lookup("cred", loads)
         assert loads.calls == 2
+    finally:
+        cache.close()
+
+
+def test_a_lost_subscription_forgets_everything_and_stops_serving_from_memory() -> None:
+    url, stop = services.start_redis()  # its own server: this test stops it
+    cache = _cache(redis_url=url)
+    cache.start()
+    try:
+        loads = Loads(_authenticated("t"))
+        cache.lookup("cred", loads)
+        assert cache.size == 1
+        stop()
+        # Messages sent while the subscription is down would be lost: nothing stale is kept.
+        assert _wait(lambda: cache.size == 0)
+        cache.lookup("cred", loads)
+        cache.lookup("cred", loads)
+        assert loads.calls == 3
     finally:
         cache.close()
 
