@@ -19,10 +19,9 @@ from sentimentops.approvals.flows import decide_approval_flow
 from sentimentops.approvals.slack import blocks
 from sentimentops.approvals.slack.app import SlackApp
 from sentimentops.approvals.slack.flows import record_press_flow, slack_principal_flow
-from sentimentops.approvals.slack.links import SlackRefused
 from sentimentops.approvals.slack.models import SlackMessage, SlackThread
 from sentimentops.approvals.slack.ports import Failed, Submitted
-from sentimentops.core.errors import DomainError, InvalidInput, NotFound
+from sentimentops.core.errors import DomainError, InvalidInput, NotFound, ServiceUnavailable
 from sentimentops.core.vocabulary import AuditOutcome
 from sentimentops.identity.principal import Principal
 
@@ -83,6 +82,14 @@ class _Press:
         await self.audit(AuditOutcome.REFUSED, reason=str(exc), **details)
         if self.channel:
             text = f":no_entry: {blocks.esc(str(exc), 1000)} Nothing was changed."
+            await self.app.ephemeral(self.channel, self.user, text, self.thread_ts)
+
+    async def failed(self, exc: ServiceUnavailable, **details: Any) -> None:
+        """A service was away (Temporal, OPA): not a refusal, and the decision may already be
+        recorded (the error says so and how it will be delivered)."""
+        await self.audit(AuditOutcome.FAILED, reason=str(exc), **details)
+        if self.channel:
+            text = f":warning: {blocks.esc(str(exc), 1000)}"
             await self.app.ephemeral(self.channel, self.user, text, self.thread_ts)
 
 
@@ -153,7 +160,11 @@ async def decide(
             comment=comment,
             policy=app.policy,
         )
-    except (SlackRefused, DomainError) as exc:
+    except ServiceUnavailable as exc:
+        await press.failed(exc, plan_hash=_hash_of(raw))
+        await app.updater.tick(approval_id=press.resource.removeprefix("approval/"))
+        return
+    except DomainError as exc:
         await press.refuse(exc, plan_hash=_hash_of(raw))
         return
     await press.audit(row.status, plan_hash=row.plan_hash, workflow_id=row.workflow_id)
@@ -184,7 +195,7 @@ async def decide_draft(
             raise NotFound("agent thread not found")
         events = await app.chat.decide(principal, value["t"], action, value["r"])
         seen = [e async for e in events]
-    except (SlackRefused, DomainError) as exc:
+    except DomainError as exc:
         await press.refuse(exc, plan_hash=_hash_of(raw))
         return
     submitted = [e for e in seen if isinstance(e, Submitted)]
