@@ -31,6 +31,7 @@ from sentimentops.identity.oidc import OidcVerifier
 from sentimentops.identity.ratelimit import RateLimiter, make_rate_limiter
 from sentimentops.inference import router as inference_router
 from sentimentops.inference.wiring import build_scoring, build_watcher, serving_registry
+from sentimentops.labeling import router as labeling_router
 from sentimentops.training.datasets import router as datasets_router
 from sentimentops.workflows import router as plans_router
 
@@ -166,6 +167,8 @@ def create_app(
     app.include_router(inference_router.stream_router)
     app.include_router(approvals_router.router)
     app.include_router(datasets_router.router)
+    app.include_router(labeling_router.feedback_router)
+    app.include_router(labeling_router.router)
     app.include_router(plans_router.router)
     app.include_router(plans_router.sentry_router)
     if with_agents:

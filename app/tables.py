@@ -19,6 +19,12 @@ from sentimentops.identity.models import (
 )
 from sentimentops.inference.models import CanaryShare, PredictionRecord, ScoringFailure
 from sentimentops.knowledge_base.models import KbDocument
+from sentimentops.labeling.models import (
+    Feedback,
+    LabelingAssignment,
+    LabelingItem,
+    LabelingProject,
+)
 from sentimentops.tools.models import PromotionEvent, ToolRun
 from sentimentops.training.datasets.models import DatasetVersion
 from sentimentops.workflows.models import PlanExecution
@@ -32,7 +38,11 @@ __all__ = [
     "BootstrapToken",
     "CanaryShare",
     "DatasetVersion",
+    "Feedback",
     "KbDocument",
+    "LabelingAssignment",
+    "LabelingItem",
+    "LabelingProject",
     "PlanExecution",
     "PredictionRecord",
     "PromotionEvent",

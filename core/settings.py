@@ -257,6 +257,11 @@ class Settings(BaseSettings):
     # Semantic analytics over scored texts (/api/v1/search): the most prediction-log texts one
     # call reads and may embed, which bounds its time (MiniLM on CPU) and memory.
     search_max_texts: int = Field(default=2000, ge=10, le=20_000)
+    # Labeling (labeling/, docs/labeling.md): the most items a project takes from its source
+    # (they are copied into the database when it is created), and how long an item served to an
+    # annotator stays locked to them before another annotator may take it.
+    labeling_max_items: int = Field(default=10_000, ge=1, le=200_000)
+    labeling_lock_minutes: float = Field(default=15.0, gt=0, le=24 * 60)
 
     # Where scripts/setup puts the Go-built tools (temporal, opa); PATH is searched after it.
     tools_dir: Path = REPO_ROOT / ".tools" / "bin"

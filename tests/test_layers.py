@@ -19,6 +19,7 @@ LAYERS: dict[str, int] = {
     "inference": 2,
     "training": 3,
     "tools": 4,
+    "labeling": 4,
     "approvals": 5,
     "workflows": 6,
     "knowledge_base": 7,

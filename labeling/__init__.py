@@ -1,0 +1,1 @@
+"""Feedback from applications and labeling projects (docs/labeling.md)."""
