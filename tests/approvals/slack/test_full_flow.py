@@ -31,6 +31,7 @@ from tests.approvals.slack.stand_in import (
     BOT_TOKEN,
     Message,
     SlackStandIn,
+    event_body,
     mention,
     press,
 )
@@ -108,7 +109,7 @@ async def test_mention_draft_submit_approve_by_button_completed(
 
 async def _flow(harness: Harness, platform: Platform) -> None:
     stand_in = harness.stand_in
-    _first, old, new = promote(platform, "sarcasm", 3)
+    first_version, _old, new = promote(platform, "sarcasm", 3)
     # Alice asks the planner (and could approve other people's plans); Bob approves.
     people = harness.link(
         TENANT,
@@ -139,13 +140,32 @@ async def _flow(harness: Harness, platform: Platform) -> None:
     assert (thread.team_id, thread.channel_id, thread.thread_ts) == (TEAM, CHAT, root)
     assert thread.agent_thread_id == draft["t"]
 
-    # 2. Submit: the plan starts; the draft's message loses its buttons and names the plan.
+    # 2. A message in the Slack thread continues the agent thread: it asks for a revision,
+    # shown as the turn's own message. The first draft's buttons now refuse.
+    await harness.send(
+        mention(TEAM, ALICE, CHAT, "make it two versions back", "1765000000.000200", root)
+    )
+    first, revised = sorted(stand_in.in_channel(CHAT), key=lambda m: m.ts)
+    assert first.ts == reply.ts
+    assert revised.thread_ts == root
+    assert "Draft plan (revision 2)" in text_of(revised)
+    await harness.send(press(TEAM, ALICE, reply, "draft_submit"), form=True)
+    assert "revision 1 is not the waiting draft" in stand_in.ephemerals(ALICE)[-1]
+    # Only whoever started the thread submits its draft.
+    await harness.send(press(TEAM, BOB, revised, "draft_submit"), form=True)
+    assert "Nothing was changed" in stand_in.ephemerals(BOB)[-1]
+    [revision_2] = [b for b in revised.blocks if b["type"] == "actions"]
+    draft = json.loads(revision_2["elements"][0]["value"])
+    assert draft["r"] == 2
+    reply = revised
+
+    # 3. Submit: the plan starts; the draft's message loses its buttons and names the plan.
     await harness.send(press(TEAM, ALICE, reply, "draft_submit"), form=True)
     submitted = stand_in.message(CHAT, reply.ts)
     assert not [b for b in submitted.blocks if b["type"] == "actions"]
     assert f"submitted by <@{ALICE}>" in text_of(submitted)
 
-    # 3. The worker's Slack notifier posts the approval request in the tenant's channel.
+    # 4. The worker's Slack notifier posts the approval request in the tenant's channel.
     await until(stand_in, lambda: bool(stand_in.in_channel(CHANNEL)), "the approval request")
     [request_message] = stand_in.in_channel(CHANNEL)
     # As a Slack client shows it before any update (a second press comes from this view).
@@ -155,12 +175,12 @@ async def _flow(harness: Harness, platform: Platform) -> None:
         [request] = session.execute(select(ApprovalRequest)).scalars().all()
     assert request.plan_hash == draft["h"]
 
-    # 4. The person who asked the agent may not approve its plan (the approvals policy).
+    # 5. The person who asked the agent may not approve its plan (the approvals policy).
     await harness.send(press(TEAM, ALICE, request_message, "approval_approve"), form=True)
     assert "Nothing was changed" in stand_in.ephemerals(ALICE)[-1]
     assert platform.alias("production") == new
 
-    # 5. Bob approves by button: the workflow runs the rollback and completes.
+    # 6. Bob approves by button: the workflow runs the rollback and completes.
     await harness.send(press(TEAM, BOB, request_message, "approval_approve"), form=True)
     await until(
         stand_in,
@@ -170,14 +190,14 @@ async def _flow(harness: Harness, platform: Platform) -> None:
     final = text_of(stand_in.message(CHANNEL, request_message.ts))
     assert f"approved by <@{BOB}>" in final
     assert "approval_approve" not in final  # no buttons left to press
-    assert platform.alias("production") == old
+    assert platform.alias("production") == first_version  # two versions back
     await until(
         stand_in,
         lambda: "completed" in text_of(stand_in.message(CHAT, reply.ts)),
         "the submitted draft's message to show the plan completed",
     )
 
-    # 6. A second press (double click) changes nothing and says why.
+    # 7. A second press (double click) changes nothing and says why.
     await harness.send(press(TEAM, BOB, as_first_shown, "approval_approve"), form=True)
     assert "request is approved" in stand_in.ephemerals(BOB)[-1]
     with platform.sessions() as session:
@@ -188,7 +208,7 @@ async def _flow(harness: Harness, platform: Platform) -> None:
     assert approved.decided_by == f"service:{people[BOB].client_id}"
     assert len(harness.audit("approval.approve")) == 1
 
-    # 7. Every press is in the audit log with the Slack user and the linked account.
+    # 8. Every press is in the audit log with the Slack user and the linked account.
     presses = [
         (p.details["slack_user"], p.details["account"], p.outcome)
         for p in harness.audit("slack.approval.approve")
@@ -198,5 +218,24 @@ async def _flow(harness: Harness, platform: Platform) -> None:
         (BOB, people[BOB].client_id, "approved"),
         (BOB, people[BOB].client_id, "refused"),
     ]
-    [submit] = harness.audit("slack.draft.submit")
-    assert (submit.details["slack_user"], submit.outcome) == (ALICE, "succeeded")
+    submits = [
+        (p.details["slack_user"], p.outcome, p.details.get("revision"))
+        for p in harness.audit("slack.draft.submit")
+    ]
+    assert submits == [(ALICE, "refused", None), (BOB, "refused", None), (ALICE, "succeeded", 2)]
+
+    # 9. A direct message is a conversation of its own, answered where it was written.
+    dm = {
+        "type": "message",
+        "channel_type": "im",
+        "user": ALICE,
+        "text": "is the sarcasm model drifting?",
+        "ts": "1765000000.000300",
+        "channel": "D0ALICE001",
+        "event_ts": "1765000000.000300",
+    }
+    await harness.send(event_body(TEAM, dm))
+    [answer] = stand_in.in_channel("D0ALICE001")
+    assert answer.thread_ts == dm["ts"]
+    assert "drift" in text_of(answer).lower()
+    assert not [b for b in answer.blocks if b["type"] == "actions"]
