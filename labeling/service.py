@@ -332,7 +332,7 @@ def _feedback_disagreement(session: Session, candidates: list[Candidate]) -> lis
         query = select(Feedback.id, Feedback.model_version, Feedback.predicted_label).where(
             Feedback.id.in_(ids[start : start + CHUNK])
         )
-        served.update((i, (v, p)) for i, v, p in session.execute(query).tuples())
+        served.update((i, (v, p)) for i, v, p in session.execute(query).all())
     out = []
     for c in candidates:
         version, predicted = served[c.source_ref]
@@ -488,7 +488,7 @@ def progress(session: Session, *, project: LabelingProject, now: datetime) -> Pr
             select(LabelingItem.status, func.count())
             .where(LabelingItem.project_id == project.id, LabelingItem.gold_label.is_(None))
             .group_by(LabelingItem.status)
-        ).tuples()
+        ).all()
     )
     assignments = dict(
         session.execute(
@@ -501,7 +501,7 @@ def progress(session: Session, *, project: LabelingProject, now: datetime) -> Pr
                 ),
             )
             .group_by(LabelingAssignment.status)
-        ).tuples()
+        ).all()
     )
     return Progress(
         open=statuses.get(OPEN, 0),
@@ -940,7 +940,7 @@ def agreement(session: Session, *, project: LabelingProject) -> ProjectAgreement
             select(
                 LabelingAssignment.item_id, LabelingAssignment.annotator, LabelingAssignment.label
             ).where(LabelingAssignment.project_id == project.id, LabelingAssignment.status == DONE)
-        ).tuples()
+        ).all()
         if label is not None
     ]
     gold = dict(
@@ -948,6 +948,6 @@ def agreement(session: Session, *, project: LabelingProject) -> ProjectAgreement
             select(LabelingItem.id, LabelingItem.gold_label).where(
                 LabelingItem.project_id == project.id, LabelingItem.gold_label.is_not(None)
             )
-        ).tuples()
+        ).all()
     )
     return project_agreement(answers, {k: v for k, v in gold.items() if v is not None})
