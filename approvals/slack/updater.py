@@ -36,7 +36,7 @@ GONE = frozenset({"message_not_found", "channel_not_found", "cant_update_message
 
 
 @dataclass(frozen=True)
-class _Approval:
+class ApprovalState:
     status: str
     decided_by: str | None  # a mention or an escaped name
     comment: str | None
@@ -54,11 +54,11 @@ def _decider(session: Session, tenant_id: str, actor: str | None) -> str | None:
     return blocks.esc(account.name if account is not None else actor, 200)
 
 
-def _approval(session: Session, row: SlackMessage) -> _Approval | None:
+def _approval(session: Session, row: SlackMessage) -> ApprovalState | None:
     request = session.get(ApprovalRequest, row.approval_id) if row.approval_id else None
     if request is None or request.tenant_id != row.tenant_id:
         return None
-    return _Approval(
+    return ApprovalState(
         status=request.status,
         decided_by=_decider(session, row.tenant_id, request.decided_by),
         comment=request.comment,
@@ -66,7 +66,7 @@ def _approval(session: Session, row: SlackMessage) -> _Approval | None:
 
 
 def status_of(
-    kind: str, approval: _Approval | None, plan: PlanState | None
+    kind: str, approval: ApprovalState | None, plan: PlanState | None
 ) -> tuple[str, bool, bool]:
     """(status line, buttons still pressable, done) of a tracked message."""
     if kind == "approval":

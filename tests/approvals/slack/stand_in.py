@@ -72,7 +72,7 @@ class SlackStandIn:
         ]
 
 
-def _block_errors(blocks: Any) -> str | None:
+def block_errors(blocks: Any) -> str | None:
     """Slack's `invalid_blocks` rules the app could break: at most 50 blocks, section texts of
     at most 3000 characters, headers of 150, button values of 2000."""
     if not isinstance(blocks, list) or len(blocks) > 50:
@@ -110,7 +110,7 @@ def _answer(stand_in: SlackStandIn, method: str, args: dict[str, Any]) -> dict[s
         blocks = args.get("blocks", [])
         if isinstance(blocks, str):
             blocks = json.loads(blocks)
-        if (error := _block_errors(blocks)) is not None:
+        if (error := block_errors(blocks)) is not None:
             return {"ok": False, "error": error}
         with stand_in.lock:
             if method == "chat.update":
@@ -137,7 +137,7 @@ def _answer(stand_in: SlackStandIn, method: str, args: dict[str, Any]) -> dict[s
             view = json.loads(view)
         if not args.get("trigger_id") or not isinstance(view, dict) or view.get("type") != "modal":
             return {"ok": False, "error": "invalid_arguments"}
-        if (error := _block_errors(view.get("blocks", []))) is not None:
+        if (error := block_errors(view.get("blocks", []))) is not None:
             return {"ok": False, "error": error}
         return {"ok": True, "view": {"id": "V0VIEW001", **view}}
     return {"ok": False, "error": "unknown_method"}
