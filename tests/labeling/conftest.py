@@ -5,7 +5,7 @@ the API, and prediction-log rows written as the log writer writes them."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -125,7 +125,7 @@ def store_texts(factory: Factory, tenant: Tenant) -> None:
 
 
 def project_body(
-    source: dict[str, object], annotators: list[str], **extra: object
+    source: Mapping[str, object], annotators: list[str], **extra: object
 ) -> dict[str, object]:
     return {
         "name": "Relabel reviews",
