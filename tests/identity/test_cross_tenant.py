@@ -39,6 +39,8 @@ class Victim:
     workflow_id: str
     thread_id: str
     document_id: str
+    project_id: str
+    item_id: str
 
 
 # How to obtain tenant B's value for each path parameter name, and a value that exists nowhere.
@@ -52,6 +54,8 @@ OTHER_TENANT_VALUES: dict[str, Callable[[Victim], str]] = {
     "workflow_id": lambda v: v.workflow_id,
     "thread_id": lambda v: v.thread_id,
     "document_id": lambda v: v.document_id,
+    "project_id": lambda v: v.project_id,
+    "item_id": lambda v: v.item_id,
 }
 NONEXISTENT: dict[str, str] = {"role": Role.VIEWER.value}
 
@@ -176,6 +180,24 @@ def _kb_document(factory: Factory, account: Account) -> str:
         return row.id
 
 
+def _labeling_item(client: TestClient, headers: dict[str, str], dataset_id: str) -> tuple[str, str]:
+    """A labeling project of B's over B's dataset, and one of its items."""
+    project = client.post(
+        "/api/v1/labeling/projects",
+        json={
+            "name": "b-project",
+            "task": "sentiment",
+            "annotators": ["b-annotator"],
+            "source": {"kind": "dataset", "dataset_id": dataset_id},
+        },
+        headers=headers,
+    )
+    assert project.status_code == 201, project.text
+    project_id: str = project.json()["project"]["id"]
+    items = client.get(f"/api/v1/labeling/projects/{project_id}/items", headers=headers)
+    return project_id, items.json()["items"][0]["id"]
+
+
 def test_tenant_a_cannot_read_or_change_tenant_b(client: TestClient, factory: Factory) -> None:
     # Tenant B: an account with an API key.
     b_account = factory.account("tenant-b", "b-svc", {Role.VIEWER, Role.TENANT_ADMIN})
@@ -199,6 +221,7 @@ def test_tenant_a_cannot_read_or_change_tenant_b(client: TestClient, factory: Fa
         headers=b_headers,
     )
     assert dataset.status_code == 201, dataset.text
+    project_id, item_id = _labeling_item(client, b_headers, dataset.json()["version"]["id"])
     victim = Victim(
         b_account,
         created.json()["key"]["id"],
@@ -207,6 +230,8 @@ def test_tenant_a_cannot_read_or_change_tenant_b(client: TestClient, factory: Fa
         workflow_id=_running_plan(factory, b_account),
         thread_id=_agent_thread(factory, b_account),
         document_id=_kb_document(factory, b_account),
+        project_id=project_id,
+        item_id=item_id,
     )
     b_key = created.json()["api_key"]
 
