@@ -54,10 +54,10 @@ def run(ctx: typer.Context) -> None:
     settings = load_settings()
     if settings.slack_bot_token is None or settings.slack_app_token is None:
         fail("Socket Mode needs SENTIMENTOPS_SLACK_BOT_TOKEN and SENTIMENTOPS_SLACK_APP_TOKEN")
-    asyncio.run(_socket_mode(settings, settings.slack_app_token.get_secret_value()))
+    asyncio.run(run_socket_mode(settings, settings.slack_app_token.get_secret_value()))
 
 
-async def _socket_mode(settings: Settings, app_token: str) -> None:
+async def run_socket_mode(settings: Settings, app_token: str) -> None:
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
     from sentimentops.agents.wiring import AgentRuntime, open_agent_runtime

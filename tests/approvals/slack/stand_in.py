@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 BOT_TOKEN = "xoxb-test-token"
+APP_TOKEN = "xapp-test-token"  # Socket Mode's app-level token (apps.connections.open only)
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 BOT_USER = "UBOT0001"
 
@@ -42,6 +43,8 @@ class Message:
 @dataclass
 class SlackStandIn:
     url: str = ""
+    # What apps.connections.open answers: the WebSocket a Socket Mode test serves.
+    socket_url: str = ""
     calls: list[Call] = field(default_factory=list)
     messages: dict[tuple[str, str], Message] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -127,6 +130,8 @@ def _answer(stand_in: SlackStandIn, method: str, args: dict[str, Any]) -> dict[s
                 channel, ts, str(args.get("text", "")), blocks, args.get("thread_ts")
             )
         return {"ok": True, "channel": channel, "ts": ts, "message": {"text": args.get("text")}}
+    if method == "apps.connections.open":
+        return {"ok": True, "url": stand_in.socket_url}
     if method == "chat.postEphemeral":
         if not args.get("channel") or not args.get("user"):
             return {"ok": False, "error": "invalid_arguments"}
@@ -160,7 +165,8 @@ def slack_stand_in() -> Iterator[SlackStandIn]:
             path, _, query = self.path.partition("?")
             args = {**dict(parse_qsl(query)), **args}
             method = path.removeprefix("/api/")
-            if self.headers.get("Authorization") != f"Bearer {BOT_TOKEN}":
+            token = APP_TOKEN if method == "apps.connections.open" else BOT_TOKEN
+            if self.headers.get("Authorization") != f"Bearer {token}":
                 answer: dict[str, Any] = {"ok": False, "error": "invalid_auth"}
             else:
                 with stand_in.lock:
