@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from sentimentops.core.http.deps import FlowDep
 from sentimentops.identity.deps import AUTHENTICATED, CurrentPrincipal
@@ -35,6 +35,10 @@ feedback_router = APIRouter(
     prefix="/api/v1/feedback", tags=["feedback"], dependencies=[AUTHENTICATED]
 )
 router = APIRouter(prefix="/api/v1/labeling", tags=["labeling"], dependencies=[AUTHENTICATED])
+
+# Projects and items are named by 32 hex digits (uuid4().hex); anything else is refused here.
+ProjectId = Annotated[str, Path(min_length=1, max_length=32, pattern=r"^[0-9a-f]+$")]
+ItemId = Annotated[str, Path(min_length=1, max_length=32, pattern=r"^[0-9a-f]+$")]
 
 
 @feedback_router.post("", operation_id="feedback-submit")
@@ -69,13 +73,17 @@ async def list_projects(
 
 
 @router.get("/projects/{project_id}", operation_id="labeling-get_project")
-async def get_project(project_id: str, principal: CurrentPrincipal, ctx: FlowDep) -> ProjectDetail:
+async def get_project(
+    project_id: ProjectId, principal: CurrentPrincipal, ctx: FlowDep
+) -> ProjectDetail:
     """A project's settings and progress."""
     return await flows.get_project_flow(ctx, principal, project_id)
 
 
 @router.get("/projects/{project_id}/next", operation_id="labeling-next")
-async def next_item(project_id: str, principal: CurrentPrincipal, ctx: FlowDep) -> QueueAnswer:
+async def next_item(
+    project_id: ProjectId, principal: CurrentPrincipal, ctx: FlowDep
+) -> QueueAnswer:
     """The caller's next item, locked to it for SENTIMENTOPS_LABELING_LOCK_MINUTES, with why
     the queue chose it; the same item again while the lock holds. Roles: annotator, analyst,
     ml_engineer, and the project must list the caller."""
@@ -88,7 +96,11 @@ async def next_item(project_id: str, principal: CurrentPrincipal, ctx: FlowDep) 
     operation_id="labeling-annotate",
 )
 async def annotate(
-    project_id: str, item_id: str, body: AnnotationIn, principal: CurrentPrincipal, ctx: FlowDep
+    project_id: ProjectId,
+    item_id: ItemId,
+    body: AnnotationIn,
+    principal: CurrentPrincipal,
+    ctx: FlowDep,
 ) -> AnnotationResult:
     """The caller's label for an item locked to it (409 when the lock expired)."""
     return await flows.annotate_flow(ctx, principal, project_id, item_id, body)
@@ -96,21 +108,21 @@ async def annotate(
 
 @router.post("/projects/{project_id}/items/{item_id}/skip", operation_id="labeling-skip")
 async def skip(
-    project_id: str, item_id: str, principal: CurrentPrincipal, ctx: FlowDep
+    project_id: ProjectId, item_id: ItemId, principal: CurrentPrincipal, ctx: FlowDep
 ) -> AnnotationOut:
     """Give back an item locked to the caller; it is not served to the caller again."""
     return await flows.skip_flow(ctx, principal, project_id, item_id)
 
 
 @router.post("/projects/{project_id}/undo", operation_id="labeling-undo")
-async def undo(project_id: str, principal: CurrentPrincipal, ctx: FlowDep) -> QueueAnswer:
+async def undo(project_id: ProjectId, principal: CurrentPrincipal, ctx: FlowDep) -> QueueAnswer:
     """Take back the caller's last annotation: its item is locked to the caller again."""
     return await flows.undo_flow(ctx, principal, project_id)
 
 
 @router.get("/projects/{project_id}/items", operation_id="labeling-list_items")
 async def list_items(
-    project_id: str,
+    project_id: ProjectId,
     principal: CurrentPrincipal,
     ctx: FlowDep,
     status: ItemStatus | None = None,
@@ -126,7 +138,11 @@ async def list_items(
 
 @router.post("/projects/{project_id}/items/{item_id}/resolve", operation_id="labeling-resolve")
 async def resolve(
-    project_id: str, item_id: str, body: ResolveIn, principal: CurrentPrincipal, ctx: FlowDep
+    project_id: ProjectId,
+    item_id: ItemId,
+    body: ResolveIn,
+    principal: CurrentPrincipal,
+    ctx: FlowDep,
 ) -> ItemReview:
     """A reviewer's label for an item in conflict. Role: approver, who did not annotate it."""
     return await flows.resolve_flow(ctx, principal, project_id, item_id, body.label)
@@ -136,7 +152,7 @@ async def resolve(
     "/projects/{project_id}/suspected-errors", operation_id="labeling-set_suspected_errors"
 )
 async def set_suspected_errors(
-    project_id: str, body: SuspectedErrors, principal: CurrentPrincipal, ctx: FlowDep
+    project_id: ProjectId, body: SuspectedErrors, principal: CurrentPrincipal, ctx: FlowDep
 ) -> ScoresStored:
     """Scores (0 … 1) of a label-error finder per item; the suspected_error order serves the
     highest first. Roles: analyst, ml_engineer, tenant_admin."""
@@ -144,7 +160,9 @@ async def set_suspected_errors(
 
 
 @router.get("/projects/{project_id}/agreement", operation_id="labeling-agreement")
-async def agreement(project_id: str, principal: CurrentPrincipal, ctx: FlowDep) -> AgreementOut:
+async def agreement(
+    project_id: ProjectId, principal: CurrentPrincipal, ctx: FlowDep
+) -> AgreementOut:
     """Cohen's κ (two annotators), Krippendorff's α (any number), and per annotator: agreement
     with the others and accuracy on gold items."""
     return await flows.agreement_flow(ctx, principal, project_id)
@@ -152,7 +170,7 @@ async def agreement(project_id: str, principal: CurrentPrincipal, ctx: FlowDep) 
 
 @router.post("/projects/{project_id}/export", status_code=201, operation_id="labeling-export")
 async def export(
-    project_id: str, body: ExportIn, principal: CurrentPrincipal, ctx: FlowDep
+    project_id: ProjectId, body: ExportIn, principal: CurrentPrincipal, ctx: FlowDep
 ) -> ExportResult:
     """The resolved labels as a content-hashed dataset version whose lineage names the project,
     its source and its annotators. Roles: analyst, ml_engineer, tenant_admin."""

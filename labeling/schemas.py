@@ -27,7 +27,11 @@ SourceKind = Literal["dataset", "feedback", "predictions"]
 ItemStatus = Literal["open", "conflict", "resolved"]
 QueueState = Literal["served", "wait", "done"]
 
-AccountRef = Annotated[str, Field(min_length=1, max_length=128)]
+# PostgreSQL stores no NUL character in text, and names and keys are printed and logged: names
+# refuse control characters, free text refuses NUL.
+PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
+NO_NUL = r"^[^\x00]*$"
+AccountRef = Annotated[str, Field(min_length=1, max_length=128, pattern=PRINTABLE)]
 LabelName = Field(min_length=1, max_length=64)
 
 
@@ -39,16 +43,22 @@ class FeedbackItem(_Input):
     """One correction: the text (or its SHA-256, as the prediction log keeps it) and the label it
     should have had. A retry with the same `idempotency_key` is stored once."""
 
-    idempotency_key: str = Field(min_length=1, max_length=128)
+    idempotency_key: str = Field(min_length=1, max_length=128, pattern=PRINTABLE)
     task: Task
     label: str = LabelName
-    text: str | None = Field(default=None, min_length=1, max_length=MAX_TEXT_CHARS)
+    text: str | None = Field(default=None, min_length=1, max_length=MAX_TEXT_CHARS, pattern=NO_NUL)
     text_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
     request_id: str | None = Field(
-        default=None, max_length=128, description="The X-Request-ID of the scoring call, if kept."
+        default=None,
+        max_length=128,
+        pattern=PRINTABLE,
+        description="The X-Request-ID of the scoring call, if kept.",
     )
     model_version: str | None = Field(
-        default=None, max_length=64, description="The version that answered (its `model`)."
+        default=None,
+        max_length=64,
+        pattern=PRINTABLE,
+        description="The version that answered (its `model`).",
     )
 
     @model_validator(mode="after")
@@ -94,7 +104,11 @@ class FeedbackReceipt(BaseModel):
 class ProjectSource(_Input):
     kind: SourceKind
     dataset_id: str | None = Field(
-        default=None, min_length=1, max_length=64, description="The dataset version (kind dataset)."
+        default=None,
+        min_length=1,
+        max_length=64,
+        pattern=PRINTABLE,
+        description="The dataset version (kind dataset).",
     )
     window_hours: int | None = Field(
         default=None,
@@ -113,14 +127,14 @@ class ProjectSource(_Input):
 
 
 class GoldItem(_Input):
-    text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)
+    text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS, pattern=NO_NUL)
     label: str = LabelName
 
 
 class ProjectCreate(_Input):
-    name: str = Field(min_length=1, max_length=128)
+    name: str = Field(min_length=1, max_length=128, pattern=PRINTABLE)
     task: Task
-    guidelines: str = Field(default="", max_length=MAX_GUIDELINES_CHARS)
+    guidelines: str = Field(default="", max_length=MAX_GUIDELINES_CHARS, pattern=NO_NUL)
     annotators: list[AccountRef] = Field(
         min_length=1, max_length=MAX_ANNOTATORS, description="Account ids allowed to annotate."
     )
@@ -192,7 +206,7 @@ class QueueAnswer(BaseModel):
 
 class AnnotationIn(_Input):
     label: str = LabelName
-    note: str | None = Field(default=None, max_length=MAX_NOTE_CHARS)
+    note: str | None = Field(default=None, max_length=MAX_NOTE_CHARS, pattern=NO_NUL)
     time_spent_ms: int | None = Field(default=None, ge=0, le=86_400_000)
 
 
@@ -244,7 +258,7 @@ class ItemPage(BaseModel):
 
 
 class SuspectedError(_Input):
-    item_id: str = Field(min_length=1, max_length=32)
+    item_id: str = Field(min_length=1, max_length=32, pattern=PRINTABLE)
     score: float = Field(ge=0.0, le=1.0)
 
 
