@@ -117,7 +117,7 @@ def build_slack_app(
         client=web,
         signing_secret=secret.get_secret_value() if secret is not None else None,
         request_verification_enabled=not socket_mode,
-        # Bolt answers Slack's url_verification challenge and drops the bot's own messages.
+        # Answer Slack as soon as a listener acknowledges; the work runs in `spawn`'s tasks.
         process_before_response=False,
     )
     buttons.register(app)

@@ -12,6 +12,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from slack_sdk.errors import SlackApiError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -22,8 +23,11 @@ from sentimentops.approvals.slack.flows import record_press_flow, slack_principa
 from sentimentops.approvals.slack.models import SlackMessage, SlackThread
 from sentimentops.approvals.slack.ports import Failed, Submitted
 from sentimentops.core.errors import DomainError, InvalidInput, NotFound, ServiceUnavailable
+from sentimentops.core.logging import get_logger
 from sentimentops.core.vocabulary import AuditOutcome
 from sentimentops.identity.principal import Principal
+
+log = get_logger(__name__)
 
 HASH_CHARS = 64
 ID_CHARS = 64
@@ -107,10 +111,19 @@ def register(app: SlackApp) -> None:
             await _Press(app, body, "slack.approval.reject", "approval/?").refuse(exc)
             return
         press = _Press(app, body, "slack.approval.reject", f"approval/{value['a']}")
-        await app.client.views_open(
-            trigger_id=str(body.get("trigger_id", "")),
-            view=blocks.reject_modal(value["a"], value["h"], press.channel, press.ts),
-        )
+        try:
+            await app.client.views_open(
+                trigger_id=str(body.get("trigger_id", "")),
+                view=blocks.reject_modal(value["a"], value["h"], press.channel, press.ts),
+            )
+        except SlackApiError as exc:  # the trigger expired (Slack gives 3 seconds): say so
+            log.warning("slack.modal_failed", error=str(exc.response.get("error", "")))
+            await app.ephemeral(
+                press.channel,
+                press.user,
+                "The form could not open; press Reject again.",
+                press.thread_ts,
+            )
 
     async def on_reason(ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
         await ack()

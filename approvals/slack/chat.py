@@ -10,11 +10,13 @@ told to start their own."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
+from slack_sdk.errors import SlackApiError
 from sqlalchemy.orm import Session
 
 from sentimentops.approvals.slack import blocks
@@ -26,19 +28,22 @@ from sentimentops.approvals.slack.ports import (
     Answer,
     ChatEvent,
     Draft,
-    Dropped,
     Failed,
     PlannerChat,
     Progress,
-    Submitted,
 )
 from sentimentops.core.errors import DomainError, NotFound
+from sentimentops.core.logging import get_logger
 from sentimentops.core.vocabulary import AuditOutcome
 from sentimentops.identity.principal import Principal
 
 # agents.schemas.MAX_MESSAGE_CHARS: longer messages are refused here, before any flow runs.
 MAX_MESSAGE_CHARS = 4000
 MENTION = re.compile(r"<@[UW][A-Z0-9]+>")
+# The turn's message shows the planner's steps at most this often (chat.update is rate-limited).
+PROGRESS_SECONDS = 0.5
+
+log = get_logger(__name__)
 
 
 def register(app: SlackApp, chat: PlannerChat) -> None:
@@ -172,28 +177,37 @@ async def _turn(
     posted = await app.client.chat_postMessage(
         channel=channel, thread_ts=root, text=status, blocks=message
     )
-    await show_events(app, events, channel=channel, ts=str(posted["ts"]), thread_id=thread_id)
+    await show_events(app, events, channel=channel, ts=str(posted["ts"]))
 
 
 async def show_events(
-    app: SlackApp, events: AsyncIterator[ChatEvent], *, channel: str, ts: str, thread_id: str
-) -> list[ChatEvent]:
-    """Render a turn's events into the message `ts`, updated in place; returns them."""
+    app: SlackApp, events: AsyncIterator[ChatEvent], *, channel: str, ts: str
+) -> None:
+    """Render a turn's events into the message `ts`, updated in place. Progress
+    is shown at most every PROGRESS_SECONDS (Slack rate-limits chat.update) and best effort:
+    a refused progress update is skipped, the final answer or draft is always sent."""
     steps: list[str] = []
-    seen: list[ChatEvent] = []
+    shown_at = 0.0
     async for event in events:
-        seen.append(event)
         if isinstance(event, Progress):
             steps.append(event.text)
+            now = asyncio.get_running_loop().time()
+            if now - shown_at < PROGRESS_SECONDS:
+                continue
+            shown_at = now
             text, message = blocks.progress(steps, working=True)
-        elif isinstance(event, Answer):
+            try:
+                await app.client.chat_update(channel=channel, ts=ts, text=text, blocks=message)
+            except SlackApiError as exc:
+                log.warning("slack.progress_skipped", error=str(exc.response.get("error", "")))
+            continue
+        if isinstance(event, Answer):
             text, message = blocks.answer(event, steps)
         elif isinstance(event, Draft):
             links = blocks.plan_links(app.settings, None)
             text, message = blocks.draft(event.draft, links)
         elif isinstance(event, Failed):
             text, message = blocks.failure(event.message)
-        elif isinstance(event, Submitted | Dropped):
-            continue  # a decision's outcome: the button handler renders it
+        else:
+            continue  # a decision's outcome (submitted, dropped): the button handler renders it
         await app.client.chat_update(channel=channel, ts=ts, text=text, blocks=message)
-    return seen

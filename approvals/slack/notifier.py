@@ -10,6 +10,7 @@ import asyncio
 from datetime import UTC, datetime
 from functools import cached_property
 
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -37,7 +38,10 @@ def web_client(settings: Settings) -> AsyncWebClient:
     token = settings.slack_bot_token
     if token is None:
         raise ValueError("SENTIMENTOPS_SLACK_BOT_TOKEN is not set")
-    return AsyncWebClient(token=token.get_secret_value(), base_url=settings.slack_api_url)
+    client = AsyncWebClient(token=token.get_secret_value(), base_url=settings.slack_api_url)
+    # Slack rate-limits chat.update and chat.postMessage per channel: wait as it says, then retry.
+    client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=2))
+    return client
 
 
 class SlackNotifier:
