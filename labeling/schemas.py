@@ -25,6 +25,7 @@ Order = Literal["uncertainty", "disagreement", "drift", "suspected_error", "sour
 ORDERS: tuple[Order, ...] = ("uncertainty", "disagreement", "drift", "suspected_error", "source")
 SourceKind = Literal["dataset", "feedback", "predictions"]
 ItemStatus = Literal["open", "conflict", "resolved"]
+ITEM_STATUSES: tuple[ItemStatus, ...] = ("open", "conflict", "resolved")
 QueueState = Literal["served", "wait", "done"]
 
 # PostgreSQL stores no NUL character in text, and names and keys are printed and logged: names

@@ -16,6 +16,7 @@ from sentimentops.app.cli import (
     db,
     doctor,
     kb,
+    labeling,
     lifecycle,
     platform,
     sentry,
@@ -65,6 +66,7 @@ app.command()(chat.chat)
 app.add_typer(approvals.app, name="approvals")
 app.add_typer(sentry.app, name="sentry")
 app.add_typer(kb.app, name="kb")
+app.add_typer(labeling.app, name="labeling")
 app.add_typer(slack.app, name="slack")
 
 
