@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import and_, delete, exists, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from sentimentops.core.audit import service as audit
 from sentimentops.core.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -644,12 +644,19 @@ def next_item(
             until=assignment.locked_until,
         )
         return Served("served", item, assignment)
+    # Worth waiting for: an item someone else holds now that the caller has not had yet (its
+    # lock may expire, or its annotator skip it).
+    theirs = aliased(LabelingAssignment)
     others_hold = session.execute(
         select(
             exists().where(
-                LabelingAssignment.project_id == project.id,
-                LabelingAssignment.status == LOCKED,
-                LabelingAssignment.annotator != annotator,
+                theirs.project_id == project.id,
+                theirs.status == LOCKED,
+                theirs.annotator != annotator,
+                ~exists().where(
+                    LabelingAssignment.item_id == theirs.item_id,
+                    LabelingAssignment.annotator == annotator,
+                ),
             )
         )
     ).scalar()

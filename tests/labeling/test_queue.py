@@ -127,6 +127,9 @@ def test_overlap_conflicts_review_skip_and_undo(client: TestClient, factory: Fac
     assert _next(client, bob, project)["item"]["id"] == item  # overlap 2: a second annotator
     assert _next(client, cid, project)["state"] == "wait"  # but never a third
     assert _annotate(client, ann, project, item, "positive").json()["item_status"] == "open"
+    # bob's lock is nothing to wait for once ann has answered that item; cid may still get it.
+    assert _next(client, ann, project)["state"] == "done"
+    assert _next(client, cid, project)["state"] == "wait"
     assert _annotate(client, bob, project, item, "negative").json()["item_status"] == "conflict"
     assert _next(client, cid, project)["state"] == "done"
 
@@ -239,6 +242,37 @@ def test_active_learning_orders_and_why(client: TestClient, factory: Factory) ->
     assert skip.status_code == 200
     top = _next(client, ann, project)["item"]
     assert (top["text"], top["why"]) == (texts[0], "suspected label error: score 0.97")
+
+
+def test_a_feedback_project_puts_corrected_predictions_first(
+    client: TestClient, factory: Factory
+) -> None:
+    curator = member(factory, "acme", "cura", Role.ML_ENGINEER)
+    ann = member(factory, "acme", "ann", Role.ANNOTATOR)
+    app = member(factory, "acme", "checkout-app", Role.VIEWER)
+    tenant = curator.account.tenant
+    store_texts(factory, tenant)
+    texts = [t for t, _ in REVIEWS[:3]]
+    for text in texts:
+        log_prediction(factory, tenant, text, version="3", label="positive", probability=0.6)
+    # The application says the second text was negative; the others confirm the model, and the
+    # third is reported twice (one item per text).
+    labels = ["positive", "negative", "positive", "positive"]
+    items = [
+        {"idempotency_key": f"k{n}", "task": "sentiment", "label": label, "text": text}
+        for n, (text, label) in enumerate(zip([*texts, texts[2]], labels, strict=True))
+    ]
+    sent = client.post("/api/v1/feedback", json={"items": items}, headers=app.headers)
+    assert sent.status_code == 200, sent.text
+    body = project_body({"kind": "feedback", "window_hours": 1}, [ann.id], order="disagreement")
+    project = _create(client, curator, body)
+    assert project["item_count"] == 3
+    first = _next(client, ann, project)["item"]
+    assert first["text"] == texts[1]
+    assert first["why"] == "disagreement: feedback says model version 3 answered wrongly"
+    listed = client.get(f"{BASE}/{project['id']}/items", headers=curator.headers).json()
+    sources = {i["text"]: i["source_label"] for i in listed["items"]}
+    assert sources == dict(zip(texts, ["positive", "negative", "positive"], strict=True))
 
 
 def test_gold_items_measure_every_annotator_and_agreement_is_reported(
