@@ -9,6 +9,7 @@ tracked tasks are awaited on shutdown (`close`) and by tests (`drain`), so none 
 from __future__ import annotations
 
 import asyncio
+from collections import defaultdict
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,6 +42,9 @@ class SlackApp:
     # None: the OPA server the settings name (approvals/flows.py).
     policy: PolicyEngine | None = None
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    # One decision at a time per approval request in this process: a double click's two
+    # presses arrive together, and the second must find the first's decision already made.
+    locks: defaultdict[str, asyncio.Lock] = field(default_factory=lambda: defaultdict(asyncio.Lock))
     bolt: AsyncApp = field(init=False)
 
     def spawn(self, work: Coroutine[Any, Any, None]) -> None:

@@ -164,15 +164,16 @@ async def decide(
         value = _value(raw, {"a": str, "h": str})
         press.resource = f"approval/{value['a']}"
         principal = await press.resolve()
-        row = await decide_approval_flow(
-            app.flows,
-            principal,
-            approval_id=value["a"],
-            approve=approve,
-            plan_hash=value["h"],
-            comment=comment,
-            policy=app.policy,
-        )
+        async with app.locks[value["a"]]:
+            row = await decide_approval_flow(
+                app.flows,
+                principal,
+                approval_id=value["a"],
+                approve=approve,
+                plan_hash=value["h"],
+                comment=comment,
+                policy=app.policy,
+            )
     except ServiceUnavailable as exc:
         await press.failed(exc, plan_hash=_hash_of(raw))
         await app.updater.tick(approval_id=press.resource.removeprefix("approval/"))

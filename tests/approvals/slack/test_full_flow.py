@@ -180,8 +180,13 @@ async def _flow(harness: Harness, platform: Platform) -> None:
     assert "Nothing was changed" in stand_in.ephemerals(ALICE)[-1]
     assert platform.alias("production") == new
 
-    # 6. Bob approves by button: the workflow runs the rollback and completes.
-    await harness.send(press(TEAM, BOB, request_message, "approval_approve"), form=True)
+    # 6. Bob approves by button, with a double click: both presses arrive together, one
+    # decides, the other is told it is decided. The workflow runs the rollback and completes.
+    await asyncio.gather(
+        harness.send(press(TEAM, BOB, request_message, "approval_approve"), form=True),
+        harness.send(press(TEAM, BOB, request_message, "approval_approve"), form=True),
+    )
+    assert "request is approved" in stand_in.ephemerals(BOB)[-1]
     await until(
         stand_in,
         lambda: "completed" in text_of(stand_in.message(CHANNEL, request_message.ts)),
@@ -197,7 +202,7 @@ async def _flow(harness: Harness, platform: Platform) -> None:
         "the submitted draft's message to show the plan completed",
     )
 
-    # 7. A second press (double click) changes nothing and says why.
+    # 7. A later press, from the message as first shown, changes nothing and says why.
     await harness.send(press(TEAM, BOB, as_first_shown, "approval_approve"), form=True)
     assert "request is approved" in stand_in.ephemerals(BOB)[-1]
     with platform.sessions() as session:
@@ -216,6 +221,7 @@ async def _flow(harness: Harness, platform: Platform) -> None:
     assert presses == [
         (ALICE, people[ALICE].client_id, "refused"),
         (BOB, people[BOB].client_id, "approved"),
+        (BOB, people[BOB].client_id, "refused"),
         (BOB, people[BOB].client_id, "refused"),
     ]
     submits = [
