@@ -186,6 +186,12 @@ async def _cases(harness: Harness, platform: Platform) -> None:
     # The approver presses the asker's Submit: the thread is not theirs.
     await harness.send(press(TEAM, APPROVER, draft, "draft_submit"), form=True)
     assert "not found" in stand_in.ephemerals(APPROVER)[-1]
+    # The asker drops it: the message says so and keeps no button.
+    await harness.send(press(TEAM, ASKER, draft, "draft_drop"), form=True)
+    dropped = json.dumps(stand_in.message(CHAT, draft.ts).blocks)
+    assert f"dropped by <@{ASKER}>" in dropped
+    assert "draft_submit" not in dropped
+    assert [d.outcome for d in harness.audit("slack.draft.drop")] == ["succeeded"]
     assert _plans(platform) == 0
     assert snapshot(platform) == before
 
