@@ -28,6 +28,7 @@ import argparse
 import asyncio
 import contextlib
 import hashlib
+import importlib.util
 import json
 import os
 import shutil
@@ -36,6 +37,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -207,14 +209,14 @@ async def drive(
     }
 
 
-def run_model(
-    label: str, onnx_pack: Path | None, args: argparse.Namespace, cases: list[Scenario]
-) -> list[dict[str, object]]:
-    # One data directory per pack: a registry prepared for one pack never serves another.
-    data_dir = WORK / (label if onnx_pack is None else f"{label}-{_digest(onnx_pack)}")
-    data_dir.mkdir(parents=True, exist_ok=True)
-    console.print(f"[bold]{label}[/]: preparing {data_dir}")
-    _settings, key = prepare(data_dir, onnx_pack)
+@contextlib.contextmanager
+def api_server(
+    data_dir: Path, tasks: list[str] | None = None, settings: dict[str, str] | None = None
+) -> Iterator[str]:
+    """The real API process (`sentimentops api`) on a free loopback port over `data_dir`,
+    ready (and its knowledge base open, so that no background work competes with the load);
+    yields its base URL. `tasks`: serve (and wait for) only these; `settings`: more
+    SENTIMENTOPS_* variables (e.g. {"ORT_THREADS": "1"})."""
     port = _free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("SENTIMENTOPS_")},
@@ -224,9 +226,9 @@ def run_model(
         "SENTIMENTOPS_RATE_LIMIT_PER_SECOND": "1000000",
         "SENTIMENTOPS_RATE_LIMIT_BURST": "1000000",
     }
-    if onnx_pack is not None:  # serve (and wait for) only the tasks the pack holds
-        tasks = [t for t in ("sentiment", "sarcasm") if (onnx_pack / t).is_dir()]
+    if tasks is not None:
         env["SENTIMENTOPS_SERVING_TASKS"] = json.dumps(tasks)
+    env.update({f"SENTIMENTOPS_{name}": value for name, value in (settings or {}).items()})
     log = (data_dir / "api.log").open("wb")
     server = subprocess.Popen(
         [sys.executable, "-P", "-m", "sentimentops.app.cli", "api"],
@@ -235,18 +237,46 @@ def run_model(
         stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
-    rows: list[dict[str, object]] = []
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
-        else:
+        if not _wait_ready(base, data_dir):
             raise SystemExit(f"API did not become ready; see {data_dir / 'api.log'}")
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def _wait_ready(base: str, data_dir: Path) -> bool:
+    from sentimentops.knowledge_base.embedding import encoder_path, is_current
+
+    settings = Settings(data_dir=data_dir, _env_file=None)
+    with_kb = importlib.util.find_spec("qdrant_client") is not None
+    # Ready, and the knowledge base's encoder exported (a first start exports it in the
+    # background, which would otherwise run during the first measurements).
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.HTTPError):
+            ready = httpx.get(f"{base}/readyz", timeout=2).status_code == 200
+            if ready and (not with_kb or is_current(encoder_path(settings))):
+                time.sleep(2)  # the encoder's session loads after the export
+                return True
+        time.sleep(0.5)
+    return False
+
+
+def run_model(
+    label: str, onnx_pack: Path | None, args: argparse.Namespace, cases: list[Scenario]
+) -> list[dict[str, object]]:
+    # One data directory per pack: a registry prepared for one pack never serves another.
+    data_dir = WORK / (label if onnx_pack is None else f"{label}-{_digest(onnx_pack)}")
+    data_dir.mkdir(parents=True, exist_ok=True)
+    console.print(f"[bold]{label}[/]: preparing {data_dir}")
+    _settings, key = prepare(data_dir, onnx_pack)
+    tasks = None
+    if onnx_pack is not None:  # serve (and wait for) only the tasks the pack holds
+        tasks = [t for t in ("sentiment", "sarcasm") if (onnx_pack / t).is_dir()]
+    rows: list[dict[str, object]] = []
+    with api_server(data_dir, tasks) as base:
         for scenario in cases:
             for concurrency in args.concurrency:
                 result = asyncio.run(drive(base, key, scenario, concurrency, args.seconds))
@@ -262,9 +292,6 @@ def run_model(
                     f"  {scenario.name:7} c={concurrency:<3} p95={result['p95_ms']:.2f} ms "
                     f"{result['req_per_s']:.0f} req/s errors={result['errors']}"
                 )
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
     return rows
 
 

@@ -117,6 +117,11 @@ class AuthCache:
         self._put(digest, who, epoch)
         return who
 
+    def peek(self, credential: str) -> Authenticated | None:
+        """The cached answer for `credential`, without loading one (None: ask `lookup`). Cheap
+        enough for the event loop: a hash and a dictionary look-up under a lock."""
+        return self._get(_digest(credential)) if self.serving else None
+
     def _get(self, digest: bytes) -> Authenticated | None:
         now = self._clock()
         with self._lock:

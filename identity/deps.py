@@ -6,6 +6,7 @@ when a route has neither."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -31,10 +32,25 @@ _bearer = HTTPBearer(auto_error=False, description="JWT access token or API key"
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key")
 
 
-def authenticate_connection(connection: HTTPConnection, credential: str) -> authn.Authenticated:
-    """Who is calling on this HTTP request or WebSocket handshake, from the app's principal cache
-    when it holds the answer: denials are audited, and the API key's last-use time is written
-    when due. Shared by get_principal and the stream route."""
+async def authenticate_connection(
+    connection: HTTPConnection, credential: str
+) -> authn.Authenticated:
+    """Who is calling on this HTTP request or WebSocket handshake. A cached answer is served on
+    the event loop (the scoring hot path: no thread hop, no database); the database, a denial's
+    audit row and a due last-use write happen in a worker thread. Shared by get_principal and
+    the stream route."""
+    cache: AuthCache = connection.app.state.auth_cache
+    cached = cache.peek(credential)
+    if cached is not None and cached.touch_api_key is None:
+        return cached
+    return await asyncio.to_thread(_authenticate_blocking, connection, credential, cached)
+
+
+def _authenticate_blocking(
+    connection: HTTPConnection, credential: str, cached: authn.Authenticated | None
+) -> authn.Authenticated:
+    """The principal from the cache (`cached`) or the database; denials are audited, and the
+    API key's last-use time is written when due."""
     state = connection.app.state
     cache: AuthCache = state.auth_cache
 
@@ -47,7 +63,7 @@ def authenticate_connection(connection: HTTPConnection, credential: str) -> auth
             )
 
     try:
-        who = cache.lookup(credential, from_database)
+        who = cached or cache.lookup(credential, from_database)
     except Unauthorized as exc:
         with transaction(state.sessions) as writer:
             audit.record(
@@ -66,23 +82,28 @@ def authenticate_connection(connection: HTTPConnection, credential: str) -> auth
     return who
 
 
-def get_principal(
+async def get_principal(
     request: Request,
     settings: SettingsDep,
     _bearer_scheme: Annotated[object, Depends(_bearer)],
     api_key: Annotated[str | None, Depends(_api_key)],
 ) -> Principal:
     """Authorization decision "authenticated": the caller's principal, after its tenant's rate
-    limit. Handlers then apply a named permission (identity.permissions) on their first line."""
+    limit. Handlers then apply a named permission (identity.permissions) on their first line.
+    Async, so that a cached principal and an in-memory rate limit cost no worker thread."""
     credential = authn.credential_from_headers(request.headers.get("authorization"), api_key)
-    who = authenticate_connection(request, credential)
+    who = await authenticate_connection(request, credential)
     principal, tenant = who.principal, who.tenant
     limiter: RateLimiter = request.app.state.rate_limiter
-    decision = limiter.acquire(
+    key, rate = (
         f"tenant:{tenant.id}",
-        rate=tenant.rate_limit_per_second or settings.rate_limit_per_second,
-        burst=tenant.rate_limit_burst or settings.rate_limit_burst,
+        tenant.rate_limit_per_second or settings.rate_limit_per_second,
     )
+    burst = tenant.rate_limit_burst or settings.rate_limit_burst
+    if limiter.blocking:
+        decision = await asyncio.to_thread(limiter.acquire, key, rate=rate, burst=burst)
+    else:
+        decision = limiter.acquire(key, rate=rate, burst=burst)
     # Throttling is not audited: under a flood that would turn every refused request into a
     # serialized write. Quota rejections are counted by the metrics instead
     # (sentimentops_quota_rejections_total).

@@ -25,6 +25,10 @@ class Decision:
 
 
 class RateLimiter(Protocol):
+    # Whether acquire waits on the network (Redis): then callers on the event loop call it
+    # in a worker thread; an in-memory limiter answers on the loop.
+    blocking: bool
+
     def acquire(self, key: str, *, rate: float, burst: int) -> Decision:
         """Take one token from `key`'s bucket (refilled at `rate`/s, holding at most `burst`)."""
         ...
@@ -43,6 +47,7 @@ class InProcessRateLimiter:
     # Buckets untouched this long are full again and are dropped, so memory stays bounded by
     # the number of recently active tenants.
     IDLE_SECONDS = 3600.0
+    blocking = False
 
     def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
@@ -102,6 +107,8 @@ return {allowed, wait}
 
 class RedisRateLimiter:
     """Buckets in Redis, shared by every API replica."""
+
+    blocking = True
 
     def __init__(self, url: str, *, namespace: str = "sentimentops:ratelimit") -> None:
         self._client: redis.Redis = redis.Redis.from_url(

@@ -204,7 +204,7 @@ async def stream(websocket: WebSocket) -> None:
         return
     try:
         credential = _handshake_credential(websocket)
-        who = authenticate_connection(websocket, credential)
+        who = await authenticate_connection(websocket, credential)
         principal, tenant = who.principal, who.tenant
         permissions.can_score(principal)
     except DomainError as exc:

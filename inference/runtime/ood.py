@@ -12,7 +12,7 @@ allow_pickle=False) and model.json's `"ood": {"method", "file", "threshold", "qu
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +32,21 @@ class MahalanobisDetector:
     means: FloatArray
     precision: FloatArray
     threshold: float
+    # precision = L Lᵀ, so (x - m)ᵀ P (x - m) = ‖(x - m) L‖²: one matrix product per batch and
+    # the means projected once, instead of a three-operand einsum per class per batch (20× less
+    # time for one text, the scoring hot path's case). None: not positive definite (einsum).
+    _factor: FloatArray | None = field(init=False, repr=False, compare=False)
+    _projected_means: FloatArray | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        try:
+            factor: FloatArray | None = np.linalg.cholesky(self.precision).astype(np.float64)
+        except np.linalg.LinAlgError:
+            factor = None
+        object.__setattr__(self, "_factor", factor)
+        object.__setattr__(
+            self, "_projected_means", None if factor is None else self.means @ factor
+        )
 
     @classmethod
     def fit(
@@ -57,6 +72,11 @@ class MahalanobisDetector:
     def distances(self, embeddings: npt.NDArray[np.floating]) -> FloatArray:
         """The smallest squared Mahalanobis distance of each row to a class mean."""
         x = embeddings.astype(np.float64)
+        if self._factor is not None and self._projected_means is not None:
+            z = x @ self._factor
+            gaps = z[:, None, :] - self._projected_means[None, :, :]
+            result: FloatArray = np.einsum("ncd,ncd->nc", gaps, gaps).min(axis=1)
+            return result
         best = np.full(len(x), np.inf)
         for mean in self.means:
             d = x - mean

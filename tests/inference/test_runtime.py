@@ -166,6 +166,24 @@ def test_mahalanobis_detector_keeps_the_blobs_and_flags_far_points(tmp_path: Pat
         MahalanobisDetector.load(tmp_path, 1.0)
 
 
+def test_mahalanobis_distances_are_the_quadratic_form() -> None:
+    """The factored computation (precision = L Lᵀ) gives (x - m)ᵀ P (x - m), smallest over the
+    class means; a precision that is not positive definite takes the direct form."""
+    rng = np.random.default_rng(1)
+    train, targets = _blobs(rng, 500)
+    detector = MahalanobisDetector.fit(train, targets, 2)
+    x = rng.normal(size=(7, 8)) * 3
+    direct = np.min(
+        [np.einsum("ij,jk,ik->i", x - m, detector.precision, x - m) for m in detector.means],
+        axis=0,
+    )
+    np.testing.assert_allclose(detector.distances(x), direct, rtol=1e-9)
+    indefinite = np.diag([1.0, -1.0] + [1.0] * 6)
+    flat = MahalanobisDetector(detector.means, indefinite, 1.0)
+    expected = np.min([np.einsum("ij,jk,ik->i", x - m, indefinite, x - m) for m in flat.means], 0)
+    np.testing.assert_allclose(flat.distances(x), expected)
+
+
 def _ood_manifest(threshold: float) -> dict[str, object]:
     return {"method": "mahalanobis", "file": "ood.npz", "threshold": threshold, "quantile": 0.95}
 
