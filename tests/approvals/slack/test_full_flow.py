@@ -154,6 +154,10 @@ async def _flow(harness: Harness, platform: Platform) -> None:
     # Only whoever started the thread submits its draft.
     await harness.send(press(TEAM, BOB, revised, "draft_submit"), form=True)
     assert "Nothing was changed" in stand_in.ephemerals(BOB)[-1]
+    # Someone else writing in Alice's Slack thread is told to start their own; nothing runs.
+    await harness.send(mention(TEAM, BOB, CHAT, "promote it", "1765000000.000250", root))
+    assert f"This thread is <@{ALICE}>'s conversation" in stand_in.ephemerals(BOB)[-1]
+    assert len(stand_in.in_channel(CHAT)) == 2
     [revision_2] = [b for b in revised.blocks if b["type"] == "actions"]
     draft = json.loads(revision_2["elements"][0]["value"])
     assert draft["r"] == 2
