@@ -20,7 +20,6 @@ from sentimentops.core.db import make_engine, make_session_factory, transaction
 from sentimentops.identity import service as identity
 from tests.approvals.slack.conftest import CHANNEL, TEAM, admin_of, slack_settings
 from tests.approvals.slack.stand_in import APP_TOKEN, SlackStandIn, mention
-from tests.services import free_port
 
 STRANGER = "U0STRANGE"
 
@@ -62,8 +61,8 @@ async def test_socket_mode_receives_acknowledges_and_answers(
     server.router.add_get("/link", socket)
     runner = web.AppRunner(server)
     await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    port = runner.addresses[0][1]
     stand_in.socket_url = f"ws://127.0.0.1:{port}/link"
     settings = slack_settings(
         tmp_path,
