@@ -33,6 +33,7 @@ from sentimentops.labeling.schemas import (
     ProjectCreate,
     ProjectDetail,
     ProjectOut,
+    ProjectUpdate,
     QueueAnswer,
     ScoresStored,
     SuspectedErrors,
@@ -102,6 +103,22 @@ async def create_project_flow(
         project = service.create_project(
             session, settings=ctx.settings, principal=principal, body=body, now=utcnow()
         )
+        return _detail(session, project.id, principal)
+
+    return await ctx.write(work)
+
+
+async def update_project_flow(
+    ctx: FlowContext, principal: Principal, project_id: str, body: ProjectUpdate
+) -> ProjectDetail:
+    """Switch a project's order, change its guidelines, annotators or caps."""
+    permissions.can_manage_projects(principal)
+    from sentimentops.labeling import service
+
+    def work(session: Session) -> ProjectDetail:
+        project = service.get_project(session, principal=principal, project_id=project_id)
+        service.update_project(session, principal=principal, project=project, body=body)
+        session.flush()
         return _detail(session, project.id, principal)
 
     return await ctx.write(work)

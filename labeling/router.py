@@ -25,6 +25,7 @@ from sentimentops.labeling.schemas import (
     ProjectCreate,
     ProjectDetail,
     ProjectOut,
+    ProjectUpdate,
     QueueAnswer,
     ResolveIn,
     ScoresStored,
@@ -78,6 +79,15 @@ async def get_project(
 ) -> ProjectDetail:
     """A project's settings and progress."""
     return await flows.get_project_flow(ctx, principal, project_id)
+
+
+@router.patch("/projects/{project_id}", operation_id="labeling-update_project")
+async def update_project(
+    project_id: ProjectId, body: ProjectUpdate, principal: CurrentPrincipal, ctx: FlowDep
+) -> ProjectDetail:
+    """Switch the queue's order, change the guidelines, annotators (a removed one's lock is
+    released), items per annotator or drift window. Roles: analyst, ml_engineer, tenant_admin."""
+    return await flows.update_project_flow(ctx, principal, project_id, body)
 
 
 @router.get("/projects/{project_id}/next", operation_id="labeling-next")

@@ -150,6 +150,19 @@ class ProjectCreate(_Input):
     gold: list[GoldItem] = Field(default_factory=list, max_length=MAX_GOLD_ITEMS)
 
 
+class ProjectUpdate(_Input):
+    """What may change while a project runs; fields left out stay as they are. The source, the
+    task and the overlap are fixed: the items and their answers were made for them."""
+
+    guidelines: str | None = Field(default=None, max_length=MAX_GUIDELINES_CHARS, pattern=NO_NUL)
+    annotators: list[AccountRef] | None = Field(
+        default=None, min_length=1, max_length=MAX_ANNOTATORS
+    )
+    items_per_annotator: int | None = Field(default=None, ge=1, le=1_000_000)
+    order: Order | None = None
+    drift_window_hours: int | None = Field(default=None, ge=1, le=24 * 366)
+
+
 class ProjectOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 

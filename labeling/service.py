@@ -45,6 +45,7 @@ from sentimentops.labeling.schemas import (
     ItemReview,
     Progress,
     ProjectCreate,
+    ProjectUpdate,
     QueueItem,
     QueueState,
     SuspectedError,
@@ -459,6 +460,44 @@ def create_project(
         annotators=project.annotators,
         overlap=project.overlap,
         order=project.order,
+    )
+    return project
+
+
+def update_project(
+    session: Session, *, principal: Principal, project: LabelingProject, body: ProjectUpdate
+) -> LabelingProject:
+    """Change a running project's guidelines, annotators, per-person cap, order or drift window.
+    A removed annotator's lock is released at once (their answers stay)."""
+    changes = body.model_dump(exclude_unset=True, exclude_none=True)
+    if not changes:
+        raise InvalidInput("nothing to change: give at least one field")
+    if body.annotators is not None:
+        if len(set(body.annotators)) != len(body.annotators):
+            raise InvalidInput("annotators: each account once")
+        if project.overlap > len(body.annotators):
+            raise InvalidInput(
+                f"the project's overlap is {project.overlap}: keep at least as many annotators"
+            )
+        removed = sorted(set(project.annotators) - set(body.annotators))
+        if removed:
+            session.execute(
+                delete(LabelingAssignment).where(
+                    LabelingAssignment.project_id == project.id,
+                    LabelingAssignment.annotator.in_(removed),
+                    LabelingAssignment.status == LOCKED,
+                )
+            )
+    for name, value in changes.items():
+        setattr(project, name, value)
+    audit_change(
+        session,
+        principal,
+        "project_update",
+        f"labeling_project:{project.id}",
+        changed=sorted(changes),
+        order=project.order,
+        annotators=project.annotators,
     )
     return project
 

@@ -136,6 +136,7 @@ OPERATION_IDS = {
     ("POST", "/api/v1/labeling/projects"): "labeling-create_project",
     ("GET", "/api/v1/labeling/projects"): "labeling-list_projects",
     ("GET", "/api/v1/labeling/projects/{project_id}"): "labeling-get_project",
+    ("PATCH", "/api/v1/labeling/projects/{project_id}"): "labeling-update_project",
     ("GET", "/api/v1/labeling/projects/{project_id}/next"): "labeling-next",
     (
         "POST",

@@ -40,7 +40,9 @@ app = typer.Typer(
     help="Labeling: projects, next, annotate, skip, undo, items, resolve, agreement, export.",
     no_args_is_help=True,
 )
-projects_app = typer.Typer(help="Labeling projects: create, list, show.", no_args_is_help=True)
+projects_app = typer.Typer(
+    help="Labeling projects: create, update, list, show.", no_args_is_help=True
+)
 app.add_typer(projects_app, name="projects")
 
 ModelT = TypeVar("ModelT", bound="BaseModel")
@@ -180,6 +182,49 @@ def create(
         gold=gold_items,
     )
     detail = run_flow(create_project_flow(flow_context(settings), principal, body))
+    if as_json:
+        print_json(detail)
+    else:
+        _print_project(detail)
+
+
+@projects_app.command("update")
+def update(
+    project: ProjectArg,
+    order: Annotated[
+        str | None,
+        typer.Option(help="uncertainty, disagreement, drift, suspected_error or source."),
+    ] = None,
+    annotator: Annotated[
+        list[str] | None, typer.Option(help="The new list of annotators; repeat.")
+    ] = None,
+    items_per_annotator: Annotated[int | None, typer.Option(help="Most items per person.")] = None,
+    drift_window_hours: Annotated[int | None, typer.Option(help="The drift window.")] = None,
+    guidelines: Annotated[Path | None, typer.Option(help="A file with new guidelines.")] = None,
+    tenant: TenantOpt = None,
+    as_name: AsOpt = "operator",
+    roles: CuratorRoleOpt = ["ml_engineer"],  # noqa: B006 - typer reads the default list
+    as_json: JsonOpt = False,
+) -> None:
+    """Switch a project's order or change its annotators, cap, drift window or guidelines."""
+    from sentimentops.labeling.flows import update_project_flow
+    from sentimentops.labeling.schemas import MAX_GUIDELINES_CHARS, ProjectUpdate
+
+    settings = load_settings()
+    principal = operator_principal(settings, tenant=tenant, name=as_name, roles=roles)
+    project_id = _full_id(settings, principal, project)
+    text = None
+    if guidelines is not None:
+        text = guidelines.read_text(encoding="utf-8")[: MAX_GUIDELINES_CHARS + 1]
+    given = {
+        "order": order,
+        "annotators": annotator or None,
+        "items_per_annotator": items_per_annotator,
+        "drift_window_hours": drift_window_hours,
+        "guidelines": text,
+    }
+    body = _model(ProjectUpdate, **{k: v for k, v in given.items() if v is not None})
+    detail = run_flow(update_project_flow(flow_context(settings), principal, project_id, body))
     if as_json:
         print_json(detail)
     else:

@@ -67,6 +67,10 @@ def test_label_with_two_annotators_review_and_export(env: Path) -> None:
     assert created["project"]["item_count"] == 5
     assert project in cli("labeling", "projects", "list")
     assert "Relabel reviews" in cli("labeling", "projects", "show", project[:8])
+    updated = cli_json("labeling", "projects", "update", project, "--order", "uncertainty")
+    assert updated["project"]["order"] == "uncertainty"
+    # Back to the source's order, which the answers below follow.
+    cli("labeling", "projects", "update", project, "--order", "source")
 
     # alice and bob agree on three of the four texts and split on the second; alice knows the
     # gold item, bob does not.

@@ -275,6 +275,42 @@ def test_a_feedback_project_puts_corrected_predictions_first(
     assert sources == dict(zip(texts, ["positive", "negative", "positive"], strict=True))
 
 
+def test_a_running_project_switches_order_and_annotators(
+    client: TestClient, factory: Factory
+) -> None:
+    curator = member(factory, "acme", "cura", Role.ANALYST)
+    ann = member(factory, "acme", "ann", Role.ANNOTATOR)
+    bob = member(factory, "acme", "bob", Role.ANNOTATOR)
+    tenant = curator.account.tenant
+    dataset = ingest(client, curator, REVIEWS)
+    # The last text is the least sure (margin 0.02); the source order starts with the first.
+    log_prediction(factory, tenant, REVIEWS[3][0], version="3", label="negative", probability=0.51)
+    body = project_body({"kind": "dataset", "dataset_id": dataset}, [ann.id], order="source")
+    project = _create(client, curator, body)
+    url = f"{BASE}/{project['id']}"
+    assert _next(client, ann, project)["item"]["text"] == REVIEWS[0][0]
+
+    def patch(who: Member, change: dict[str, Any]) -> Any:
+        return client.patch(url, json=change, headers=who.headers)
+
+    assert patch(ann, {"order": "uncertainty"}).status_code == 403
+    assert patch(curator, {}).status_code == 422  # nothing to change
+    assert patch(curator, {"order": "newest"}).status_code == 422
+    switched = patch(curator, {"order": "uncertainty", "annotators": [bob.id]})
+    assert switched.status_code == 200, switched.text
+    shown = switched.json()["project"]
+    assert (shown["order"], shown["annotators"]) == ("uncertainty", [bob.id])
+    assert switched.json()["progress"]["locked"] == 0  # ann's lock went with ann
+    assert client.get(f"{url}/next", headers=ann.headers).status_code == 403
+    first = _next(client, bob, project)["item"]
+    assert first["text"] == REVIEWS[3][0]
+    assert "margin of 0.02" in first["why"]
+    assert patch(curator, {"guidelines": "Sarcasm counts as negative."}).status_code == 200
+    assert client.get(url, headers=bob.headers).json()["project"]["guidelines"] == (
+        "Sarcasm counts as negative."
+    )
+
+
 def test_gold_items_measure_every_annotator_and_agreement_is_reported(
     client: TestClient, factory: Factory
 ) -> None:
