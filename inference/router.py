@@ -37,7 +37,7 @@ router = APIRouter(prefix="/api/v1", dependencies=[AUTHENTICATED], tags=["scorin
 stream_router = APIRouter(prefix="/api/v1", tags=["scoring"])
 
 
-def get_scoring(request: Request) -> Scoring:
+async def get_scoring(request: Request) -> Scoring:
     scoring: Scoring = request.app.state.scoring
     return scoring
 

@@ -29,7 +29,7 @@ router = APIRouter(prefix=KB_PATH, tags=["kb"], dependencies=[AUTHENTICATED])
 DocumentId = Annotated[str, Path(pattern="^[0-9a-f]{32}$")]
 
 
-def get_knowledge(request: Request) -> KnowledgeRuntime:
+async def get_knowledge(request: Request) -> KnowledgeRuntime:
     runtime: KnowledgeRuntime = request.app.state.knowledge
     return runtime
 

@@ -15,7 +15,9 @@ from sentimentops.core.settings import Settings
 from sentimentops.core.temporal import connect
 
 
-def get_app_settings(request: Request) -> Settings:
+# The app-state getters below are async although they never wait: FastAPI runs a plain `def`
+# dependency in a worker thread, a hop per request for an attribute read.
+async def get_app_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
@@ -50,12 +52,12 @@ def flow_context(app: FastAPI) -> FlowContext:
     )
 
 
-def get_flow_context(request: Request) -> FlowContext:
+async def get_flow_context(request: Request) -> FlowContext:
     flows: FlowContext = request.app.state.flows
     return flows
 
 
-def public_route() -> None:
+async def public_route() -> None:
     """Authorization decision "public": the route reveals nothing tenant- or user-specific."""
 
 
