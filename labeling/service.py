@@ -346,6 +346,14 @@ def _feedback_disagreement(session: Session, candidates: list[Candidate]) -> lis
     return out
 
 
+def _spread(sourced: list[Candidate], gold: list[Candidate]) -> list[Candidate]:
+    """`gold` inserted at even intervals among `sourced` (one gold among four: third)."""
+    out = list(sourced)
+    for index, item in enumerate(gold):
+        out.insert(round((index + 1) * len(sourced) / (len(gold) + 1)) + index, item)
+    return out
+
+
 def create_project(
     session: Session,
     *,
@@ -389,15 +397,17 @@ def create_project(
         )
     if not candidates:
         raise InvalidInput(f"the {source.kind} source holds no {body.task} texts to label")
-    candidates += [
+    candidates = _with_signals(session, principal=principal, task=body.task, candidates=candidates)
+    if source.kind == "feedback":
+        candidates = _feedback_disagreement(session, candidates)
+    # Gold items get signals like any other and are spread among the source's items, so that
+    # nothing in the queue (neither why nor position) sets them apart.
+    known = [
         Candidate(text=g.text, digest=sha256_of(g.text), source_ref=f"gold:{i}", gold_label=g.label)
         for i, g in enumerate(body.gold)
     ]
-    # Gold items get signals like any other, so that nothing in the queue sets them apart.
-    candidates = _with_signals(session, principal=principal, task=body.task, candidates=candidates)
-    if source.kind == "feedback":
-        sourced = [c for c in candidates if c.gold_label is None]
-        candidates = _feedback_disagreement(session, sourced) + candidates[len(sourced) :]
+    known = _with_signals(session, principal=principal, task=body.task, candidates=known)
+    candidates = _spread(candidates, known)
 
     project = LabelingProject(
         id=uuid.uuid4().hex,

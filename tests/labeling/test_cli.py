@@ -74,15 +74,18 @@ def test_label_with_two_annotators_review_and_export(env: Path) -> None:
 
     # alice and bob agree on three of the four texts and split on the second; alice knows the
     # gold item, bob does not.
+    texts = [t for t, _ in REVIEWS] + ["a masterpiece"]
+    alice_says = ["positive", "positive", "positive", "negative", "positive"]
+    bob_says = ["positive", "negative", "positive", "negative", "negative"]
     answers = {
-        "alice": ["positive", "positive", "positive", "negative", "positive"],
-        "bob": ["positive", "negative", "positive", "negative", "negative"],
+        "alice": dict(zip(texts, alice_says, strict=True)),
+        "bob": dict(zip(texts, bob_says, strict=True)),
     }
     for who, labels in answers.items():
-        for label in labels:
+        for _ in texts:
             served = cli_json("labeling", "next", project, "--as", who)
             assert served["state"] == "served"
-            item = served["item"]["id"]
+            item, label = served["item"]["id"], labels[served["item"]["text"]]
             cli("labeling", "annotate", project, item[:12], label, "--as", who, "--time-ms", "900")
         assert "nothing left" in cli("labeling", "next", project, "--as", who)
 
@@ -96,9 +99,10 @@ def test_label_with_two_annotators_review_and_export(env: Path) -> None:
 
     shown = cli_json("labeling", "projects", "show", project)
     assert (shown["progress"]["resolved"], shown["progress"]["conflict"]) == (3, 1)
-    undone = cli_json("labeling", "undo", project, "--as", "bob")  # bob takes back the gold one
-    assert undone["item"]["text"] == "a masterpiece"
-    cli("labeling", "annotate", project, undone["item"]["id"], "positive", "--as", "bob")
+    undone = cli_json("labeling", "undo", project, "--as", "bob")  # his last: the fifth item
+    assert undone["item"]["text"] == REVIEWS[3][0]
+    assert cli_json("labeling", "projects", "show", project)["progress"]["resolved"] == 2
+    cli("labeling", "annotate", project, undone["item"]["id"], "negative", "--as", "bob")
 
     conflicts = cli_json("labeling", "items", project, "--status", "conflict")
     [second] = conflicts["items"]

@@ -332,18 +332,25 @@ def test_gold_items_measure_every_annotator_and_agreement_is_reported(
     #    κ = (0.6 − 0.44)/(1 − 0.44) = 2/7.
     # α: units [p,p] [p,n] [n,n] [n,n] [p,n] → o_pp = 2, o_pn = o_np = 2, o_nn = 4;
     #    n_p = 4, n_n = 6, n = 10; α = 1 − 9 · 4 / (4·6 + 6·4) = 1 − 36/48 = 0.25.
+    gold = "a masterpiece, see it twice"
+    texts = [t for t, _ in REVIEWS]
+    ann_says = ["positive", "positive", "negative", "negative", "positive"]
+    bob_says = ["positive", "negative", "negative", "negative", "negative"]
     labels = {
-        ann.id: ["positive", "positive", "negative", "negative", "positive"],
-        bob.id: ["positive", "negative", "negative", "negative", "negative"],
+        ann.id: dict(zip([*texts, gold], ann_says, strict=True)),
+        bob.id: dict(zip([*texts, gold], bob_says, strict=True)),
     }
     for who in (ann, bob):
         seen = []
-        for label in labels[who.id]:
+        for _ in range(5):
             answer = _next(client, who, project)
             assert answer["state"] == "served", answer
-            seen.append(answer["item"]["text"])
-            assert _annotate(client, who, project, answer["item"]["id"], label).status_code == 201
-        assert seen == [t for t, _ in REVIEWS] + ["a masterpiece, see it twice"]
+            text = answer["item"]["text"]
+            seen.append(text)
+            answered = _annotate(client, who, project, answer["item"]["id"], labels[who.id][text])
+            assert answered.status_code == 201
+        # The gold item sits among the others (third of five), not after them.
+        assert seen == [texts[0], texts[1], gold, texts[2], texts[3]]
         assert _next(client, who, project)["state"] == "done"
     report = client.get(f"{BASE}/{project['id']}/agreement", headers=ann.headers).json()
     assert report["annotators"] == 2
