@@ -86,11 +86,10 @@ class Links:
 # --- Chat -----------------------------------------------------------------------------------
 
 
-def progress(lines: list[str], *, working: bool) -> tuple[str, list[Block]]:
-    """The turn's one message while the agent works: each step it took, the latest last."""
-    head = ":hourglass_flowing_sand: Working on it…" if working else "Steps taken:"
+def progress(lines: list[str]) -> tuple[str, list[Block]]:
+    """The turn's one message while the agent works: its latest steps, the newest last."""
     body = _bullets(lines[-MAX_LINES:]) if lines else "_thinking_"
-    return "Working on it…", [section(f"{head}\n{body}")]
+    return "Working on it…", [section(f":hourglass_flowing_sand: Working on it…\n{body}")]
 
 
 def answer(reply: Answer, steps: list[str]) -> tuple[str, list[Block]]:

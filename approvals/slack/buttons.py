@@ -4,7 +4,8 @@ plan hash; the thread, revision and plan hash), so a button of a plan that chang
 refuses. The press is decided by the same flows as the API (approvals/flows.py: approver role,
 never the proposer nor the person who asked the agent, plan hash, expiry, OPA), as the account
 linked to the Slack user; a refusal is an ephemeral message that changes nothing. Every press
-is audited with the Slack user and the linked account (`slack.press`)."""
+is audited with the Slack user and the linked account (`slack.approval.approve|reject`,
+`slack.draft.submit|drop`)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from sqlalchemy.orm import Session
 from sentimentops.approvals.flows import decide_approval_flow
 from sentimentops.approvals.slack import blocks
 from sentimentops.approvals.slack.app import SlackApp
-from sentimentops.approvals.slack.flows import record_press_flow, slack_principal_flow
+from sentimentops.approvals.slack.flows import audit_slack_flow, slack_principal_flow
 from sentimentops.approvals.slack.models import SlackMessage, SlackThread
 from sentimentops.approvals.slack.ports import Failed, Submitted
 from sentimentops.core.errors import DomainError, InvalidInput, NotFound, ServiceUnavailable
@@ -71,7 +72,7 @@ class _Press:
         return self.principal
 
     async def audit(self, outcome: str, **details: Any) -> None:
-        await record_press_flow(
+        await audit_slack_flow(
             self.app.flows,
             team_id=self.team,
             slack_user_id=self.user,
@@ -243,11 +244,10 @@ def _mapped_thread(session: Session, principal: Principal, thread_id: str) -> bo
 
 
 def _without_buttons(body: dict[str, Any]) -> list[blocks.Block]:
-    """The pressed message's blocks (ours, as Slack echoes them back) without its buttons and
-    its old status line."""
+    """The pressed message's blocks (ours, as Slack echoes them back) without its buttons; at
+    most 48, leaving room for the lines added below them."""
     shown = (body.get("message") or {}).get("blocks") or []
-    kept = [b for b in shown[:48] if isinstance(b, dict) and b.get("type") != "actions"]
-    return kept
+    return [b for b in shown[:48] if isinstance(b, dict) and b.get("type") != "actions"]
 
 
 async def _track(

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from sentimentops.approvals.slack import blocks
 from sentimentops.approvals.slack.app import SlackApp
-from sentimentops.approvals.slack.flows import record_press_flow, slack_principal_flow
+from sentimentops.approvals.slack.flows import audit_slack_flow, slack_principal_flow
 from sentimentops.approvals.slack.links import SlackRefused
 from sentimentops.approvals.slack.models import SlackThread
 from sentimentops.approvals.slack.ports import (
@@ -86,7 +86,7 @@ async def handle_message(
     try:
         principal = await slack_principal_flow(app.flows, team_id=team, slack_user_id=user)
     except SlackRefused as exc:
-        await record_press_flow(
+        await audit_slack_flow(
             app.flows,
             team_id=team,
             slack_user_id=user,
@@ -98,11 +98,7 @@ async def handle_message(
         )
         await app.ephemeral(channel, user, blocks.esc(str(exc)), root)
         return
-    if app.chat is None:  # registered only with a chat; kept for the type checker
-        return
-    await _turn(
-        app, app.chat, principal, team=team, user=user, channel=channel, root=root, text=text
-    )
+    await _turn(app, chat, principal, team=team, user=user, channel=channel, root=root, text=text)
 
 
 async def _thread_id(
@@ -152,12 +148,25 @@ async def _turn(
     root: str,
     text: str,
 ) -> None:
+    async def audit(outcome: str, resource: str, **details: object) -> None:
+        await audit_slack_flow(
+            app.flows,
+            team_id=team,
+            slack_user_id=user,
+            principal=principal,
+            action="slack.chat",
+            resource=resource,
+            outcome=outcome,
+            details={"channel": channel, "thread_ts": root, "length": len(text), **details},
+        )
+
     try:
         thread_id = await _thread_id(
             app, chat, principal, team=team, user=user, channel=channel, root=root, text=text
         )
         events = await chat.post(principal, thread_id, text)
-    except NotFound:
+    except NotFound as exc:
+        await audit(AuditOutcome.REFUSED, f"slack_thread/{channel}/{root}", reason=str(exc))
         owner = await app.flows.read(
             lambda session: session.get(SlackThread, (team, channel, root))
         )
@@ -171,9 +180,11 @@ async def _turn(
         )
         return
     except DomainError as exc:
+        await audit(AuditOutcome.REFUSED, f"slack_thread/{channel}/{root}", reason=str(exc))
         await app.ephemeral(channel, user, blocks.esc(str(exc), 1000), root)
         return
-    status, message = blocks.progress([], working=True)
+    await audit(AuditOutcome.SUCCEEDED, f"agent_thread/{thread_id}")
+    status, message = blocks.progress([])
     posted = await app.client.chat_postMessage(
         channel=channel, thread_ts=root, text=status, blocks=message
     )
@@ -195,7 +206,7 @@ async def show_events(
             if now - shown_at < PROGRESS_SECONDS:
                 continue
             shown_at = now
-            text, message = blocks.progress(steps, working=True)
+            text, message = blocks.progress(steps)
             try:
                 await app.client.chat_update(channel=channel, ts=ts, text=text, blocks=message)
             except SlackApiError as exc:

@@ -63,7 +63,7 @@ async def slack_principal_flow(ctx: FlowContext, *, team_id: str, slack_user_id:
     )
 
 
-async def record_press_flow(
+async def audit_slack_flow(
     ctx: FlowContext,
     *,
     team_id: str,

@@ -228,6 +228,15 @@ async def _flow(harness: Harness, platform: Platform) -> None:
         (BOB, people[BOB].client_id, "refused"),
         (BOB, people[BOB].client_id, "refused"),
     ]
+    chats = [
+        (p.details["slack_user"], p.details["account"], p.outcome)
+        for p in harness.audit("slack.chat")
+    ]
+    assert chats == [
+        (ALICE, people[ALICE].client_id, "succeeded"),
+        (ALICE, people[ALICE].client_id, "succeeded"),
+        (BOB, people[BOB].client_id, "refused"),  # in Alice's thread
+    ]
     submits = [
         (p.details["slack_user"], p.outcome, p.details.get("revision"))
         for p in harness.audit("slack.draft.submit")
