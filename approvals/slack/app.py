@@ -9,7 +9,7 @@ tracked tasks are awaited on shutdown (`close`) and by tests (`drain`), so none 
 from __future__ import annotations
 
 import asyncio
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +28,9 @@ from sentimentops.core.settings import Settings
 
 log = get_logger(__name__)
 
+# Far more than Slack redelivers within its retry window (three retries over minutes).
+SEEN_EVENTS = 10_000
+
 
 @dataclass
 class SlackApp:
@@ -45,7 +48,22 @@ class SlackApp:
     # One decision at a time per approval request in this process: a double click's two
     # presses arrive together, and the second must find the first's decision already made.
     locks: defaultdict[str, asyncio.Lock] = field(default_factory=lambda: defaultdict(asyncio.Lock))
+    # Event ids seen lately: Slack delivers an event again when it thinks the first delivery
+    # failed (and anyone holding a signed request may resend it within the 5-minute window).
+    seen_events: OrderedDict[str, None] = field(default_factory=OrderedDict)
     bolt: AsyncApp = field(init=False)
+
+    def first_delivery(self, event_id: object) -> bool:
+        """True the first time this process sees `event_id` (the last SEEN_EVENTS are kept)."""
+        key = str(event_id or "")
+        if not key:
+            return True  # nothing to compare (Slack always sends an id)
+        if key in self.seen_events:
+            return False
+        self.seen_events[key] = None
+        while len(self.seen_events) > SEEN_EVENTS:
+            self.seen_events.popitem(last=False)
+        return True
 
     def spawn(self, work: Coroutine[Any, Any, None]) -> None:
         """Run `work` after the acknowledgement, tracked until it ends."""

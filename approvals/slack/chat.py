@@ -49,12 +49,14 @@ log = get_logger(__name__)
 def register(app: SlackApp, chat: PlannerChat) -> None:
     async def on_mention(ack: Any, body: dict[str, Any], event: dict[str, Any]) -> None:
         await ack()
-        app.spawn(handle_message(app, chat, str(body.get("team_id", "")), event))
+        if app.first_delivery(body.get("event_id")):
+            app.spawn(handle_message(app, chat, str(body.get("team_id", "")), event))
 
     async def on_message(ack: Any, body: dict[str, Any], event: dict[str, Any]) -> None:
         await ack()
         # Direct messages only: in channels the app answers when mentioned (app_mention).
-        if event.get("channel_type") == "im" and not event.get("bot_id"):
+        direct = event.get("channel_type") == "im" and not event.get("bot_id")
+        if direct and app.first_delivery(body.get("event_id")):
             app.spawn(handle_message(app, chat, str(body.get("team_id", "")), event))
 
     app.bolt.event("app_mention")(on_mention)

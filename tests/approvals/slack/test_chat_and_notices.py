@@ -43,8 +43,12 @@ def _notifier(harness: Harness, settings: Settings | None = None) -> SlackNotifi
 async def test_chat_refusals_run_no_agent(harness: Harness) -> None:
     harness.link("acme", TEAM, CHANNEL, (ALICE, "alice", {Role.ML_ENGINEER}))
     chat = "C0CHAT0001"
-    await harness.send(mention(TEAM, STRANGER, chat, "roll sarcasm back", "1765000000.000001"))
+    stranger_asks = mention(TEAM, STRANGER, chat, "roll sarcasm back", "1765000000.000001")
+    await harness.send(stranger_asks)
     assert "not linked" in harness.stand_in.ephemerals(STRANGER)[-1]
+    # Slack's redelivery of the same event (same event id, signed anew) is not handled twice.
+    await harness.send(stranger_asks)
+    assert len(harness.stand_in.ephemerals(STRANGER)) == 1
     await harness.send(mention(TEAM, ALICE, chat, "x" * 4001, "1765000000.000002"))
     assert "too long" in harness.stand_in.ephemerals(ALICE)[-1]
     await harness.send(mention(TEAM, ALICE, chat, "   ", "1765000000.000003"))
