@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
 from sentimentops import __version__
+from sentimentops.analytics import router as analytics_api_router
 from sentimentops.app import health
 from sentimentops.app.docs import install_docs
 from sentimentops.approvals import router as approvals_router
@@ -169,6 +170,7 @@ def create_app(
     app.include_router(datasets_router.router)
     app.include_router(labeling_router.feedback_router)
     app.include_router(labeling_router.router)
+    app.include_router(analytics_api_router.router)
     app.include_router(plans_router.router)
     app.include_router(plans_router.sentry_router)
     if with_agents:

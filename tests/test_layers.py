@@ -21,6 +21,7 @@ LAYERS: dict[str, int] = {
     "tools": 4,
     "labeling": 4,
     "approvals": 5,
+    "analytics": 5,
     "workflows": 6,
     "knowledge_base": 7,
     "agents": 8,
