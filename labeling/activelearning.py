@@ -10,11 +10,12 @@ then the source's order, where their own signal is missing."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.orm import Session
@@ -22,6 +23,9 @@ from sqlalchemy.orm import Session
 from sentimentops.identity.keys import as_utc
 from sentimentops.inference.models import PredictionRecord
 from sentimentops.labeling.models import LabelingItem
+
+if TYPE_CHECKING:
+    from sentimentops.inference.service import Scoring
 
 PRODUCTION = "production"
 # Hashes per IN (…) query: well under every backend's bound-parameter limit.
@@ -39,6 +43,18 @@ class Signals:
 
 
 NO_SIGNALS = Signals()
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A text a project will hold, with its signals, before it becomes an item."""
+
+    text: str
+    digest: str
+    source_ref: str
+    source_label: str | None = None
+    gold_label: str | None = None
+    signals: Signals = NO_SIGNALS
 
 
 def margin_of(probability: float) -> float:
@@ -71,6 +87,46 @@ def signals_of(rows: Sequence[PredictionRecord]) -> Signals:
         disagreement_note=note,
         observed_at=as_utc(newest[0].created_at),
     )
+
+
+def scored_signals(
+    signals: Signals, *, version: str, labels: Sequence[str], probabilities: Sequence[float]
+) -> Signals:
+    """`signals` with the answer of a model scoring the text now: its label, and the margin
+    between its two most probable labels."""
+    ranked = sorted(range(len(labels)), key=lambda i: probabilities[i], reverse=True)
+    top, second = ranked[0], ranked[1]
+    return dataclasses.replace(
+        signals,
+        model_version=version,
+        predicted_label=labels[top],
+        margin=float(probabilities[top] - probabilities[second]),
+    )
+
+
+async def score_unscored(
+    scoring: Scoring, *, task: str, candidates: list[Candidate]
+) -> list[Candidate]:
+    """Candidates the prediction log holds no answer for, scored now by the production model of
+    this process (through its batcher, not logged: this is not traffic), in batches of the
+    scoring limit. Unchanged when no production model serves `task`."""
+    missing = [i for i, c in enumerate(candidates) if c.signals.margin is None]
+    model = scoring.slots.get(task, PRODUCTION)
+    if not missing or model is None:
+        return candidates
+    out = list(candidates)
+    batch = scoring.limits.max_batch_texts
+    async with model.lease() as leased:
+        labels = list(leased.scorer.labels)
+        for start in range(0, len(missing), batch):
+            chunk = missing[start : start + batch]
+            scored = await leased.batcher.score([candidates[i].text for i in chunk])
+            for i, row in zip(chunk, scored.probabilities.tolist(), strict=True):
+                signals = scored_signals(
+                    out[i].signals, version=leased.version, labels=labels, probabilities=row
+                )
+                out[i] = dataclasses.replace(out[i], signals=signals)
+    return out
 
 
 def latest_rows(

@@ -7,8 +7,10 @@ the API starts without importing them (the scoring-only install has no pandas)."
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -39,6 +41,9 @@ from sentimentops.labeling.schemas import (
     SuspectedErrors,
 )
 from sentimentops.training.datasets.schemas import DatasetVersionOut
+
+if TYPE_CHECKING:
+    from sentimentops.inference.service import Scoring
 
 _MESSAGES = {
     "served": "locked to you until locked_until; answer it, skip it, or let the lock expire",
@@ -93,15 +98,31 @@ def _detail(session: Session, project_id: str, principal: Principal) -> ProjectD
 
 
 async def create_project_flow(
-    ctx: FlowContext, principal: Principal, body: ProjectCreate
+    ctx: FlowContext, principal: Principal, body: ProjectCreate, *, scoring: Scoring | None = None
 ) -> ProjectDetail:
-    """A labeling project with its items taken from its source now."""
+    """A labeling project with its items taken from its source now. With `scoring` (the API
+    process's models), texts the prediction log never scored are scored by the production
+    model before the project is stored, outside the write transaction."""
     permissions.can_manage_projects(principal)
-    from sentimentops.labeling import service
+    from sentimentops.labeling import activelearning, service
+
+    now = utcnow()
+
+    def read(session: Session) -> service.Gathered:
+        return service.gather(
+            session, settings=ctx.settings, principal=principal, body=body, now=now
+        )
+
+    gathered = await ctx.read(read)
+    if scoring is not None:
+        scored = await activelearning.score_unscored(
+            scoring, task=body.task, candidates=gathered.candidates
+        )
+        gathered = dataclasses.replace(gathered, candidates=scored)
 
     def work(session: Session) -> ProjectDetail:
-        project = service.create_project(
-            session, settings=ctx.settings, principal=principal, body=body, now=utcnow()
+        project = service.store_project(
+            session, principal=principal, body=body, gathered=gathered, now=now
         )
         return _detail(session, project.id, principal)
 

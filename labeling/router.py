@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query
 
 from sentimentops.core.http.deps import FlowDep
 from sentimentops.identity.deps import AUTHENTICATED, CurrentPrincipal
+from sentimentops.inference.router import ScoringDep
 from sentimentops.labeling import flows
 from sentimentops.labeling.schemas import (
     AgreementOut,
@@ -55,12 +56,13 @@ async def submit_feedback(
 
 @router.post("/projects", status_code=201, operation_id="labeling-create_project")
 async def create_project(
-    body: ProjectCreate, principal: CurrentPrincipal, ctx: FlowDep
+    body: ProjectCreate, principal: CurrentPrincipal, ctx: FlowDep, scoring: ScoringDep
 ) -> ProjectDetail:
     """A project over a dataset version, the tenant's feedback or its logged texts (tenants that
-    store them); its items are taken now (at most SENTIMENTOPS_LABELING_MAX_ITEMS). Roles:
+    store them); its items are taken now (at most SENTIMENTOPS_LABELING_MAX_ITEMS), and texts
+    the prediction log never scored are scored by this process's production model. Roles:
     analyst, ml_engineer, tenant_admin."""
-    return await flows.create_project_flow(ctx, principal, body)
+    return await flows.create_project_flow(ctx, principal, body, scoring=scoring)
 
 
 @router.get("/projects", operation_id="labeling-list_projects")

@@ -30,7 +30,7 @@ from sentimentops.identity.principal import Principal
 from sentimentops.identity.tenancy import get_owned, owned
 from sentimentops.inference.models import PredictionRecord
 from sentimentops.labeling import activelearning
-from sentimentops.labeling.activelearning import NO_SIGNALS, Signals
+from sentimentops.labeling.activelearning import NO_SIGNALS, Candidate
 from sentimentops.labeling.agreement import Answer, ProjectAgreement, project_agreement
 from sentimentops.labeling.models import (
     Feedback,
@@ -218,18 +218,6 @@ def submit_feedback(
 # --- Projects -------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Candidate:
-    """A text a project will hold, before it becomes an item."""
-
-    text: str
-    digest: str
-    source_ref: str
-    source_label: str | None = None
-    gold_label: str | None = None
-    signals: Signals = NO_SIGNALS
-
-
 def _from_dataset(
     session: Session, *, settings: Settings, principal: Principal, task: str, ref: str, cap: int
 ) -> tuple[str, list[Candidate]]:
@@ -354,16 +342,25 @@ def _spread(sourced: list[Candidate], gold: list[Candidate]) -> list[Candidate]:
     return out
 
 
-def create_project(
+@dataclass(frozen=True)
+class Gathered:
+    """A project's texts and their signals, read from its source before anything is written."""
+
+    dataset_id: str | None
+    candidates: list[Candidate]
+
+
+def gather(
     session: Session,
     *,
     settings: Settings,
     principal: Principal,
     body: ProjectCreate,
     now: datetime,
-) -> LabelingProject:
-    """A project and its items, materialised now from its source (at most
-    settings.labeling_max_items texts) plus its gold items."""
+) -> Gathered:
+    """Check a project definition and read its texts from its source (at most
+    settings.labeling_max_items) plus its gold items, with their signals from the prediction
+    log. Only reads: the flow may score the texts the log never saw before storing."""
     labels = labels_of(body.task)
     if len(set(body.annotators)) != len(body.annotators):
         raise InvalidInput("annotators: each account once")
@@ -408,13 +405,25 @@ def create_project(
     ]
     known = _with_signals(session, principal=principal, task=body.task, candidates=known)
     candidates = _spread(candidates, known)
+    return Gathered(dataset_id=dataset_id, candidates=candidates)
 
+
+def store_project(
+    session: Session,
+    *,
+    principal: Principal,
+    body: ProjectCreate,
+    gathered: Gathered,
+    now: datetime,
+) -> LabelingProject:
+    """The project and its items, copied in from what `gather` read."""
+    candidates, dataset_id, source = gathered.candidates, gathered.dataset_id, body.source
     project = LabelingProject(
         id=uuid.uuid4().hex,
         tenant_id=principal.tenant_id,
         name=body.name,
         task=body.task,
-        labels=labels,
+        labels=labels_of(body.task),
         guidelines=body.guidelines,
         annotators=list(body.annotators),
         items_per_annotator=body.items_per_annotator,
