@@ -1,20 +1,26 @@
-"""Annotators asking for items at the same moment, each in its own transaction and thread (on
-PostgreSQL truly concurrent): a single-overlap item is never locked to two of them."""
+"""Callers at the same moment, each in its own transaction and thread (on PostgreSQL truly
+concurrent): a single-overlap item is never locked to two annotators, and a batch of feedback
+sent twice at once is stored once."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import func, select
 
 from sentimentops.core import db
 from sentimentops.core.vocabulary import PrincipalKind, Role
 from sentimentops.identity.keys import utcnow
 from sentimentops.identity.principal import AuthMethod, Principal
-from sentimentops.labeling import service
+from sentimentops.labeling import flows, service
+from sentimentops.labeling.models import Feedback
+from sentimentops.labeling.schemas import FeedbackBatch, FeedbackReceipt
+from tests.apps import fastapi_app
 from tests.identity.conftest import Factory
 from tests.labeling.conftest import ingest, member, project_body
 
@@ -62,3 +68,42 @@ def test_concurrent_next_calls_never_share_an_item(client: TestClient, factory: 
     assert len(items) == len(TEXTS)
     assert len(set(items)) == len(TEXTS)
     assert results.count("wait") == ANNOTATORS - len(TEXTS)
+
+
+def test_the_same_batch_sent_twice_at_once_is_stored_once(
+    client: TestClient, factory: Factory
+) -> None:
+    app = member(factory, "acme", "checkout-app", Role.VIEWER)
+    tenant = app.account.tenant
+    principal = Principal(
+        tenant_id=tenant.id,
+        tenant=tenant.slug,
+        subject=app.id,
+        name="checkout-app",
+        kind=PrincipalKind.SERVICE,
+        roles=frozenset({Role.VIEWER}),
+        method=AuthMethod.FIRST_PARTY,
+    )
+    batch = FeedbackBatch.model_validate(
+        {
+            "items": [
+                {"idempotency_key": f"k{n}", "task": "sentiment", "label": "negative", "text": t}
+                for n, t in enumerate(TEXTS)
+            ]
+        }
+    )
+    ctx = fastapi_app(client).state.flows
+    start = threading.Barrier(2)
+
+    def send(_: int) -> FeedbackReceipt:
+        start.wait()
+        return asyncio.run(flows.submit_feedback_flow(ctx, principal, batch))
+
+    with ThreadPoolExecutor(2) as pool:
+        receipts = list(pool.map(send, range(2)))
+    assert sorted(r.created for r in receipts) == [0, len(TEXTS)]
+    ids = [[i.feedback.id for i in r.items] for r in receipts]
+    assert ids[0] == ids[1]
+    with factory.sessions() as session:
+        stored = session.execute(select(func.count()).select_from(Feedback)).scalar_one()
+    assert stored == len(TEXTS)
