@@ -1,0 +1,30 @@
+/// <reference types="vitest/config" />
+import react from "@vitejs/plugin-react";
+import { defineConfig } from "vite";
+
+// `npm run dev` serves the UI with hot reload and forwards API calls to a running API
+// (`sentimentops up` or `sentimentops api`; SENTIMENTOPS_API_URL overrides the address).
+const api = process.env.SENTIMENTOPS_API_URL ?? "http://127.0.0.1:8000";
+
+export default defineConfig({
+  plugins: [react()],
+  server: {
+    proxy: {
+      "/api": { target: api, changeOrigin: false },
+      "/healthz": api,
+      "/readyz": api,
+    },
+  },
+  build: {
+    // The module-preload polyfill is bundled, never inlined: the API's CSP allows no inline script.
+    modulePreload: { polyfill: true },
+    sourcemap: false,
+  },
+  test: {
+    environment: "jsdom",
+    setupFiles: ["./src/test/setup.ts"],
+    include: ["src/**/*.test.{ts,tsx}"],
+    // Two cores shared with the Python suite: one worker keeps the machine responsive.
+    maxWorkers: 1,
+  },
+});
