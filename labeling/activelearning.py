@@ -1,9 +1,10 @@
 """Active-learning order: the signals that place an item in the queue, the queue's ORDER BY for
 each order a project may choose, and the `why` shown with each item.
 
-Signals come from the prediction log (stored probabilities, never a fresh scoring): the margin
-of the production model (for two labels, |2p − 1| where p is the probability of the label it
-gave), disagreement between the versions that scored the same text (production against a
+Signals come from the prediction log's stored probabilities first: the margin of the
+production model (for two labels, |2p − 1| where p is the probability of the label it gave;
+texts the log never saw are scored by the API process's production model instead, not
+logged), disagreement between the versions that scored the same text (production against a
 canary or candidate), when the text was scored (the drift window), and a suspected-label-error
 score written by an external finder (the Data Curation agent). Orders fall back to the margin,
 then the source's order, where their own signal is missing."""
