@@ -107,8 +107,7 @@ async def ab_flow(
 ) -> AbOut:
     permissions.can_read_analytics(principal)
     length = service.parse_window(window)
-    end = until or utcnow()
-    start, end = service.resolve_window(since=end - length, until=end, now=end, default=length)
+    start, end = service.resolve_window(since=None, until=until, now=utcnow(), default=length)
     return await ctx.read(
         lambda session: service.ab(
             session,

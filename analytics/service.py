@@ -59,8 +59,11 @@ def resolve_window(
 ) -> tuple[datetime, datetime]:
     """[since, until) in UTC (naive times are UTC): until defaults to now, since to `default`
     before until; refused when empty or longer than MAX_WINDOW."""
-    end = _utc(until) if until is not None else now
-    start = _utc(since) if since is not None else end - default
+    try:
+        end = _utc(until) if until is not None else now
+        start = _utc(since) if since is not None else end - default
+    except OverflowError as exc:  # a time at the ends of the calendar, moved to UTC or back
+        raise InvalidInput("since and until must lie between years 1 and 9999 in UTC") from exc
     if start >= end:
         raise InvalidInput("since must be before until")
     if end - start > MAX_WINDOW:

@@ -26,7 +26,14 @@ from tests.identity.conftest import Factory, make_settings
 
 @pytest.fixture
 def analytics_settings(fresh_db_url: str, tmp_path: Path) -> Settings:
-    return make_settings(fresh_db_url, tmp_path / "data", serving_tasks=[])
+    # Generated queries (schemathesis) send hundreds of requests: no rate limit is under test.
+    return make_settings(
+        fresh_db_url,
+        tmp_path / "data",
+        serving_tasks=[],
+        rate_limit_per_second=100_000,
+        rate_limit_burst=100_000,
+    )
 
 
 @pytest.fixture

@@ -6,14 +6,19 @@ from __future__ import annotations
 
 import math
 import random
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import schemathesis
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from schemathesis.core.result import Err
 
 from sentimentops.core.vocabulary import Role
 from tests.analytics.conftest import Served, day, log, log_failure
+from tests.apps import fastapi_app
 from tests.identity.conftest import Factory
 from tests.labeling.conftest import Member, ingest, member, project_body
 
@@ -446,3 +451,141 @@ def test_a_tenant_sees_only_its_own_traffic(client: TestClient, factory: Factory
     drift = _get(client, stranger, "drift", task="sentiment")
     assert drift["reference_predictions"] == 0
     assert all(d["predictions"] == 0 for d in drift["days"])
+
+
+READS = [
+    ("confusion", {"task": "sentiment"}),
+    ("accuracy", {"task": "sentiment"}),
+    ("volume", {}),
+    ("ab", {"task": "sentiment"}),
+    ("drift", {"task": "sentiment"}),
+]
+
+
+def test_roles(client: TestClient, factory: Factory) -> None:
+    allowed = [
+        member(factory, "acme", role.value, role)
+        for role in (Role.ANALYST, Role.ML_ENGINEER, Role.TENANT_ADMIN)
+    ]
+    refused = [
+        member(factory, "acme", role.value, role)
+        for role in (Role.VIEWER, Role.ANNOTATOR, Role.APPROVER, Role.AGENT, Role.PLATFORM_ADMIN)
+    ]
+    for path, params in READS:
+        for who in allowed:
+            _get(client, who, path, **params)
+        for who in refused:
+            response = client.get(f"{BASE}/{path}", params=params, headers=who.headers)
+            assert response.status_code == 403, (path, who.id, response.text)
+        assert client.get(f"{BASE}/{path}", params=params).status_code == 401
+
+
+# (route, query, words the 422 names; None where FastAPI's own validation answers)
+BAD_INPUTS: list[tuple[str, dict[str, str], str | None]] = [
+    (
+        "confusion",
+        {"task": "sentiment", "since": "2026-01-01T00:00:00Z", "until": "2026-04-02T00:00:00Z"},
+        "at most 90 days",
+    ),
+    (
+        "confusion",
+        {"task": "sentiment", "since": "2026-02-01T00:00:00Z", "until": "2026-01-01T00:00:00Z"},
+        "since must be before until",
+    ),
+    (
+        "accuracy",
+        {
+            "task": "sentiment",
+            "bucket": "hour",
+            "since": "2026-01-01T00:00:00Z",
+            "until": "2026-03-31T00:00:00Z",
+        },
+        "2136 hour buckets",
+    ),
+    (
+        "volume",
+        {"bucket": "hour", "since": "2026-01-01T00:00:00Z", "until": "2026-03-31T00:00:00Z"},
+        "at most 2000",
+    ),
+    ("ab", {"task": "sentiment", "window": "91d"}, "at most 90 days"),
+    ("ab", {"task": "sentiment", "window": "2161h"}, "at most 90 days"),
+    ("ab", {"task": "sentiment", "window": "0h"}, None),
+    ("ab", {"task": "sentiment", "until": "0001-01-02T00:00:00Z", "window": "2d"}, "years 1"),
+    ("volume", {"until": "9999-12-31T23:00:00-05:00"}, "years 1"),
+    ("ab", {"task": "sentiment", "window": "1w"}, None),
+    ("ab", {"task": "sentiment", "alpha": "0.5"}, None),
+    ("ab", {"task": "sentiment", "min_labelled": "0"}, None),
+    ("drift", {"task": "sentiment", "days": "91"}, None),
+    ("drift", {"task": "sentiment", "reference_days": "0"}, None),
+    ("confusion", {"task": "irony"}, None),
+    ("confusion", {}, None),
+    ("confusion", {"task": "sentiment", "version": "v" * 65}, None),
+    ("confusion", {"task": "sentiment", "version": "v1\n"}, None),
+    ("volume", {"bucket": "minute"}, None),
+    ("volume", {"since": "yesterday"}, None),
+]
+
+
+def test_bad_inputs_are_422(client: TestClient, factory: Factory) -> None:
+    analyst = member(factory, "acme", "ana", Role.ANALYST)
+    for path, params, detail in BAD_INPUTS:
+        response = client.get(f"{BASE}/{path}", params=params, headers=analyst.headers)
+        assert response.status_code == 422, (path, params, response.text)
+        if detail is not None:
+            assert detail in response.json()["detail"], (path, params)
+
+
+def test_the_largest_inputs_are_answered(client: TestClient, factory: Factory) -> None:
+    analyst = member(factory, "acme", "ana", Role.ANALYST)
+    since, until = "2026-01-01T00:00:00Z", "2026-04-01T00:00:00Z"  # exactly 90 days
+    _get(client, analyst, "confusion", task="sentiment", since=since, until=until)
+    _get(client, analyst, "volume", bucket="day", since=since, until=until)
+    # 2000 hour buckets exactly.
+    _get(
+        client,
+        analyst,
+        "accuracy",
+        task="sentiment",
+        bucket="hour",
+        since=since,
+        until="2026-03-25T08:00:00Z",
+    )
+    _get(client, analyst, "ab", task="sentiment", window="90d")
+    _get(client, analyst, "ab", task="sentiment", window="2160h")
+    body = _get(client, analyst, "drift", task="sentiment", days=90, reference_days=90)
+    assert len(body["days"]) == 90
+
+
+def test_generated_queries_never_fail_the_server(client: TestClient, factory: Factory) -> None:
+    """schemathesis' generated queries for the analytics routes, over a log with traffic in it:
+    answers are 200 or 422, never a server error."""
+    analyst = member(factory, "acme", "ana", Role.ANALYST)
+    log(factory, analyst.account.tenant, [Served(f"t{i}", "v1", POS, day(-1)) for i in range(5)])
+    _feedback(client, analyst, [(f"t{i}", NEG, "v1") for i in range(5)])
+    api = schemathesis.openapi.from_dict(fastapi_app(client).openapi())
+    operations = [
+        result.ok()
+        for result in api.get_all_operations()
+        if not isinstance(result, Err) and result.ok().path.startswith(BASE)
+    ]
+    assert len(operations) == len(READS)
+    statuses: Counter[int] = Counter()
+    for operation in operations:
+
+        @given(case=operation.as_strategy())
+        @settings(
+            max_examples=40,
+            deadline=None,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
+        def exercise(case: Any) -> None:
+            # Sent through the test client (the app's own event loop), with the analyst's
+            # credential only: the generated cases vary the query, which is all these take.
+            response = client.get(case.formatted_path, params=case.query, headers=analyst.headers)
+            statuses[response.status_code] += 1
+            assert response.status_code in (200, 422), (case.query, response.text[:300])
+
+        exercise()
+    assert statuses[200] > 0, statuses
+    assert statuses[422] > 0, statuses
