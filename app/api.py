@@ -15,7 +15,7 @@ from fastapi.routing import APIRoute
 
 from sentimentops import __version__
 from sentimentops.analytics import router as analytics_api_router
-from sentimentops.app import health
+from sentimentops.app import health, ui
 from sentimentops.app.docs import install_docs
 from sentimentops.approvals import router as approvals_router
 from sentimentops.core.db import make_engine, make_read_session_factory, make_session_factory
@@ -188,6 +188,8 @@ def create_app(
 
         app.include_router(slack_router(app.state.slack))
     install_docs(app)
+    # Last: its catch-all answers client-side routes of the web UI that no route above matched.
+    app.include_router(ui.router)
     # Added last = outermost: every response, a 413 included, carries a request id.
     app.add_middleware(
         BodySizeLimitMiddleware,

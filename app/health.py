@@ -1,11 +1,9 @@
-"""Liveness, readiness, version and the landing page: the public face of the process."""
+"""Liveness, readiness and version: the public face of the process (`/` is app/ui.py)."""
 
 from __future__ import annotations
 
-from importlib import resources
-
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import text
 
@@ -62,15 +60,3 @@ def readyz(request: Request, session: SessionDep) -> JSONResponse:
 @router.get("/api/v1/version", operation_id="platform-version")
 def version() -> VersionInfo:
     return VersionInfo(name="sentimentops", version=__version__)
-
-
-@router.get(
-    "/", response_class=HTMLResponse, include_in_schema=False, operation_id="platform-index"
-)
-def index() -> HTMLResponse:
-    page = (
-        resources.files("sentimentops.app")
-        .joinpath("static/index.html")
-        .read_text(encoding="utf-8")
-    )
-    return HTMLResponse(page.replace("{{version}}", __version__))

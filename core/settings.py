@@ -222,6 +222,9 @@ class Settings(BaseSettings):
     temporal_external_ui_url: str | None = None
     # Where people open the web UI (e.g. https://ops.example.com); Slack messages link plans there.
     web_ui_url: str | None = None
+    # The web UI's build (`npm run build` in ui/) that the API serves at `/`; unset: ui/dist in
+    # the checkout. Without a build there, `/` is the landing page (docs/ui.md).
+    ui_dist_dir: Path | None = None
 
     # Slack app (approvals/slack/, docs/slack.md). The bot token turns on the Slack notifier and
     # Socket Mode (`sentimentops slack`, with the app-level token); with the signing secret too,
