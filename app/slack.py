@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import Literal
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 from temporalio.client import WorkflowQueryFailedError
 
 from sentimentops.agents import flows as agent_flows
@@ -38,6 +40,7 @@ from sentimentops.approvals.slack.ports import (
     DraftView,
     Dropped,
     Failed,
+    FinishedPlan,
     PlanState,
     Progress,
     StepView,
@@ -174,6 +177,33 @@ class WorkflowPlanWatch:
             rolled_back=rolled_back,
             message=progress.message,
         )
+
+    async def finished(self, *, tenant_ids: list[str], limit: int) -> list[FinishedPlan]:
+        def read(session: Session) -> list[FinishedPlan]:
+            query = (
+                select(PlanExecution)
+                .where(
+                    PlanExecution.tenant_id.in_(tenant_ids),
+                    PlanExecution.finished_at.is_not(None),
+                )
+                .order_by(PlanExecution.finished_at.desc())
+                .limit(limit)
+            )
+            return [
+                FinishedPlan(
+                    workflow_id=row.id,
+                    tenant_id=row.tenant_id,
+                    status=row.status,
+                    message=row.message,
+                    rationale=row.rationale,
+                    # SQLite returns naive datetimes; every stored time is UTC.
+                    finished_at=row.finished_at.replace(tzinfo=row.finished_at.tzinfo or UTC),
+                )
+                for row in session.execute(query).scalars()
+                if row.finished_at is not None
+            ]
+
+        return await self._flows.read(read)
 
 
 def build_slack(

@@ -239,6 +239,17 @@ def reject_modal(approval_id: str, plan_hash: str, channel: str, ts: str) -> Blo
     }
 
 
+def finished(
+    workflow_id: str, rationale: str, outcome: str, links: Links
+) -> tuple[str, list[Block]]:
+    """A plan that ended (one Slack did not follow through an approval or a draft)."""
+    lines = f"*Plan* `{esc(workflow_id, 200)}` {outcome}\n{esc(rationale, 1500)}"
+    message = [section(lines)]
+    if (where := links.line()) is not None:
+        message.append(context(where))
+    return plain(f"Plan {workflow_id} ended", 300), message
+
+
 # --- Status of a tracked message --------------------------------------------------------------
 
 

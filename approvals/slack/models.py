@@ -57,13 +57,15 @@ class SlackThread(TenantOwned, Base):
 class SlackMessage(TenantOwned, Base):
     """A message the app keeps current as its plan moves: an approval request (buttons) or a
     submitted draft. `blocks` is the message without its status line, which the updater
-    renders anew; `status_text` is the line last sent, so an unchanged status sends nothing."""
+    renders anew; `status_text` is the line last sent, so an unchanged status sends nothing.
+    The notice of a plan that ended is recorded too (done at once), so it is posted once."""
 
     __tablename__ = "slack_messages"
     __table_args__ = (Index("ix_slack_messages_open", "done", "updated_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    kind: Mapped[str] = mapped_column(String(16))  # approval | plan
+    # approval | plan (a submitted draft) | finished (an ended plan, announced; never updated)
+    kind: Mapped[str] = mapped_column(String(16))
     channel_id: Mapped[str] = mapped_column(String(32))
     ts: Mapped[str] = mapped_column(String(32))
     workflow_id: Mapped[str] = mapped_column(String(255), index=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from sentimentops.identity.principal import Principal
@@ -102,7 +103,23 @@ class PlanState:
     message: str = ""
 
 
+@dataclass(frozen=True)
+class FinishedPlan:
+    """A plan of the registry that has ended."""
+
+    workflow_id: str
+    tenant_id: str
+    status: str
+    message: str
+    rationale: str
+    finished_at: datetime
+
+
 class PlanWatch(Protocol):
     async def state(self, workflow_id: str) -> PlanState | None:
         """None: the plan is not known (yet)."""
+        ...
+
+    async def finished(self, *, tenant_ids: list[str], limit: int) -> list[FinishedPlan]:
+        """The tenants' most recently finished plans, newest first, at most `limit`."""
         ...

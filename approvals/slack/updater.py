@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 
 from sentimentops.approvals.models import ApprovalRequest
 from sentimentops.approvals.slack import blocks, links
-from sentimentops.approvals.slack.models import SlackMessage
-from sentimentops.approvals.slack.ports import PlanState, PlanWatch
+from sentimentops.approvals.slack.models import SlackMessage, SlackWorkspace
+from sentimentops.approvals.slack.ports import FinishedPlan, PlanState, PlanWatch
 from sentimentops.core.flows import FlowContext
 from sentimentops.core.logging import get_logger
 from sentimentops.core.vocabulary import ApprovalStatus
@@ -101,6 +101,8 @@ class SlackUpdater:
         self._plans = plans
         self._interval = interval
         self._task: asyncio.Task[None] | None = None
+        # Plans that ended before this process started are not announced (no flood on start).
+        self._since = datetime.now(UTC)
 
     def start(self) -> None:
         if self._task is None:
@@ -117,9 +119,68 @@ class SlackUpdater:
         while True:
             try:
                 await self.tick()
+                await self.announce_finished()
             except Exception:
                 log.exception("slack.update_failed")
             await asyncio.sleep(self._interval)
+
+    async def announce_finished(self) -> int:
+        """Post each plan of a Slack tenant that ended since this process started, once, in
+        the tenant's channel, unless a tracked message already shows its end (an approval
+        request, a submitted draft); how many were posted."""
+        channels = await self._flows.read(
+            lambda session: {
+                space.tenant_id: space.channel_id
+                for space in session.execute(select(SlackWorkspace)).scalars()
+            }
+        )
+        if not channels:
+            return 0
+        ended = await self._plans.finished(tenant_ids=sorted(channels), limit=BATCH)
+        fresh = [plan for plan in ended if plan.finished_at >= self._since]
+        ids = [plan.workflow_id for plan in fresh]
+        shown = await self._flows.read(
+            lambda session: set(
+                session.execute(
+                    select(SlackMessage.workflow_id).where(SlackMessage.workflow_id.in_(ids))
+                ).scalars()
+            )
+        )
+        posted = 0
+        for plan in reversed(fresh):  # oldest first, as they ended
+            if plan.workflow_id not in shown:
+                await self._announce(plan, channels[plan.tenant_id])
+                posted += 1
+        return posted
+
+    async def _announce(self, plan: FinishedPlan, channel: str) -> None:
+        state = PlanState(status=plan.status, final=True, message=plan.message)
+        text, base = blocks.finished(
+            plan.workflow_id, plan.rationale, blocks.plan_line(state), self._links(plan.workflow_id)
+        )
+        posted = await self._client.chat_postMessage(channel=channel, text=text, blocks=base)
+
+        def record(session: Session) -> None:
+            session.add(
+                SlackMessage(
+                    tenant_id=plan.tenant_id,
+                    kind="finished",
+                    channel_id=str(posted["channel"]),
+                    ts=str(posted["ts"]),
+                    workflow_id=plan.workflow_id,
+                    approval_id=None,
+                    blocks=base,
+                    text=text,
+                    status_text="",
+                    done=True,
+                    updated_at=datetime.now(UTC),
+                )
+            )
+
+        await self._flows.write(record)
+
+    def _links(self, workflow_id: str) -> blocks.Links:
+        return blocks.plan_links(self._flows.settings, workflow_id)
 
     async def tick(self, *, approval_id: str | None = None, message_id: int | None = None) -> int:
         """Bring the open messages (or the one named) up to date; how many were changed."""

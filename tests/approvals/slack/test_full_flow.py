@@ -206,6 +206,12 @@ async def _flow(harness: Harness, platform: Platform) -> None:
         "the submitted draft's message to show the plan completed",
     )
 
+    # The plan's end is shown by its tracked messages: no separate notice of it.
+    portal = harness.http.portal
+    assert portal is not None
+    assert await asyncio.to_thread(portal.call, harness.slack.updater.announce_finished) == 0
+    assert len(stand_in.in_channel(CHANNEL)) == 1
+
     # 7. A later press, from the message as first shown, changes nothing and says why.
     await harness.send(press(TEAM, BOB, as_first_shown, "approval_approve"), form=True)
     assert "request is approved" in stand_in.ephemerals(BOB)[-1]
