@@ -52,7 +52,7 @@ from sentimentops.core.policy import PolicyEngine
 from sentimentops.core.settings import Settings
 from sentimentops.core.vocabulary import FINAL_PLAN_STATUSES
 from sentimentops.identity.principal import Principal
-from sentimentops.workflows.client import plan_progress
+from sentimentops.workflows.client import plan_progress, sentry_workflow_id
 from sentimentops.workflows.models import PlanExecution
 
 # A progress query is answered by a worker; the updater polls again soon, so it waits little.
@@ -185,6 +185,9 @@ class WorkflowPlanWatch:
                 .where(
                     PlanExecution.tenant_id.in_(tenant_ids),
                     PlanExecution.finished_at.is_not(None),
+                    # The deployment sentry's checks (`sentry-{tenant}-{task}-check-N`) run all
+                    # day: a breach or rollback is its own notice (IncidentNotice), a pass none.
+                    PlanExecution.id.not_like(f"{sentry_workflow_id('%', '%')}-check-%"),
                 )
                 .order_by(PlanExecution.finished_at.desc())
                 .limit(limit)

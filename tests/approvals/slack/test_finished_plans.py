@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from temporalio.client import Client
 
 from sentimentops.approvals.slack.models import SlackMessage
+from sentimentops.core.db import transaction
 from sentimentops.core.policy import Principal as PolicyPrincipal
+from sentimentops.workflows.models import PlanExecution
 from sentimentops.workflows.schemas import PlanStep
 from tests.approvals.slack.conftest import CHANNEL, TEAM, Harness
 from tests.workflows.conftest import (
@@ -43,6 +46,22 @@ async def _announced(harness: Harness, platform: Platform) -> None:
             PlanStep(tool="set_canary", params={"task": "sarcasm", "share": 0.5}), proposer=viewer
         )
     )
+    # A deployment sentry's routine check (a plan too) is not announced.
+    with transaction(harness.sessions) as session:
+        session.add(
+            PlanExecution(
+                id="sentry-acme-sarcasm-check-1",
+                tenant_id=platform.tenant.id,
+                proposer="agent:deployment-sentry",
+                plan_hash="e" * 64,
+                rationale="deployment sentry check of sarcasm@production",
+                tools=["get_service_metrics"],
+                status="completed",
+                message="",
+                created_at=datetime.now(UTC),
+                finished_at=datetime.now(UTC),
+            )
+        )
     await platform.wait_for(reads, {"completed"})
     await platform.wait_for(denied, {"denied"})
     for _ in range(150):
