@@ -258,11 +258,13 @@ def failed_by_alias(scope: Scope, aliases: tuple[str, ...]) -> Select[str | None
     )
 
 
-def _score_bin() -> ColumnElement[int]:
-    # CAST truncates toward zero, which is floor for probabilities; 1.0 joins the last bin
-    # (numpy.histogram's last bin is closed too).
-    scaled = cast(PredictionRecord.probability * SCORE_BINS, Integer)
-    return case((PredictionRecord.probability >= 1.0, SCORE_BINS - 1), else_=scaled)
+def _score_bin(dialect: str) -> ColumnElement[int]:
+    """floor(probability × SCORE_BINS); 1.0 joins the last bin (numpy.histogram's last bin is
+    closed too). SQLite's CAST truncates, which is floor for probabilities; PostgreSQL's rounds,
+    so it floors first (SQLite has floor() only when built with its math functions)."""
+    scaled = PredictionRecord.probability * SCORE_BINS
+    whole = cast(func.floor(scaled) if dialect == "postgresql" else scaled, Integer)
+    return case((PredictionRecord.probability >= 1.0, SCORE_BINS - 1), else_=whole)
 
 
 def _length_bin(edges: list[float]) -> ColumnElement[int]:
@@ -277,7 +279,7 @@ def _length_bin(edges: list[float]) -> ColumnElement[int]:
 def score_histogram(scope: Scope, *, dialect: str) -> Select[str | datetime, int, int, float]:
     """(day, score bin, predictions, sum of scores)."""
     day = bucket_of(PredictionRecord.created_at, "day", dialect).label("day")
-    score = _score_bin().label("bin")
+    score = _score_bin(dialect).label("bin")
     return (
         select(day, score, func.count(), func.sum(PredictionRecord.probability))
         .where(*_in_scope(scope))

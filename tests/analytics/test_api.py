@@ -387,11 +387,13 @@ def test_drift_per_day_against_the_reference(client: TestClient, factory: Factor
             for i, (p, c) in enumerate(zip(rows, lengths, strict=True))
         ]
 
-    # Reference (days -9 … -3 for days=3): 40 % at 0.15, 40 % at 0.55, 20 % at 0.95; half the
-    # texts 30 characters long, half 70. Yesterday: the same shape. Today: mostly 0.95, long.
-    log(factory, acme, batch(day(-5), {0.15: 40, 0.55: 40, 0.95: 20}, {30: 50, 70: 50}))
-    log(factory, acme, batch(day(-1), {0.15: 20, 0.55: 20, 0.95: 10}, {30: 25, 70: 25}))
-    log(factory, acme, batch(day(0, 0), {0.15: 10, 0.55: 10, 0.95: 80}, {300: 100}))
+    # Reference (days -9 … -3 for days=3): 40 % at 0.196, 40 % at 0.596, 20 % at 0.996; half
+    # the texts 30 characters long, half 70. Yesterday: the same shape. Today: mostly 0.996,
+    # long. (Scores just under a bin edge: a bin rounded instead of floored is caught.)
+    low, mid, high = 0.196, 0.596, 0.996
+    log(factory, acme, batch(day(-5), {low: 40, mid: 40, high: 20}, {30: 50, 70: 50}))
+    log(factory, acme, batch(day(-1), {low: 20, mid: 20, high: 10}, {30: 25, 70: 25}))
+    log(factory, acme, batch(day(0, 0), {low: 10, mid: 10, high: 80}, {300: 100}))
 
     body = _get(client, analyst, "drift", task="sentiment", days=3, reference_days=7, min_volume=50)
     assert body["reference_predictions"] == 100
@@ -405,7 +407,7 @@ def test_drift_per_day_against_the_reference(client: TestClient, factory: Factor
     assert yesterday["psi_text_chars"] == pytest.approx(0.0, abs=1e-12)
     assert yesterday["ks_score"] == pytest.approx(0.0, abs=1e-12)
 
-    # Score bins of 0.1: 0.15 → bin 1, 0.55 → bin 5, 0.95 → bin 9.
+    # Score bins of 0.1: 0.196 → bin 1, 0.596 → bin 5, 0.996 → bin 9.
     reference = [0, 0.4, 0, 0, 0, 0.4, 0, 0, 0, 0.2]
     now = [0, 0.1, 0, 0, 0, 0.1, 0, 0, 0, 0.8]
     assert today["psi_score"] == pytest.approx(_psi(reference, now))
@@ -416,7 +418,7 @@ def test_drift_per_day_against_the_reference(client: TestClient, factory: Factor
     assert today["psi_text_chars"] == pytest.approx(_psi(lengths_ref, lengths_now))
     # CDFs at 0.2: 0.4 vs 0.1; at 0.6: 0.8 vs 0.2 → the largest gap is 0.6.
     assert today["ks_score"] == pytest.approx(0.6)
-    assert today["mean_score"] == pytest.approx(0.83)
+    assert today["mean_score"] == pytest.approx((10 * low + 10 * mid + 80 * high) / 100)
     assert today["mean_text_chars"] == pytest.approx(300.0)
 
     few = _get(client, analyst, "drift", task="sentiment", days=3, min_volume=60)
