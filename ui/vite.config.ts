@@ -26,5 +26,7 @@ export default defineConfig({
     include: ["src/**/*.test.{ts,tsx}"],
     // Two cores shared with the Python suite: one worker keeps the machine responsive.
     maxWorkers: 1,
+    // MUI renders are slow on a loaded shared machine; typing a sentence can take seconds.
+    testTimeout: 30_000,
   },
 });
