@@ -9,6 +9,7 @@ from sentimentops.approvals.slack.models import (
     SlackWorkspace,
 )
 from sentimentops.core.audit.models import AuditChainHead, AuditEvent
+from sentimentops.curation.models import DataIssue
 from sentimentops.identity.models import (
     ApiKey,
     BootstrapToken,
@@ -37,6 +38,7 @@ __all__ = [
     "AuditEvent",
     "BootstrapToken",
     "CanaryShare",
+    "DataIssue",
     "DatasetVersion",
     "Feedback",
     "KbDocument",

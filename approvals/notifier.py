@@ -48,7 +48,21 @@ class IncidentNotice(BaseModel):
     workflow_url: str | None = None
 
 
-Notice = ApprovalNotice | IncidentNotice
+class DataIssueNotice(BaseModel):
+    """The Data Curation agent opened a data issue: a dataset version drifted from the one
+    before it (schema or label balance)."""
+
+    kind: Literal["data_issue"] = "data_issue"
+    tenant: str
+    issue_id: str
+    dataset_version_id: str
+    task: str
+    kinds: list[str]
+    summary: str = Field(max_length=4000)
+    thread_id: str | None = None  # the agent's thread of this curation, if it wrote one
+
+
+Notice = ApprovalNotice | IncidentNotice | DataIssueNotice
 
 
 class Notifier(Protocol):

@@ -265,6 +265,11 @@ class Settings(BaseSettings):
     # annotator stays locked to them before another annotator may take it.
     labeling_max_items: int = Field(default=10_000, ge=1, le=200_000)
     labeling_lock_minutes: float = Field(default=15.0, gt=0, le=24 * 60)
+    # The Data Curation agent opens a data issue when a label's share of a dataset version moved
+    # more than this many percentage points from the previous version's.
+    curation_label_drift_points: float = Field(default=10.0, gt=0, le=100)
+    # At most this many suspected label errors go into a proposed relabeling project.
+    curation_max_relabel_items: int = Field(default=500, ge=1, le=2000)
 
     # Where scripts/setup puts the Go-built tools (temporal, opa); PATH is searched after it.
     tools_dir: Path = REPO_ROOT / ".tools" / "bin"

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from sentimentops.approvals.notifier import (
     ApprovalNotice,
+    DataIssueNotice,
     IncidentNotice,
     Notice,
     Notifier,
@@ -89,8 +90,10 @@ class SlackNotifier:
         tenant_id, channel = target
         if isinstance(notice, ApprovalNotice):
             await self._approval(notice, tenant_id, channel)
-        else:
+        elif isinstance(notice, IncidentNotice):
             await self._incident(notice, channel)
+        else:
+            await self._data_issue(notice, channel)
 
     async def _approval(self, notice: ApprovalNotice, tenant_id: str, channel: str) -> None:
         view = blocks.ApprovalView(
@@ -146,4 +149,19 @@ class SlackNotifier:
             message.append(blocks.context(links_line))
         await self._client.chat_postMessage(
             channel=channel, text=blocks.plain(text, 300), blocks=message
+        )
+
+    async def _data_issue(self, notice: DataIssueNotice, channel: str) -> None:
+        what = " and ".join(k.replace("_", " ") for k in notice.kinds) or "drift"
+        lines = [
+            f":warning: *Data issue* on {blocks.esc(notice.task, 60)}: {blocks.esc(what, 100)}",
+            blocks.esc(notice.summary, 2500),
+            f"Issue `{notice.issue_id}`; dataset version `{notice.dataset_version_id}`.",
+        ]
+        if notice.thread_id:
+            lines.append(f"The Data Curation agent's report waits in thread `{notice.thread_id}`.")
+        await self._client.chat_postMessage(
+            channel=channel,
+            text=blocks.plain(f"Data issue on {notice.task}: {what}", 300),
+            blocks=[blocks.section("\n".join(lines))],
         )
