@@ -7,6 +7,7 @@ from typing import Any
 
 from sentimentops.tools import (
     compare_models,
+    create_relabel_project,
     detect_drift,
     evaluate_model,
     get_service_metrics,
@@ -36,5 +37,6 @@ TOOLS: dict[str, AnySpec] = {
         get_service_metrics.SPEC,
         detect_drift.SPEC,
         search_kb.SPEC,
+        create_relabel_project.SPEC,
     )
 }

@@ -3,7 +3,7 @@
 # Input:
 #   principal: {subject, kind: "human" | "agent", roles: [string], tenant, agent?}
 #              agent: which of the platform's LangGraph agents acts ("planner",
-#              "training-executor", "deployment-sentry"); null or absent for everyone else,
+#              "training-executor", "deployment-sentry", "data-curation"); null or absent for everyone else,
 #              the deployment sentry *workflow* included
 #   tenant:    the tenant the call acts on
 #   tool:      the tool's name (see tools/)

@@ -264,3 +264,33 @@ test_the_planner_may_ask_for_production if {
 	d := tools.decision with input as {"principal": planner, "tenant": "acme", "tool": "promote_model", "params": {"target": "production"}}
 	d.allow
 }
+
+# The Data Curation agent's relabeling proposal: its project waits for a human approval of the
+# plan; a curator may make one directly; a viewer or an annotator may not.
+curator := named_agent("data-curation")
+
+test_the_curation_agents_relabel_project_waits_for_a_human if {
+	d := tools.decision with input as {"principal": curator, "tenant": "acme", "tool": "create_relabel_project", "params": {}, "context": {"plan_hash": plan_hash}}
+	d.allow
+	d.needs_approval
+	d.reasons == [agent_reason("create_relabel_project")]
+}
+
+test_the_curation_agents_relabel_project_runs_once_its_plan_is_approved if {
+	d := tools.decision with input as {"principal": curator, "tenant": "acme", "tool": "create_relabel_project", "params": {}, "context": approved(["human:dana"], plan_hash)}
+	d.allow
+	not d.needs_approval
+}
+
+test_a_curator_may_create_a_relabel_project if {
+	d := tools.decision with input as {"principal": human(["analyst"], "acme"), "tenant": "acme", "tool": "create_relabel_project", "params": {}}
+	d.allow
+	not d.needs_approval
+}
+
+test_annotators_and_viewers_may_not_create_relabel_projects if {
+	every role in ["viewer", "annotator", "approver"] {
+		d := tools.decision with input as {"principal": human([role], "acme"), "tenant": "acme", "tool": "create_relabel_project", "params": {}}
+		not d.allow
+	}
+}
