@@ -1,4 +1,5 @@
-"""train_model: fit a model family on a task's reference data and register a candidate."""
+"""train_model: fit a model family on a task's reference data, or on one of the tenant's dataset
+versions, and register a candidate."""
 
 from __future__ import annotations
 
@@ -9,15 +10,22 @@ from typing import TYPE_CHECKING
 
 from pydantic import Field
 
+from sentimentops.core.errors import InvalidInput
 from sentimentops.core.vocabulary import CANDIDATE_ALIAS, Task
 from sentimentops.tools.base import Queue, ToolContext, ToolInput, ToolOutput, ToolSpec
 
 if TYPE_CHECKING:
     from sentimentops.core.model_registry import ModelRegistry
-    from sentimentops.training.service import TrainResult
+    from sentimentops.training.datasets.schemas import LineageNode
+    from sentimentops.training.service import OwnData, TrainResult
 
 IDEMPOTENCY_TAG = "sentimentops.idempotency_key"  # readable, for forensics
 IDEMPOTENCY_HASH_TAG = "sentimentops.idempotency_sha256"  # safe to put in a search filter
+DATASET_VERSION_TAG = "sentimentops.dataset_version"
+DATASET_LINEAGE_TAG = "sentimentops.dataset_lineage"
+# MLflow refuses tag values beyond 8,000 characters (5,000 on older servers): a lineage longer
+# than this keeps its nearest ancestors and says it was cut.
+_MAX_LINEAGE_CHARS = 4000
 
 
 class TrainModelInput(ToolInput):
@@ -32,6 +40,15 @@ class TrainModelInput(ToolInput):
         description=(
             "settings of the family's config file to change, by dotted key, e.g. "
             '{"optim.learning_rate": 2.5e-5, "optim.epochs": 2}; empty: the file as it is'
+        ),
+    )
+    dataset_version: str | None = Field(
+        default=None,
+        pattern=r"^[0-9a-f]{8,64}$",
+        description=(
+            "train on this dataset version of the tenant (its id, or a unique prefix of 8+ hex "
+            "digits of its id or content hash) instead of the reference data: its train split "
+            "trains, its test split evaluates (the reference test split when it has none)"
         ),
     )
 
@@ -77,16 +94,74 @@ def _check_overrides(params: TrainModelInput) -> None:
         apply_overrides(config, params.config_overrides)
 
 
-def _key_hash(tenant: str, params: TrainModelInput) -> str:
-    """What a retry of this call finds its version by. Overrides are part of it: the same key
-    with other settings is another training (none: the hash earlier versions were tagged with)."""
+def _key_hash(tenant: str, params: TrainModelInput, dataset_version: str | None = None) -> str:
+    """What a retry of this call finds its version by. Overrides and the dataset version (its
+    full id) are part of it: the same key with other settings or data is another training
+    (neither: the hash earlier versions were tagged with)."""
     key = f"{tenant}:{params.idempotency_key}"
     if params.config_overrides:
         key += ":" + json.dumps(params.config_overrides, sort_keys=True, separators=(",", ":"))
+    if dataset_version is not None:
+        key += f":dataset={dataset_version}"
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def _train(ctx: ToolContext, params: TrainModelInput, tags: dict[str, str]) -> TrainResult:
+def _lineage(node: LineageNode) -> str:
+    """The version and its ancestors, nearest first, as compact JSON (id, name, transform,
+    parents' ids): what the run's tag records; the full tree is in the dataset API."""
+    chain: list[dict[str, object]] = []
+    queue = [node]
+    seen: set[str] = set()
+    while queue:
+        current = queue.pop(0)
+        if current.id in seen:  # two parents that share an ancestor
+            continue
+        seen.add(current.id)
+        chain.append(
+            {
+                "id": current.id,
+                "name": current.name,
+                "transform": current.transform,
+                "parents": [p.id for p in current.parents],
+            }
+        )
+        queue.extend(current.parents)
+    text = json.dumps(chain, separators=(",", ":"))
+    while len(text) > _MAX_LINEAGE_CHARS and len(chain) > 1:
+        chain.pop()
+        text = json.dumps([*chain, {"truncated": True}], separators=(",", ":"))
+    return text
+
+
+def _own_data(ctx: ToolContext, params: TrainModelInput) -> OwnData | None:
+    """The acting tenant's dataset version named by the call, with the tags that record it;
+    another tenant's version is NotFound, like a missing one."""
+    if params.dataset_version is None:
+        return None
+    from sentimentops.training.datasets import service as datasets
+    from sentimentops.training.service import OwnData
+
+    with ctx.sessions() as session:
+        version = datasets.get_version(
+            session, tenant_id=ctx.tenant_id(session), ref=params.dataset_version
+        )
+        if version.task != params.task:
+            raise InvalidInput(
+                f"dataset version {version.id} is for {version.task}, not {params.task}"
+            )
+        tags = {
+            DATASET_VERSION_TAG: version.id,
+            "sentimentops.dataset_version_name": version.name,
+            "sentimentops.dataset_content_hash": version.content_hash,
+            DATASET_LINEAGE_TAG: _lineage(datasets.lineage(session, version=version)),
+        }
+        frame = datasets.load_frame(ctx.settings, version)
+    return OwnData(frame=frame, tags=tags)
+
+
+def _train(
+    ctx: ToolContext, params: TrainModelInput, tags: dict[str, str], own: OwnData | None
+) -> TrainResult:
     # Imported here, in the worker thread: torch and MLflow take seconds to import, and doing
     # it on the event loop would stop the activity's heartbeats (and get the attempt retried).
     from sentimentops.training import service as training
@@ -99,6 +174,7 @@ def _train(ctx: ToolContext, params: TrainModelInput, tags: dict[str, str]) -> T
         on_step=ctx.heartbeat,
         version_tags=tags,
         config_overrides=params.config_overrides,
+        own_data=own,
     )
 
 
@@ -115,19 +191,25 @@ def _keep_first(
 
 async def train_model(ctx: ToolContext, params: TrainModelInput) -> TrainModelOutput:
     """Train a model family (e.g. tfidf_lr) for a task (sentiment or sarcasm) on the bundled
-    reference data, evaluate it on the held-out test split, and register it in the model
+    reference data, or on one of the tenant's dataset versions (`dataset_version`, e.g. a
+    labelling export), evaluate it on the held-out test split, and register it in the model
     registry as a new version with the alias `candidate`. Returns the model name, the new
     version and its test metrics. `config_overrides` change settings of the family's config
     file (dotted keys, checked before anything runs). Slow (seconds to minutes); does not
     change what is served."""
     await asyncio.to_thread(_check_overrides, params)
+    # Read before the idempotency lookup: the key holds the version's full id, and a version
+    # the tenant does not own is refused before anything else happens.
+    own = await asyncio.to_thread(_own_data, ctx, params)
     tags: dict[str, str] = {}
     if params.idempotency_key:
         # Set as the version is created, so a retry after a crash between registering and
         # recording the tool's result finds the version instead of training a second one.
         tags = {
             IDEMPOTENCY_TAG: params.idempotency_key,
-            IDEMPOTENCY_HASH_TAG: _key_hash(ctx.tenant, params),
+            IDEMPOTENCY_HASH_TAG: _key_hash(
+                ctx.tenant, params, own.tags[DATASET_VERSION_TAG] if own is not None else None
+            ),
         }
         earlier = await asyncio.to_thread(
             _registered_by, ctx.registry(), params.task, tags[IDEMPOTENCY_HASH_TAG]
@@ -135,7 +217,7 @@ async def train_model(ctx: ToolContext, params: TrainModelInput) -> TrainModelOu
         if earlier is not None:
             ctx.heartbeat(f"version {earlier.version} was registered by an earlier attempt")
             return earlier
-    result = await asyncio.to_thread(_train, ctx, params, tags)
+    result = await asyncio.to_thread(_train, ctx, params, tags, own)
     if tags:
         # Two attempts of one call can overlap (a worker that stalls past the heartbeat timeout
         # is retried while its thread still runs): the first version registered wins, and a

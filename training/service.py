@@ -64,6 +64,15 @@ class TrainResult:
     report: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class OwnData:
+    """Rows to train on instead of the config's reference data (a dataset version): canonical
+    columns with a `split` column, and the tags that name where they came from."""
+
+    frame: pd.DataFrame
+    tags: dict[str, str]
+
+
 def model_registry(settings: Settings) -> MlflowRegistry:
     """The model registry and tracking store that training writes (SQLite under data_dir by
     default, created on first use)."""
@@ -193,6 +202,35 @@ def select_training_rows(
     return train
 
 
+def own_rows(
+    own: OwnData, reference: pd.DataFrame, config: TrainingConfig, max_train_samples: int | None
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, str]:
+    """(train, validation, test, where the test rows come from) for training on `own` rows:
+    its fit splits train; its validation and test splits are used when it has them, else the
+    reference data's, so that a labelled export without a test split is still measured."""
+    if "split" not in own.frame.columns:
+        raise InvalidInput("the dataset version has no splits: split it before training on it")
+    frame = own.frame
+    train = frame[frame["split"].isin(config.fit_splits)]
+    if len(train) < 2 or train["label"].nunique() < 2:
+        raise InvalidInput(
+            f"the dataset version's {'+'.join(config.fit_splits)} split needs at least two rows "
+            "of two labels or more"
+        )
+    if max_train_samples is not None and max_train_samples < len(train):
+        train = train.sample(n=max_train_samples, random_state=config.seed)
+
+    def split_of(name: str) -> tuple[pd.DataFrame, str]:
+        mine = frame[frame["split"] == name]
+        if len(mine):
+            return mine, "dataset_version"
+        return reference[reference["split"] == name], "reference"
+
+    validation, _ = split_of("validation")
+    test, test_source = split_of("test")
+    return train, validation, test, test_source
+
+
 def checkpoint_dir(settings: Settings, config: TrainingConfig, train_rows: pd.DataFrame) -> Path:
     """Where a training's checkpoints go: one folder per (config, training rows), so that a
     resumed run never continues another run's weights."""
@@ -213,6 +251,7 @@ def train(
     max_eval_samples: int | None = None,
     version_tags: dict[str, str] | None = None,
     config_overrides: dict[str, OverrideValue] | None = None,
+    own_data: OwnData | None = None,
 ) -> TrainResult:
     """Train, evaluate, log one MLflow run and register a version with alias `candidate`.
 
@@ -220,7 +259,9 @@ def train(
     `max_eval_samples` evaluates on seeded samples of the test and validation splits (smoke
     runs; tagged); `version_tags` are set on the new version as it is created (the train_model
     tool's idempotency key, so a retry finds it); `config_overrides` change settings of the
-    loaded config (training/config.py apply_overrides; the run's params show the result)."""
+    loaded config (training/config.py apply_overrides; the run's params show the result);
+    `own_data` trains on those rows instead of the reference data (own_rows says which splits
+    are used; the run's tags name the rows' origin and where the test rows came from)."""
     step = on_step or (lambda _message: None)
     config = apply_overrides(resolve_config(task, family, config_path), config_overrides or {})
     implementation = get_family(family)
@@ -230,9 +271,16 @@ def train(
 
     step(f"loading the {config.data.mixture} data")
     data = load_data(config, settings.datasets_dir)
-    train_rows = select_training_rows(data, config, max_train_samples)
-    validation = data[data["split"] == "validation"]
-    test = data[data["split"] == "test"]
+    source_tags: dict[str, str] = {}
+    if own_data is None:
+        train_rows = select_training_rows(data, config, max_train_samples)
+        validation = data[data["split"] == "validation"]
+        test = data[data["split"] == "test"]
+    else:
+        train_rows, validation, test, test_source = own_rows(
+            own_data, data, config, max_train_samples
+        )
+        source_tags = {**own_data.tags, "sentimentops.test_data": test_source}
     if max_eval_samples is not None:
         # Smoke runs: the export check and the validation metrics shrink with the test set.
         test = _sample(test, max_eval_samples, config.seed)
@@ -301,7 +349,7 @@ def train(
             "sentimentops.task": task,
             "sentimentops.family": family,
             "sentimentops.config_hash": config_hash(config),
-            "sentimentops.dataset_hash": frame_hash(data),
+            "sentimentops.dataset_hash": frame_hash(data if own_data is None else own_data.frame),
             "sentimentops.dataset_files": ",".join(
                 f"{p.relative_to(settings.datasets_dir)}={file_sha256(p)}"
                 for p in data_files(config, settings.datasets_dir)
@@ -309,6 +357,7 @@ def train(
             "sentimentops.git_commit": git_commit(),
             "sentimentops.max_train_samples": str(max_train_samples or "all"),
             "sentimentops.max_eval_samples": str(max_eval_samples or "all"),
+            **source_tags,
         }
         if config_overrides:
             tags["sentimentops.config_overrides"] = json.dumps(config_overrides, sort_keys=True)

@@ -7,7 +7,9 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import timedelta
+from functools import partial
 
+from sqlalchemy.orm import Session
 from temporalio.client import Client, WorkflowExecutionStatus
 
 from sentimentops.core.audit import service as audit
@@ -98,9 +100,16 @@ async def propose_plan_flow(ctx: FlowContext, principal: Principal, body: PlanIn
 async def start_lifecycle_flow(
     ctx: FlowContext, principal: Principal, body: LifecycleIn
 ) -> PlanAccepted:
-    """The lifecycle template, with the values the caller left unset taken from settings."""
+    """The lifecycle template, with the values the caller left unset taken from settings. A
+    dataset version is looked up now (the caller's tenant's, NotFound otherwise) and the plan
+    names its full id, so that an approval is bound to exactly that data."""
     can_propose_plans(principal)
     settings = ctx.settings
+    dataset_version = None
+    if body.dataset_version is not None:
+        dataset_version = await ctx.read(
+            partial(_dataset_version, principal=principal, task=body.task, ref=body.dataset_version)
+        )
     plan = lifecycle_plan(
         tenant=principal.tenant,
         proposer=service.proposer_of(principal),
@@ -114,8 +123,19 @@ async def start_lifecycle_flow(
             settings.lifecycle_canary_share if body.canary_share is None else body.canary_share
         ),
         approval_timeout_seconds=settings.approval_ttl_seconds,
+        dataset_version=dataset_version,
     )
     return await _start(ctx, plan)
+
+
+def _dataset_version(session: Session, *, principal: Principal, task: str, ref: str) -> str:
+    # pandas comes with the dataset service: imported only when a lifecycle names a version.
+    from sentimentops.training.datasets import service as datasets
+
+    version = datasets.get_version(session, tenant_id=principal.tenant_id, ref=ref)
+    if version.task != task:
+        raise InvalidInput(f"dataset version {version.id} is for {version.task}, not {task}")
+    return version.id
 
 
 async def start_rollback_flow(

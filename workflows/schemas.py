@@ -224,6 +224,14 @@ class LifecycleIn(BaseModel):
     max_train_samples: int | None = Field(default=None, ge=2)
     soak_seconds: float | None = Field(default=None, ge=0, le=30 * 86_400)
     canary_share: float | None = Field(default=None, ge=0, le=1)
+    dataset_version: str | None = Field(
+        default=None,
+        pattern=r"^[0-9a-f]{8,64}$",
+        description=(
+            "train on this dataset version of the tenant (id, or a unique prefix of 8+ hex "
+            "digits of its id or content hash) instead of the reference data"
+        ),
+    )
 
 
 class RollbackIn(BaseModel):

@@ -20,18 +20,24 @@ def lifecycle_plan(
     soak_seconds: float = 300.0,
     canary_share: float = 0.1,
     approval_timeout_seconds: float = 86_400.0,
+    dataset_version: str | None = None,
 ) -> Plan:
     """The model lifecycle as a plan: validate → train → evaluate → compare → staging →
     canary → soak → production (approval) → end canary; a failed soak ends the canary and rolls
-    staging back."""
+    staging back. `dataset_version` (a dataset version's id) trains on that version instead of
+    the reference data; it is in the plan only when given, so other plans keep their hash."""
     version = "${steps.1.version}"
     train: dict[str, Any] = {"task": task, "family": family}
+    rationale = f"model lifecycle: {family} for {task}"
     if max_train_samples is not None:
         train["max_train_samples"] = max_train_samples
+    if dataset_version is not None:
+        train["dataset_version"] = dataset_version
+        rationale += f" on dataset version {dataset_version}"
     return Plan(
         tenant=tenant,
         proposer=proposer,
-        rationale=f"model lifecycle: {family} for {task}",
+        rationale=rationale,
         approval_timeout_seconds=approval_timeout_seconds,
         steps=[
             PlanStep(tool="validate_dataset", params={"task": task}, gate=True),

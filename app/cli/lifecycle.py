@@ -63,6 +63,12 @@ def lifecycle_start(
         float | None, typer.Option(min=0, help="canary soak [env: LIFECYCLE_SOAK_SECONDS]")
     ] = None,
     canary_share: Annotated[float | None, typer.Option(min=0, max=1)] = None,
+    dataset_version: Annotated[
+        str | None,
+        typer.Option(
+            help="train on this dataset version (id or unique prefix) instead of the reference data"
+        ),
+    ] = None,
     tenant: TenantOpt = None,
     proposer: AsOpt = "operator",
     roles: ProposerRoleOpt = ["ml_engineer"],  # noqa: B006 - typer reads the default list
@@ -81,6 +87,7 @@ def lifecycle_start(
             max_train_samples=max_train_samples,
             soak_seconds=soak_seconds,
             canary_share=canary_share,
+            dataset_version=dataset_version,
         )
     except ValidationError as exc:
         fail(f"invalid lifecycle:\n{exc}")

@@ -2061,6 +2061,11 @@ export interface components {
             /** Canary Share */
             canary_share?: number | null;
             /**
+             * Dataset Version
+             * @description train on this dataset version of the tenant (id, or a unique prefix of 8+ hex digits of its id or content hash) instead of the reference data
+             */
+            dataset_version?: string | null;
+            /**
              * Family
              * @default tfidf_lr
              * @enum {string}
