@@ -1,6 +1,7 @@
-"""Analytics flows: one question each, shared by the API and whoever else asks (a soak gate, the
+"""Analytics flows: one question each, for the API and any later entry point (a soak gate, a
 CLI). Each checks the named permission first, bounds its window, then reads in a read session
-(on SQLite it never takes the write lock, so a long aggregate never blocks scoring's log)."""
+(on SQLite it never takes the write lock, so a long aggregate never blocks scoring's log). The
+bucket count is checked by the service, inside the read, before its query runs."""
 
 from __future__ import annotations
 
@@ -60,7 +61,6 @@ async def accuracy_flow(
     start, end = service.resolve_window(
         since=since, until=until, now=utcnow(), default=DEFAULT_WINDOW
     )
-    service.check_points(since=start, until=end, bucket=bucket)
     return await ctx.read(
         lambda session: service.accuracy(
             session,
@@ -87,7 +87,6 @@ async def volume_flow(
     start, end = service.resolve_window(
         since=since, until=until, now=utcnow(), default=DEFAULT_WINDOW
     )
-    service.check_points(since=start, until=end, bucket=bucket)
     return await ctx.read(
         lambda session: service.volume(
             session, tenant_id=principal.tenant_id, task=task, bucket=bucket, since=start, until=end
