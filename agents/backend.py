@@ -97,6 +97,10 @@ def make_backend(settings: Settings, agent: AgentName) -> AgentBackend:
         from sentimentops.agents.sentry_agent import SentryAgentBackend
 
         return SentryAgentBackend()
+    if agent == "data-curation":
+        from sentimentops.agents.curation_agent import CurationAgentBackend
+
+        return CurationAgentBackend()
     from sentimentops.agents.deterministic import DeterministicBackend
 
     return DeterministicBackend()

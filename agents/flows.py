@@ -351,16 +351,23 @@ async def incident_thread_flow(
     title: str,
     facts: str,
     tenant_id: str | None = None,
+    agent: AgentName = "deployment-sentry",
 ) -> tuple[ThreadOut, list[AgentEvent]]:
     """Open the tenant's thread for a sentry incident and let the deployment-sentry agent answer
     its facts (`facts`: the first message; trusted workflow data that quotes telemetry). For the
-    worker's sentry_incident activity only, so no caller permission: the system writes it, every
+    worker's sentry_incident activity only (and, with `agent` "data-curation", the curation
+    flow, which checks its caller first), so no caller permission: the system writes it, every
     chatter of the tenant reads it (agents/service.py), and its draft names nobody as having
     asked for it (nobody did), so any submitter may submit it. Called again with the same
     `thread_id` (a retried activity), it returns the thread as the first call left it."""
     row = await rt.flows.write(
         lambda session: service.create_incident_thread(
-            session, tenant=tenant, tenant_id=tenant_id, thread_id=thread_id, title=title
+            session,
+            tenant=tenant,
+            tenant_id=tenant_id,
+            thread_id=thread_id,
+            title=title,
+            agent=agent,
         )
     )
     graph = rt.graphs[_agent(row)]
@@ -370,8 +377,8 @@ async def incident_thread_flow(
     author = Principal(
         tenant_id=row.tenant_id,
         tenant=tenant,
-        subject="deployment-sentry",  # only the tenant context of the agent's first turn
-        name="deployment sentry",
+        subject=agent,  # only the tenant context of the agent's first turn
+        name=agent.replace("-", " "),
         kind=PrincipalKind.SERVICE,
         roles=frozenset(),
         method=AuthMethod.FIRST_PARTY,

@@ -80,6 +80,12 @@ _ROLES: dict[AgentName, str] = {
         "sarcasm models. You explain incidents from serving telemetry (what breached, since "
         "when, which version) and propose the next action as a plan."
     ),
+    "data-curation": (
+        "You are the data curation agent of SentimentOps, a platform that serves sentiment and "
+        "sarcasm models. You explain what the curation of a dataset version found (validation "
+        "failures, drift from the previous version, likely label errors) and propose "
+        "relabeling projects as plans."
+    ),
 }
 
 _RULES = (

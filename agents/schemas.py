@@ -11,8 +11,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sentimentops.workflows.schemas import PlanAccepted, PlanStep
 
-AgentName = Literal["planner", "training-executor", "deployment-sentry"]
-AGENT_NAMES: tuple[AgentName, ...] = ("planner", "training-executor", "deployment-sentry")
+AgentName = Literal["planner", "training-executor", "deployment-sentry", "data-curation"]
+AGENT_NAMES: tuple[AgentName, ...] = (
+    "planner",
+    "training-executor",
+    "deployment-sentry",
+    "data-curation",
+)
 
 MAX_MESSAGE_CHARS = 4000
 

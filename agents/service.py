@@ -23,6 +23,9 @@ from sentimentops.inference.models import CanaryShare
 
 # The author of the deployment sentry's incident threads (an audit actor, never a login).
 INCIDENT_AUTHOR = "system:deployment-sentry"
+# The Data Curation agent's reports on dataset versions: written by the system like incidents.
+CURATION_AUTHOR = "system:data-curation"
+_SYSTEM_AUTHORS = (INCIDENT_AUTHOR, CURATION_AUTHOR)
 
 
 def create_thread(
@@ -53,26 +56,34 @@ def create_thread(
 
 
 def create_incident_thread(
-    session: Session, *, tenant: str, thread_id: str, title: str, tenant_id: str | None = None
+    session: Session,
+    *,
+    tenant: str,
+    thread_id: str,
+    title: str,
+    tenant_id: str | None = None,
+    agent: AgentName = "deployment-sentry",
 ) -> AgentThread:
     """The deployment sentry's thread `thread_id` for an incident of `tenant` (a slug; its id
-    when the sentry carries it): the one written before under that id (a retried activity), or
+    when the sentry carries it), or with `agent` "data-curation" the Data Curation agent's
+    report on a dataset version: the one written before under that id (a retried activity), or
     a new one."""
     found = session.get(Tenant, tenant_id_of(session, tenant, known=tenant_id))
     if found is None:
         raise NotFound(f"tenant {tenant} not found")
+    author = CURATION_AUTHOR if agent == "data-curation" else INCIDENT_AUTHOR
     existing = session.get(AgentThread, thread_id)
     if existing is not None:
-        if existing.tenant_id != found.id or existing.created_by != INCIDENT_AUTHOR:
+        if existing.tenant_id != found.id or existing.created_by != author:
             raise Conflict(f"agent thread {thread_id} is not this incident's")
         return existing
     now = datetime.now(UTC)
     row = AgentThread(
         id=thread_id,
         tenant_id=found.id,
-        agent="deployment-sentry",
+        agent=agent,
         title=title[:200],
-        created_by=INCIDENT_AUTHOR,
+        created_by=author,
         created_at=now,
         updated_at=now,
     )
@@ -80,18 +91,20 @@ def create_incident_thread(
     session.flush()
     audit.record(
         session,
-        actor=INCIDENT_AUTHOR,
+        actor=author,
         tenant=tenant,
         action="agent.thread.create",
         resource=f"agent_thread/{row.id}",
         outcome=AuditOutcome.SUCCEEDED,
-        details={"agent": "deployment-sentry", "incident": True},
+        details={"agent": agent, "incident": True},
     )
     return row
 
 
 def _visible(principal: Principal) -> ColumnElement[bool]:
-    return or_(AgentThread.created_by == principal.actor, AgentThread.created_by == INCIDENT_AUTHOR)
+    return or_(
+        AgentThread.created_by == principal.actor, AgentThread.created_by.in_(_SYSTEM_AUTHORS)
+    )
 
 
 def get_thread(session: Session, *, principal: Principal, thread_id: str) -> AgentThread:

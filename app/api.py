@@ -25,6 +25,7 @@ from sentimentops.core.http.middleware import BodySizeLimitMiddleware, RequestCo
 from sentimentops.core.metrics import Metrics
 from sentimentops.core.model_registry import ModelRegistry
 from sentimentops.core.settings import Settings, get_settings
+from sentimentops.curation import router as curation_router
 from sentimentops.identity import router as identity_router
 from sentimentops.identity.authn import make_auth_cache
 from sentimentops.identity.cache import AuthCache
@@ -170,6 +171,7 @@ def create_app(
     app.include_router(datasets_router.router)
     app.include_router(labeling_router.feedback_router)
     app.include_router(labeling_router.router)
+    app.include_router(curation_router.router)
     app.include_router(analytics_api_router.router)
     app.include_router(plans_router.router)
     app.include_router(plans_router.sentry_router)

@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from sentimentops.app.cli.common import (
+    AsOpt,
     JsonOpt,
+    RoleOpt,
     TenantOpt,
     cli_sessions,
     cli_transaction,
@@ -23,8 +25,10 @@ from sentimentops.app.cli.common import (
     flow_context,
     id_table,
     load_settings,
+    operator_principal,
     print_json,
     resolve_tenant,
+    run_flow,
 )
 from sentimentops.core.errors import DomainError, InvalidInput
 
@@ -290,3 +294,66 @@ def lineage(
         )
         tree = service.lineage(session, version=found)
     console.print(_tree(tree))
+
+
+@app.command()
+def curate(
+    version: Annotated[str, typer.Argument(help="Version id (or a unique prefix, or hash).")],
+    tenant: TenantOpt = None,
+    name: AsOpt = "operator",
+    roles: RoleOpt = ["ml_engineer"],  # noqa: B006 - typer reads the default list
+    annotators: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--annotator", help="Who labels a proposed relabeling project (default: --as)."
+        ),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The Data Curation agent on a version: validation, drift from the previous version (a data
+    issue when it drifts), likely label errors, and a relabeling proposal in an agent thread."""
+    from sentimentops.approvals.notifier import build_notifier
+    from sentimentops.curation.flows import curate_dataset_flow
+
+    settings = load_settings()
+    principal = operator_principal(settings, tenant=tenant, name=name, roles=roles)
+    report = run_flow(
+        curate_dataset_flow(
+            flow_context(settings),
+            principal,
+            version,
+            notifier=build_notifier(settings),
+            annotators=annotators or (),
+        )
+    )
+    if as_json:
+        print_json(report.model_dump(mode="json"))
+        return
+    console.print(f"[bold]{report.dataset_version_id}[/] {report.task}, {report.rows:,} rows")
+    console.print("validation: " + ("passed" if report.validation_passed else "FAILED"))
+    for line in report.validation_failures:
+        console.print(f"  - {line}")
+    if report.drift is None:
+        console.print("drift: no previous version")
+    else:
+        kinds = ", ".join(report.drift.kinds) or "none"
+        console.print(f"drift from {report.drift.previous_version_id}: {kinds}")
+    if report.issue is not None:
+        console.print(f"data issue opened: [bold]{report.issue.id}[/] {report.issue.summary}")
+    console.print(f"suspected label errors: {len(report.suspects)}")
+    for suspect in report.suspects[:10]:
+        console.print(
+            f"  {suspect.row_id}  {suspect.given_label} -> {suspect.suggested_label}"
+            f"  {suspect.score:.3f}"
+        )
+    if report.suspects_note:
+        console.print(f"  ({report.suspects_note})")
+    console.print(f"queue items prioritised: {report.prioritised_items}")
+    if report.thread_id:
+        console.print(f"agent thread: {report.thread_id}")
+    if report.draft_plan_hash:
+        console.print(
+            f"relabeling proposal waiting as a draft ({report.draft_plan_hash[:12]}): submit it "
+            f"with `sentimentops chat --thread {report.thread_id}`; a data steward (approver) "
+            "then approves the plan"
+        )
