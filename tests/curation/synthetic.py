@@ -6,8 +6,30 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-SARCASTIC = ["oh", "great", "wonderful", "another", "genius", "brilliant", "thanks", "totally", "love", "perfect"]
-PLAIN = ["report", "council", "budget", "weather", "court", "announces", "study", "shows", "minister", "opens"]
+SARCASTIC = [
+    "oh",
+    "great",
+    "wonderful",
+    "another",
+    "genius",
+    "brilliant",
+    "thanks",
+    "totally",
+    "love",
+    "perfect",
+]
+PLAIN = [
+    "report",
+    "council",
+    "budget",
+    "weather",
+    "court",
+    "announces",
+    "study",
+    "shows",
+    "minister",
+    "opens",
+]
 FILLER = ["the", "a", "of", "in", "on", "for", "today", "new", "city", "local"]
 
 
