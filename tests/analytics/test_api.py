@@ -174,6 +174,35 @@ def test_confusion_matches_hand_computed_values(client: TestClient, factory: Fac
     ]
 
 
+def test_disagreeing_labels_are_left_out_and_repeats_count_once(
+    client: TestClient, factory: Factory
+) -> None:
+    curator = member(factory, "acme", "cura", Role.TENANT_ADMIN)
+    acme = curator.account.tenant
+    x, y, z = "an ambiguous one", "a disputed one", "a clear one"
+    log(factory, acme, [Served(x, "v1", POS, day(-1)), Served(y, "v1", POS, day(-1))])
+    log(factory, acme, [Served(z, "v1", NEG, day(-1))])
+    dataset = ingest(client, curator, [("filler text", 1)])
+    # Two projects resolve x differently (as gold items): no single right label.
+    for label in (POS, NEG):
+        created = client.post(
+            "/api/v1/labeling/projects",
+            json=project_body(
+                {"kind": "dataset", "dataset_id": dataset},
+                ["someone"],
+                gold=[{"text": x, "label": label}],
+            ),
+            headers=curator.headers,
+        )
+        assert created.status_code == 201, created.text
+    # Two applications disagree on y's answer; two agree on z's.
+    _feedback(client, curator, [(y, NEG, "v1"), (y, POS, "v1"), (z, NEG, "v1"), (z, NEG, "v1")])
+
+    [v1] = _get(client, curator, "confusion", task="sentiment")["versions"]
+    assert (v1["labels"], v1["matrix"]) == ([NEG], [[1]])
+    assert (v1["labelled"], v1["from_labeling"], v1["from_feedback"]) == (1, 0, 1)
+
+
 def test_accuracy_over_time_per_version(client: TestClient, factory: Factory) -> None:
     analyst = member(factory, "acme", "ana", Role.ANALYST)
     acme = analyst.account.tenant
