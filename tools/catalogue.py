@@ -10,6 +10,7 @@ from sentimentops.tools import (
     create_relabel_project,
     detect_drift,
     evaluate_model,
+    feedback_accuracy,
     get_service_metrics,
     promote_model,
     rollback_model,
@@ -36,6 +37,7 @@ TOOLS: dict[str, AnySpec] = {
         score_texts.SPEC,
         get_service_metrics.SPEC,
         detect_drift.SPEC,
+        feedback_accuracy.SPEC,
         search_kb.SPEC,
         create_relabel_project.SPEC,
     )

@@ -11,7 +11,7 @@ from sentimentops.tools.catalogue import TOOLS
 EXPECTED = {
     "validate_dataset", "train_model", "evaluate_model", "compare_models", "promote_model",
     "rollback_model", "set_canary", "score_texts", "get_service_metrics", "detect_drift",
-    "search_kb", "create_relabel_project",
+    "search_kb", "create_relabel_project", "feedback_accuracy",
 }  # fmt: skip
 
 

@@ -11,6 +11,9 @@
 # data.sentimentops.gates.drift       input: {current_volume, reference_volume, psi: {...}}
 #   traffic drift between two windows; answers {drifted: bool, reasons: [string],
 #   enough_traffic: bool, min_volume: number}.
+# data.sentimentops.gates.feedback    input: {labelled, accuracy: number | null}
+#   the served version's accuracy on the labels given to its answers (feedback, labelling);
+#   answers {passed, reasons, enough_feedback: bool, min_volume, min_accuracy}.
 #
 # The others answer {passed: bool, reasons: [string]}. Thresholds live in config/data.json.
 #
@@ -218,4 +221,40 @@ drift := {
 	# False: a window had fewer than min_volume predictions, so no verdict was possible.
 	"enough_traffic": drift_enough_traffic,
 	"min_volume": drift_config.min_volume,
+}
+
+# Feedback accuracy (the sentry's gate). Applications send feedback mostly when an answer was
+# wrong, so accuracy on it understates the model's: min_accuracy is a floor that catches a broken
+# or badly drifted model, not a small regression (that is the promotion gates' job). Too few
+# labelled texts is no verdict: the gate passes and says so, as the drift gate does.
+feedback_config := data.sentimentops.config.feedback
+
+default feedback_enough := false
+
+feedback_enough if input.labelled >= feedback_config.min_volume
+
+feedback_failures contains msg if {
+	feedback_enough
+	is_number(input.accuracy)
+	input.accuracy < feedback_config.min_accuracy
+	msg := sprintf(
+		"accuracy on %v labelled answers is %v (< %v)",
+		[input.labelled, input.accuracy, feedback_config.min_accuracy],
+	)
+}
+
+feedback_notes contains msg if {
+	not feedback_enough
+	msg := sprintf(
+		"only %v labelled answers in the window; at least %v needed to judge accuracy",
+		[input.labelled, feedback_config.min_volume],
+	)
+}
+
+feedback := {
+	"passed": count(feedback_failures) == 0,
+	"reasons": sort(feedback_failures | feedback_notes),
+	"enough_feedback": feedback_enough,
+	"min_volume": feedback_config.min_volume,
+	"min_accuracy": feedback_config.min_accuracy,
 }

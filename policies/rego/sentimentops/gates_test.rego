@@ -210,3 +210,34 @@ test_no_verdict_on_too_little_traffic if {
 	not r.enough_traffic
 	r.min_volume == 50
 }
+
+# --- Feedback accuracy (the sentry's gate) -----------------------------------------------------
+
+test_feedback_accuracy_above_the_floor_passes if {
+	gates.feedback == {"passed": true, "reasons": [], "enough_feedback": true, "min_volume": 30, "min_accuracy": 0.6} with input as {"labelled": 40, "accuracy": 0.9}
+}
+
+test_feedback_accuracy_below_the_floor_fails if {
+	r := gates.feedback with input as {"labelled": 40, "accuracy": 0.5}
+	not r.passed
+	r.reasons == ["accuracy on 40 labelled answers is 0.5 (< 0.6)"]
+}
+
+test_feedback_accuracy_at_the_floor_passes if {
+	r := gates.feedback with input as {"labelled": 30, "accuracy": 0.6}
+	r.passed
+	r.enough_feedback
+}
+
+test_too_little_feedback_passes_with_a_reason if {
+	r := gates.feedback with input as {"labelled": 29, "accuracy": 0.1}
+	r.passed
+	not r.enough_feedback
+	r.reasons == ["only 29 labelled answers in the window; at least 30 needed to judge accuracy"]
+}
+
+test_no_feedback_at_all_passes_with_a_reason if {
+	r := gates.feedback with input as {"labelled": 0, "accuracy": null}
+	r.passed
+	not r.enough_feedback
+}

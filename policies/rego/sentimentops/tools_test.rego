@@ -294,3 +294,22 @@ test_annotators_and_viewers_may_not_create_relabel_projects if {
 		not d.allow
 	}
 }
+
+test_feedback_accuracy_is_read_only_for_agents_and_the_sentry if {
+	every principal in [planner, agent("acme"), named_agent("deployment-sentry")] {
+		d := tools.decision with input as {"principal": principal, "tenant": "acme", "tool": "feedback_accuracy", "params": {"task": "sarcasm"}}
+		d.allow
+		not d.needs_approval
+	}
+}
+
+test_feedback_accuracy_by_role if {
+	every role in ["analyst", "ml_engineer", "tenant_admin"] {
+		d := tools.decision with input as {"principal": human([role], "acme"), "tenant": "acme", "tool": "feedback_accuracy", "params": {"task": "sarcasm"}}
+		d.allow
+	}
+	every role in ["viewer", "annotator", "approver"] {
+		d := tools.decision with input as {"principal": human([role], "acme"), "tenant": "acme", "tool": "feedback_accuracy", "params": {"task": "sarcasm"}}
+		not d.allow
+	}
+}
