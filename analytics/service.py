@@ -72,8 +72,10 @@ def resolve_window(
 
 
 def check_points(*, since: datetime, until: datetime, bucket: Bucket) -> None:
-    """A series has at most MAX_POINTS buckets."""
-    points = math.ceil((until - since) / BUCKET_SIZES[bucket])
+    """A series has at most MAX_POINTS buckets: those [since, until) touches, aligned to UTC
+    hours or days as the queries bucket them."""
+    size = BUCKET_SIZES[bucket].total_seconds()
+    points = math.ceil(until.timestamp() / size) - math.floor(since.timestamp() / size)
     if points > MAX_POINTS:
         raise InvalidInput(
             f"{points} {bucket} buckets in this window; at most {MAX_POINTS}: use a larger "

@@ -571,7 +571,7 @@ def test_the_largest_inputs_are_answered(client: TestClient, factory: Factory) -
     since, until = "2026-01-01T00:00:00Z", "2026-04-01T00:00:00Z"  # exactly 90 days
     _get(client, analyst, "confusion", task="sentiment", since=since, until=until)
     _get(client, analyst, "volume", bucket="day", since=since, until=until)
-    # 2000 hour buckets exactly.
+    # 2000 hour buckets exactly; a half hour either side touches one more.
     _get(
         client,
         analyst,
@@ -581,6 +581,18 @@ def test_the_largest_inputs_are_answered(client: TestClient, factory: Factory) -
         since=since,
         until="2026-03-25T08:00:00Z",
     )
+    shifted = client.get(
+        f"{BASE}/accuracy",
+        params={
+            "task": "sentiment",
+            "bucket": "hour",
+            "since": "2025-12-31T23:30:00Z",
+            "until": "2026-03-25T07:30:00Z",
+        },
+        headers=analyst.headers,
+    )
+    assert shifted.status_code == 422
+    assert "2001 hour buckets" in shifted.json()["detail"]
     _get(client, analyst, "ab", task="sentiment", window="90d")
     _get(client, analyst, "ab", task="sentiment", window="2160h")
     body = _get(client, analyst, "drift", task="sentiment", days=90, reference_days=90)
