@@ -152,6 +152,8 @@ OPERATION_IDS = {
     ): "labeling-set_suspected_errors",
     ("GET", "/api/v1/labeling/projects/{project_id}/agreement"): "labeling-agreement",
     ("POST", "/api/v1/labeling/projects/{project_id}/export"): "labeling-export",
+    ("GET", "/api/v1/data-issues"): "data_issues-list",
+    ("GET", "/api/v1/data-issues/{issue_id}"): "data_issues-get",
     ("GET", "/api/v1/analytics/confusion"): "analytics-confusion",
     ("GET", "/api/v1/analytics/accuracy"): "analytics-accuracy",
     ("GET", "/api/v1/analytics/volume"): "analytics-volume",

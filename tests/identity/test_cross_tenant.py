@@ -9,8 +9,10 @@ another tenant's value for it: that is the point."""
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -22,6 +24,7 @@ from sentimentops.approvals import service as approvals
 from sentimentops.core import db
 from sentimentops.core.db import Base
 from sentimentops.core.vocabulary import PrincipalKind, Role
+from sentimentops.curation.models import DataIssue
 from sentimentops.identity.principal import AuthMethod, Principal
 from sentimentops.knowledge_base import flows as kb_flows
 from sentimentops.workflows import service as plans
@@ -41,6 +44,7 @@ class Victim:
     document_id: str
     project_id: str
     item_id: str
+    issue_id: str
 
 
 # How to obtain tenant B's value for each path parameter name, and a value that exists nowhere.
@@ -56,6 +60,7 @@ OTHER_TENANT_VALUES: dict[str, Callable[[Victim], str]] = {
     "document_id": lambda v: v.document_id,
     "project_id": lambda v: v.project_id,
     "item_id": lambda v: v.item_id,
+    "issue_id": lambda v: v.issue_id,
 }
 NONEXISTENT: dict[str, str] = {"role": Role.VIEWER.value}
 
@@ -198,6 +203,26 @@ def _labeling_item(client: TestClient, headers: dict[str, str], dataset_id: str)
     return project_id, items.json()["items"][0]["id"]
 
 
+def _data_issue(factory: Factory, account: Account, dataset_id: str) -> str:
+    """A data issue of the account's tenant about its dataset version."""
+    issue = DataIssue(
+        id=uuid.uuid4().hex,
+        tenant_id=account.tenant.id,
+        dataset_version_id=dataset_id,
+        previous_version_id=None,
+        task="sentiment",
+        kinds=["schema"],
+        status="open",
+        summary="b's secret drift",
+        evidence={"columns_added": ["split"]},
+        opened_by="human:b",
+        created_at=datetime.now(UTC),
+    )
+    with db.transaction(factory.sessions) as session:
+        session.add(issue)
+    return issue.id
+
+
 def test_tenant_a_cannot_read_or_change_tenant_b(client: TestClient, factory: Factory) -> None:
     # Tenant B: an account with an API key.
     b_account = factory.account("tenant-b", "b-svc", {Role.VIEWER, Role.TENANT_ADMIN})
@@ -232,6 +257,7 @@ def test_tenant_a_cannot_read_or_change_tenant_b(client: TestClient, factory: Fa
         document_id=_kb_document(factory, b_account),
         project_id=project_id,
         item_id=item_id,
+        issue_id=_data_issue(factory, b_account, dataset.json()["version"]["id"]),
     )
     b_key = created.json()["api_key"]
 
