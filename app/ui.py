@@ -102,7 +102,9 @@ def ui_file(path: str, settings: SettingsDep) -> Response:
     dist = built_ui(settings)
     if dist is None:
         raise NotFound(f"no page at /{path}")
-    if "\x00" not in path and "\\" not in path:
+    # Hidden files (Vite's .vite/manifest.json, editors' leftovers) are not part of the site.
+    hidden = any(part.startswith(".") for part in path.split("/"))
+    if not hidden and "\x00" not in path and "\\" not in path:
         candidate = (dist / path).resolve()
         # resolve() follows `..` and links: anything outside the build folder is not served.
         if candidate.is_relative_to(dist) and candidate.is_file():

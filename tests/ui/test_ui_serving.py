@@ -92,6 +92,12 @@ def test_missing_file_is_404_not_the_app(built: TestClient) -> None:
     assert response.json()["error"] == "NotFound"
 
 
+def test_hidden_files_are_not_served(built: TestClient, dist: Path) -> None:
+    (dist / ".vite").mkdir()
+    (dist / ".vite" / "manifest.json").write_text("{}")
+    assert built.get("/.vite/manifest.json").status_code == 404
+
+
 def test_nothing_outside_the_build_is_served(built: TestClient, tmp_path: Path, dist: Path) -> None:
     secret = tmp_path / "secret.txt"
     secret.write_text("do not serve")

@@ -404,6 +404,47 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/data-issues": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Issues
+         * @description The tenant's data issues (schema or label-balance drift of a dataset version from the
+         *     previous one, with evidence), newest first. Roles: analyst, ml_engineer, tenant_admin.
+         */
+        get: operations["data_issues-list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/data-issues/{issue_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Issue
+         * @description One data issue with its evidence. Roles: analyst, ml_engineer, tenant_admin.
+         */
+        get: operations["data_issues-get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/datasets": {
         parameters: {
             query?: never;
@@ -1642,6 +1683,34 @@ export interface components {
             /** Versions */
             versions: components["schemas"]["VersionConfusion"][];
         };
+        /** DataIssueOut */
+        DataIssueOut: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Dataset Version Id */
+            dataset_version_id: string;
+            /** Evidence */
+            evidence: {
+                [key: string]: unknown;
+            };
+            /** Id */
+            id: string;
+            /** Kinds */
+            kinds: string[];
+            /** Opened By */
+            opened_by: string;
+            /** Previous Version Id */
+            previous_version_id: string | null;
+            /** Status */
+            status: string;
+            /** Summary */
+            summary: string;
+            /** Task */
+            task: string;
+        };
         /**
          * DatasetVersionOut
          * @description A dataset version as the API and `data show` present it.
@@ -2861,7 +2930,7 @@ export interface components {
              * @default planner
              * @enum {string}
              */
-            agent: "planner" | "training-executor" | "deployment-sentry";
+            agent: "planner" | "training-executor" | "deployment-sentry" | "data-curation";
             /** Title */
             title?: string | null;
         };
@@ -2871,7 +2940,7 @@ export interface components {
              * Agent
              * @enum {string}
              */
-            agent: "planner" | "training-executor" | "deployment-sentry";
+            agent: "planner" | "training-executor" | "deployment-sentry" | "data-curation";
             /**
              * Created At
              * Format: date-time
@@ -4004,6 +4073,69 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["WhoAmI"];
+                };
+            };
+        };
+    };
+    "data_issues-list": {
+        parameters: {
+            query?: {
+                status?: "open" | null;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DataIssueOut"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "data_issues-get": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                issue_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DataIssueOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
