@@ -1,6 +1,7 @@
 """/api/v1/analytics: thin handlers, one flow call each (the flow checks the named permission
-first; analytics/permissions.py). Every input is bounded here or by the flow (422 either way):
-windows of at most 90 days, series of at most 2000 buckets."""
+first; analytics/permissions.py). Every input is bounded here or, before any query runs, by
+analytics/service.py (422 either way): windows of at most 90 days, series of at most 2000
+buckets."""
 
 from __future__ import annotations
 
