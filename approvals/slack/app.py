@@ -90,12 +90,17 @@ class SlackApp:
         await self.updater.stop()
 
     async def ephemeral(
-        self, channel: str, user: str, text: str, thread_ts: str | None = None
+        self,
+        channel: str,
+        user: str,
+        text: str,
+        thread_ts: str | None = None,
+        blocks: list[dict[str, Any]] | None = None,
     ) -> None:
         """A message only `user` sees (refusals, hints); text the caller already escaped."""
         try:
             await self.client.chat_postEphemeral(
-                channel=channel, user=user, text=text, thread_ts=thread_ts
+                channel=channel, user=user, text=text, thread_ts=thread_ts, blocks=blocks
             )
         except SlackApiError as exc:  # the user may have left the channel: nothing to tell
             log.warning("slack.ephemeral_failed", error=str(exc.response.get("error", "")))
@@ -115,7 +120,7 @@ def build_slack_app(
     window) with the signing secret; Socket Mode's requests come over the app's own
     authenticated WebSocket and carry no signature."""
     # Imported here: the handler modules import this one for SlackApp.
-    from sentimentops.approvals.slack import buttons
+    from sentimentops.approvals.slack import buttons, linking
     from sentimentops.approvals.slack import chat as chat_handlers
 
     if settings.slack_bot_token is None:
@@ -143,6 +148,7 @@ def build_slack_app(
         process_before_response=False,
     )
     buttons.register(app)
+    linking.register(app)
     if chat is not None:
         chat_handlers.register(app, chat)
     return app

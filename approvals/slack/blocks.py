@@ -250,6 +250,70 @@ def finished(
     return plain(f"Plan {workflow_id} ended", 300), message
 
 
+# --- Linking a Slack user from Slack ---------------------------------------------------------
+
+LINK_ASK = "link_ask"
+LINK_MODAL = "link_account"
+LINK_CONFIRM = "link_confirm"
+LINK_DECLINE = "link_decline"
+ACCOUNT_BLOCK = "account"
+ACCOUNT_INPUT = "account_input"
+MAX_ACCOUNT_CHARS = 128  # identity's service account names
+
+
+def not_linked(message: str) -> tuple[str, list[Block]]:
+    """The refusal of an unlinked user, with a button that asks the tenant admins for a link."""
+    text = esc(message, 1000)
+    ask = {
+        "type": "actions",
+        "block_id": "link_ask",
+        "elements": [_button("Ask to be linked", LINK_ASK, "ask")],
+    }
+    return text, [section(text), ask]
+
+
+def link_modal(channel: str) -> Block:
+    """Which account the user says they are; the channel to answer in travels in metadata."""
+    return {
+        "type": "modal",
+        "callback_id": LINK_MODAL,
+        "private_metadata": json.dumps({"c": channel}),
+        "title": {"type": "plain_text", "text": "Link your account"},
+        "submit": {"type": "plain_text", "text": "Ask"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": ACCOUNT_BLOCK,
+                "label": {"type": "plain_text", "text": "Your SentimentOps account's name"},
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": ACCOUNT_INPUT,
+                    "max_length": MAX_ACCOUNT_CHARS,
+                },
+            }
+        ],
+    }
+
+
+def link_request(user: str, account: str) -> tuple[str, list[Block]]:
+    """A link request in the tenant's channel: a tenant admin confirms or declines it."""
+    value = json.dumps({"u": user, "a": account})
+    lines = (
+        f"<@{user}> asks to act as the SentimentOps account `{esc(account, MAX_ACCOUNT_CHARS)}`. "
+        "A tenant admin who knows this is them confirms; until then they can do nothing here."
+    )
+    actions = {
+        "type": "actions",
+        "block_id": "link_actions",
+        "elements": [
+            _button("Confirm", LINK_CONFIRM, value, style="primary"),
+            _button("Decline", LINK_DECLINE, value),
+        ],
+    }
+    return plain(f"A link request for account {account}", 300), [section(lines), actions]
+
+
 # --- Status of a tracked message --------------------------------------------------------------
 
 

@@ -34,7 +34,7 @@ HASH_CHARS = 64
 ID_CHARS = 64
 
 
-def _value(raw: object, keys: dict[str, type]) -> dict[str, Any]:
+def button_value(raw: object, keys: dict[str, type]) -> dict[str, Any]:
     """A button's value (or modal metadata) as we wrote it; anything else is InvalidInput."""
     try:
         value = json.loads(str(raw))
@@ -47,7 +47,7 @@ def _value(raw: object, keys: dict[str, type]) -> dict[str, Any]:
     return value
 
 
-class _Press:
+class Press:
     """One press: who (Slack team and user, the principal once resolved), where (channel,
     message), and its audit record."""
 
@@ -107,11 +107,11 @@ def register(app: SlackApp) -> None:
         await ack()
         # The modal must open within 3 seconds of the press (trigger_id): here, not later.
         try:
-            value = _value(action.get("value"), {"a": str, "h": str})
+            value = button_value(action.get("value"), {"a": str, "h": str})
         except InvalidInput as exc:
-            await _Press(app, body, "slack.approval.reject", "approval/?").refuse(exc)
+            await Press(app, body, "slack.approval.reject", "approval/?").refuse(exc)
             return
-        press = _Press(app, body, "slack.approval.reject", f"approval/{value['a']}")
+        press = Press(app, body, "slack.approval.reject", f"approval/{value['a']}")
         try:
             await app.client.views_open(
                 trigger_id=str(body.get("trigger_id", "")),
@@ -131,9 +131,11 @@ def register(app: SlackApp) -> None:
         state = view.get("state", {}).get("values", {})
         reason = state.get(blocks.REASON_BLOCK, {}).get(blocks.REASON_INPUT, {}).get("value")
         try:
-            meta = _value(view.get("private_metadata"), {"a": str, "h": str, "c": str, "ts": str})
+            meta = button_value(
+                view.get("private_metadata"), {"a": str, "h": str, "c": str, "ts": str}
+            )
         except InvalidInput as exc:
-            await _Press(app, body, "slack.approval.reject", "approval/?").refuse(exc)
+            await Press(app, body, "slack.approval.reject", "approval/?").refuse(exc)
             return
         # The modal's payload names no channel or message: they travel in its metadata.
         where = {**body, "channel": {"id": meta["c"]}, "message": {"ts": meta["ts"]}}
@@ -160,9 +162,9 @@ async def decide(
     app: SlackApp, body: dict[str, Any], raw: object, *, approve: bool, comment: str | None
 ) -> None:
     verb = "approve" if approve else "reject"
-    press = _Press(app, body, f"slack.approval.{verb}", "approval/?")
+    press = Press(app, body, f"slack.approval.{verb}", "approval/?")
     try:
-        value = _value(raw, {"a": str, "h": str})
+        value = button_value(raw, {"a": str, "h": str})
         press.resource = f"approval/{value['a']}"
         principal = await press.resolve()
         async with app.locks[value["a"]]:
@@ -200,9 +202,9 @@ async def decide_draft(
 ) -> None:
     """Submit or drop the draft the button belongs to: only its revision (a newer draft of the
     thread makes this button refuse), only by whoever started the thread (agents' flows)."""
-    press = _Press(app, body, f"slack.draft.{action}", "agent_thread/?")
+    press = Press(app, body, f"slack.draft.{action}", "agent_thread/?")
     try:
-        value = _value(raw, {"t": str, "r": int, "h": str})
+        value = button_value(raw, {"t": str, "r": int, "h": str})
         press.resource = f"agent_thread/{value['t']}"
         principal = await press.resolve()
         mapped = await app.flows.read(lambda s: _mapped_thread(s, principal, value["t"]))
@@ -251,7 +253,7 @@ def _without_buttons(body: dict[str, Any]) -> list[blocks.Block]:
 
 
 async def _track(
-    app: SlackApp, press: _Press, principal: Principal, base: list[blocks.Block], plan: Submitted
+    app: SlackApp, press: Press, principal: Principal, base: list[blocks.Block], plan: Submitted
 ) -> None:
     """Show the submitted draft with its plan's status, and keep that status current."""
     text = f"Plan {plan.workflow_id} submitted"

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from sentimentops.approvals.slack import blocks
 from sentimentops.approvals.slack.app import SlackApp
 from sentimentops.approvals.slack.flows import audit_slack_flow, slack_principal_flow
-from sentimentops.approvals.slack.links import SlackRefused
+from sentimentops.approvals.slack.links import NotLinked, SlackRefused
 from sentimentops.approvals.slack.models import SlackThread
 from sentimentops.approvals.slack.ports import (
     Answer,
@@ -98,7 +98,11 @@ async def handle_message(
             outcome=AuditOutcome.REFUSED,
             details={"reason": str(exc)},
         )
-        await app.ephemeral(channel, user, blocks.esc(str(exc)), root)
+        if isinstance(exc, NotLinked):
+            text, offer = blocks.not_linked(str(exc))
+            await app.ephemeral(channel, user, text, root, blocks=offer)
+        else:
+            await app.ephemeral(channel, user, blocks.esc(str(exc)), root)
         return
     await _turn(app, chat, principal, team=team, user=user, channel=channel, root=root, text=text)
 

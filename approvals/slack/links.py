@@ -29,6 +29,10 @@ class SlackRefused(Forbidden):
     one. The message is shown to the user as is."""
 
 
+class NotLinked(SlackRefused):
+    """The workspace acts for a tenant, but this Slack user is linked to no account of it."""
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -181,7 +185,7 @@ def slack_principal(session: Session, *, team_id: str, slack_user_id: str) -> Pr
         raise SlackRefused("this Slack workspace is not connected to a SentimentOps tenant")
     link = session.get(SlackUserLink, (team_id, slack_user_id))
     if link is None:
-        raise SlackRefused(
+        raise NotLinked(
             "your Slack account is not linked to a SentimentOps account; ask a tenant admin to "
             f"run `sentimentops admin link-slack {tenant.slug} ACCOUNT {slack_user_id}`"
         )

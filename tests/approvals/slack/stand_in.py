@@ -283,8 +283,17 @@ def press(
     )
 
 
-def submit_view(team: str, user: str, view: dict[str, Any], reason: str) -> bytes:
-    """A view_submission payload: `user` submitted the modal `view` (as views.open got it)."""
+def submit_view(
+    team: str,
+    user: str,
+    view: dict[str, Any],
+    value: str,
+    *,
+    block: tuple[str, str] = ("reason", "reason_input"),
+) -> bytes:
+    """A view_submission payload: `user` submitted the modal `view` (as views.open got it),
+    having typed `value` into its input (`block`: the input's block id and action id)."""
+    block_id, action_id = block
     return interaction(
         {
             "type": "view_submission",
@@ -297,9 +306,7 @@ def submit_view(team: str, user: str, view: dict[str, Any], reason: str) -> byte
                 **view,
                 "id": "V0VIEW001",
                 "state": {
-                    "values": {
-                        "reason": {"reason_input": {"type": "plain_text_input", "value": reason}}
-                    }
+                    "values": {block_id: {action_id: {"type": "plain_text_input", "value": value}}}
                 },
             },
         }
