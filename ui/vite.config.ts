@@ -3,8 +3,9 @@ import react from "@vitejs/plugin-react";
 import { defineConfig } from "vite";
 
 // `npm run dev` serves the UI with hot reload and forwards API calls to a running API
-// (`sentimentops up` or `sentimentops api`; SENTIMENTOPS_API_URL overrides the address).
-const api = process.env.SENTIMENTOPS_API_URL ?? "http://127.0.0.1:8000";
+// (`sentimentops up` or `sentimentops api`; UI_DEV_API_URL overrides the address; not a
+// SENTIMENTOPS_ name, which the API's settings would take for a misspelt setting).
+const api = process.env.UI_DEV_API_URL ?? "http://127.0.0.1:8000";
 
 export default defineConfig({
   plugins: [react()],

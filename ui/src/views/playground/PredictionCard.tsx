@@ -30,7 +30,7 @@ export function PredictionCard({ title, prediction }: { title: MessageId; predic
   return (
     <Card variant="outlined" component="section" aria-labelledby={titleId}>
       <CardContent>
-        <Typography variant="overline" component="h3" id={titleId}>
+        <Typography variant="overline" component="h2" id={titleId}>
           {t(title)}
         </Typography>
         <Typography variant="h5" component="p" data-testid={`${title}-label`}>

@@ -66,7 +66,7 @@ export function TokenHighlights({ tokens, label }: { tokens: readonly TokenWeigh
           );
         })}
       </Box>
-      <Typography variant="subtitle2" component="h4" sx={{ mt: 1 }}>
+      <Typography variant="subtitle2" component="h3" sx={{ mt: 1 }}>
         {t("explain.strongest")}
       </Typography>
       <Box component="ol" sx={{ m: 0, pl: 3 }}>
