@@ -1,9 +1,10 @@
 """The deployment sentry: a long-running workflow that checks a task's production model on a
-schedule and rolls it back when its service metrics or its drift breach the gates.
+schedule and rolls it back when its service metrics, its drift or its accuracy on feedback and
+labelled texts breach the gates.
 
 Each check is an ordinary plan (workflows/plan.py), proposed by the sentry as an *agent*, so the
-same policy and audit apply as to any agent: the metric and drift tools are agents' read-only
-tools (policy data `agent_read_only_tools`); on a failed gate the plan's fallback rolls
+same policy and audit apply as to any agent: the metric, drift and feedback tools are agents'
+read-only tools (policy data `agent_read_only_tools`); on a failed gate the plan's fallback rolls
 production back one version, which policy lets an agent do without waiting (design card: a
 human must agree to anything further), and anything policy marks as needing approval waits for
 one like every other plan step. After a check that
@@ -39,6 +40,10 @@ with workflow.unsafe.imports_passed_through():
 # Checks from this version on report a breach or rollback to the Deployment Sentry agent;
 # histories recorded before it replay without that activity.
 SENTRY_INCIDENT = "sentry-incident"
+# Checks from this version on also gate on the production model's accuracy on feedback and
+# labelled texts (the feedback_accuracy tool); a check is a child workflow whose input is the
+# plan, so histories recorded before it must keep starting the old plan.
+SENTRY_FEEDBACK_GATE = "sentry-feedback-gate"
 # Writing the incident runs the agent (reads, a draft): minutes at most. A failure is logged and
 # the sentry goes on watching; the rollback, if any, has already happened.
 _INCIDENT_TIMEOUT = timedelta(minutes=5)
@@ -70,13 +75,42 @@ class SentryStatus(BaseModel):
     rollbacks: int
 
 
-def check_plan(sentry: SentryInput) -> Plan:
-    """One check: metrics and drift of production, each a gate whose failure rolls back."""
+def check_plan(sentry: SentryInput, *, feedback_gate: bool) -> Plan:
+    """One check: metrics, drift and (with `feedback_gate`) feedback accuracy of production,
+    each a gate whose failure rolls back."""
     rollback = PlanStep(
         tool="rollback_model",
         params={"task": sentry.task, "alias": "production", "steps": 1},
         rationale="the production model breached the sentry's gates",
     )
+    steps = [
+        PlanStep(
+            tool="get_service_metrics",
+            params={
+                "task": sentry.task,
+                "alias": "production",
+                "window_seconds": sentry.window_seconds,
+            },
+            gate=True,
+            on_gate_failure=[rollback],
+        ),
+        PlanStep(
+            tool="detect_drift",
+            params={"task": sentry.task, "window_seconds": sentry.window_seconds},
+            gate=True,
+            on_gate_failure=[rollback],
+        ),
+    ]
+    if feedback_gate:
+        # Over the tool's own window (days): labels arrive long after the answers they judge.
+        steps.append(
+            PlanStep(
+                tool="feedback_accuracy",
+                params={"task": sentry.task, "alias": "production"},
+                gate=True,
+                on_gate_failure=[rollback],
+            )
+        )
     return Plan(
         tenant=sentry.tenant,
         proposer=Principal(
@@ -87,24 +121,7 @@ def check_plan(sentry: SentryInput) -> Plan:
             tenant_id=sentry.tenant_id,
         ),
         rationale=f"deployment sentry check of {sentry.task}@production",
-        steps=[
-            PlanStep(
-                tool="get_service_metrics",
-                params={
-                    "task": sentry.task,
-                    "alias": "production",
-                    "window_seconds": sentry.window_seconds,
-                },
-                gate=True,
-                on_gate_failure=[rollback],
-            ),
-            PlanStep(
-                tool="detect_drift",
-                params={"task": sentry.task, "window_seconds": sentry.window_seconds},
-                gate=True,
-                on_gate_failure=[rollback],
-            ),
-        ],
+        steps=steps,
     )
 
 
@@ -126,11 +143,12 @@ class DeploymentSentryWorkflow:
             if sentry.max_checks is not None and self._status.checks_done >= sentry.max_checks:
                 return self._status
             check_id = f"{workflow.info().workflow_id}-check-{self._status.checks_done + 1}"
+            plan = check_plan(sentry, feedback_gate=workflow.patched(SENTRY_FEEDBACK_GATE))
             try:
                 progress: PlanProgress = await workflow.execute_child_workflow(
                     PlanExecutionWorkflow.run,
                     PlanExecutionInput(
-                        plan=check_plan(sentry),
+                        plan=plan,
                         task_queue=sentry.task_queue,
                         training_task_queue=sentry.training_task_queue,
                     ),

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 
 import pytest
 from sqlalchemy.orm import Session
@@ -26,6 +27,7 @@ from sentimentops.workflows.policy_check import PolicyCheckWorkflow
 from sentimentops.workflows.schemas import AmendPlan, PlanProgress, PlanStep, ToolCallRequest
 from sentimentops.workflows.sentry import DeploymentSentryWorkflow, SentryInput
 from tests.workflows.conftest import TENANT, Platform, make_plan
+from tests.workflows.test_feedback_gate import add_feedback, answers
 from tests.workflows.test_plans import _approve
 from tests.workflows.test_replay import HISTORIES, _replayer
 from tests.workflows.test_sentry import TASK, _traffic, _two_production_versions
@@ -125,6 +127,43 @@ async def _sentry_rollback(platform: Platform, session: Session, name: str) -> W
     return await first_run.fetch_history()
 
 
+async def _sentry_feedback_rollback(
+    platform: Platform, session: Session, name: str
+) -> WorkflowHistory:
+    """A sentry's check with the feedback gate (patch "sentry-feedback-gate"): service metrics
+    and drift pass, half of production's answers are wrong by feedback, and the check rolls
+    production back."""
+    first, second = _two_production_versions(platform)
+    _traffic(platform, second, latency_ms=3.0)
+    add_feedback(
+        platform.sessions,
+        platform.tenant,
+        answers(second, right=20, wrong=20),
+        ago=timedelta(minutes=5),
+    )
+    handle = await platform.client.start_workflow(
+        DeploymentSentryWorkflow.run,
+        SentryInput(
+            tenant=platform.tenant.slug,
+            tenant_id=platform.tenant.id,
+            task=TASK,
+            interval_seconds=1,
+            window_seconds=600,
+            checks_per_run=1,
+            max_checks=1,
+            task_queue=platform.settings.temporal_task_queue,
+            training_task_queue=platform.settings.training_task_queue,
+        ),
+        id=name,
+        task_queue=platform.settings.temporal_task_queue,
+    )
+    status = await asyncio.wait_for(handle.result(), timeout=120)  # follows continue-as-new
+    assert status.checks_done == 1, status
+    assert platform.alias("production") == first
+    first_run = platform.client.get_workflow_handle(name, run_id=handle.first_execution_run_id)
+    return await first_run.fetch_history()
+
+
 async def _policy_check_allowed(platform: Platform, session: Session, name: str) -> WorkflowHistory:
     """The policy spine on its own: an allowed call, audited."""
     request = ToolCallRequest(
@@ -145,6 +184,7 @@ RECORDERS: dict[str, Recorder] = {
     "plan_amend_approve": _plan_amend_approve,
     "plan_cancel": _plan_cancel,
     "sentry_rollback": _sentry_rollback,
+    "sentry_feedback_rollback": _sentry_feedback_rollback,
     "policy_check_allowed": _policy_check_allowed,
 }
 
