@@ -18,6 +18,7 @@ import pytest
 
 from sentimentops.app import schema
 from sentimentops.app.processes.probes import http_ok, wait_until
+from sentimentops.approvals import service as approvals
 from sentimentops.core import db
 from sentimentops.core.vocabulary import PrincipalKind, Role
 from sentimentops.identity import service
@@ -58,7 +59,8 @@ def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory, dist: Path) -> Iterator[tuple[str, str, str]]:
-    """A real API process serving `dist`: (base URL, client id, client secret)."""
+    """A real API process serving `dist`: (base URL, client id, client secret); the tenant has one
+    pending approval request (ui/e2e/run.mjs expects it)."""
     data = tmp_path_factory.mktemp("ui-e2e")
     (data / "mlflow").mkdir()
     registry = f"sqlite:///{data / 'mlflow' / 'mlflow.db'}"
@@ -76,6 +78,23 @@ def api(tmp_path_factory: pytest.TempPathFactory, dist: Path) -> Iterator[tuple[
             name="reviewer",
             kind=PrincipalKind.SERVICE,
             roles=frozenset({Role.VIEWER, Role.APPROVER}),
+        )
+        # A step waiting for a human, as the plan workflow leaves one (proposed by someone else:
+        # the approver is never the proposer), so the inbox shows a real request.
+        approvals.create_request(
+            session,
+            tenant=tenant.slug,
+            tenant_id=tenant.id,
+            workflow_id="plan-ui-e2e",
+            plan_hash="c0ffee" * 10 + "c0ff",
+            step_index=1,
+            tool="promote_model",
+            params={"task": "sentiment", "version": "1", "alias": "production"},
+            requester="ml-engineer",
+            requester_kind="human",
+            rationale="Candidate beats production on every slice",
+            reasons=["promotion to production needs an approver"],
+            ttl_seconds=3600,
         )
     port = free_port()
     env = {
@@ -137,6 +156,6 @@ def test_sign_in_score_and_review_in_chromium(api: tuple[str, str, str], tmp_pat
     measured = json.loads(run.stdout.strip().splitlines()[-1])
     assert measured["sentiment_label"].startswith("positive")
     assert " (production" in measured["sentiment_model"]
-    for view in ("login", "playground", "approvals", "plans"):
+    for view in ("login", "playground", "approvals", "approval-dialog", "plans"):
         assert measured[f"axe_{view}"]["serious"] == 0
         assert (shots / f"{view}.png").stat().st_size > 0

@@ -2,8 +2,8 @@
 /**
  * End-to-end run of the built UI against a real API process (tests/ui/test_e2e.py starts one
  * with models and a seeded account, then runs this): sign in with client credentials, score a
- * text in the playground and see the model version that answered, open the approvals inbox and
- * the plans list; axe-core on each view (no serious or critical violations); the page's CSP
+ * text in the playground and see the model version that answered, open the approvals inbox (the
+ * fixture's pending request, its approver buttons and the decision dialog) and the plans list; axe-core on each view (no serious or critical violations); the page's CSP
  * (no inline script, no violation reported); first contentful paint within the budget.
  *
  * Environment: UI_BASE_URL, E2E_CLIENT_ID, E2E_CLIENT_SECRET; E2E_SCREENSHOTS (a folder) to
@@ -129,8 +129,17 @@ try {
   const nav = page.getByRole("navigation", { name: "Main navigation" });
   await nav.getByRole("link", { name: "Approvals" }).click();
   await page.getByRole("heading", { name: "Approvals" }).waitFor();
-  await page.getByText("Nothing waits for an approval.").waitFor();
+  // The fixture's pending request, with the approver's buttons.
+  const card = page.getByRole("article", { name: "Step 2: promote_model" });
+  await card.waitFor();
+  await card.getByRole("button", { name: "Approve…" }).waitFor();
   await audit("approvals");
+  await card.getByRole("button", { name: "Reject…" }).click();
+  const dialog = page.getByRole("dialog", { name: "Reject step 2 (promote_model)" });
+  await dialog.getByText(/bound to plan hash c0ffeec0ffee/).waitFor();
+  await audit("approval-dialog");
+  await dialog.getByRole("button", { name: "Cancel" }).click();
+  await dialog.waitFor({ state: "hidden" });
   await nav.getByRole("link", { name: "Plans" }).click();
   await page.getByRole("heading", { name: "Plans" }).waitFor();
   await page.getByText("No plans yet.").waitFor();
