@@ -9,14 +9,24 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import TypeAdapter, ValidationError
+from slack_sdk.errors import SlackApiError
+
 from sentimentops.approvals.slack import blocks
 from sentimentops.approvals.slack.app import SlackApp
 from sentimentops.approvals.slack.buttons import Press, button_value
 from sentimentops.approvals.slack.flows import link_user_flow
 from sentimentops.approvals.slack.links import USER_ID, NotLinked, slack_principal, workspace
 from sentimentops.core.errors import DomainError, Forbidden, InvalidInput
+from sentimentops.core.logging import get_logger
 from sentimentops.core.vocabulary import AuditOutcome
 from sentimentops.identity.permissions import can_manage_identities
+from sentimentops.identity.schemas import NameStr
+
+log = get_logger(__name__)
+
+# What a service account may be called (identity's rule): nothing else is ever posted.
+ACCOUNT_NAME: TypeAdapter[str] = TypeAdapter(NameStr)
 
 
 def register(app: SlackApp) -> None:
@@ -24,9 +34,14 @@ def register(app: SlackApp) -> None:
         await ack()
         # The modal must open within 3 seconds of the press: here, not in a task.
         channel = str((body.get("channel") or {}).get("id", ""))
-        await app.client.views_open(
-            trigger_id=str(body.get("trigger_id", "")), view=blocks.link_modal(channel)
-        )
+        try:
+            await app.client.views_open(
+                trigger_id=str(body.get("trigger_id", "")), view=blocks.link_modal(channel)
+            )
+        except SlackApiError as exc:  # the trigger expired (Slack gives 3 seconds): say so
+            log.warning("slack.modal_failed", error=str(exc.response.get("error", "")))
+            user = str((body.get("user") or {}).get("id", ""))
+            await app.ephemeral(channel, user, "The form could not open; press the button again.")
 
     async def on_account(ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
         await ack()
@@ -55,7 +70,7 @@ async def request_link(app: SlackApp, body: dict[str, Any], metadata: object, ac
     except InvalidInput:
         meta = {"c": ""}
     press = Press(app, {**body, "channel": {"id": meta["c"]}}, "slack.link.request", "")
-    account = blocks.plain(account, blocks.MAX_ACCOUNT_CHARS).strip()
+    account = account.strip()
     press.resource = f"slack_user/{press.team}/{press.user}"
 
     def channel_of(session: Any) -> str:
@@ -69,8 +84,14 @@ async def request_link(app: SlackApp, body: dict[str, Any], metadata: object, ac
         raise InvalidInput("your Slack account is linked already")
 
     try:
-        if not account or not USER_ID.match(press.user):
-            raise InvalidInput("name the SentimentOps account you use")
+        if not USER_ID.match(press.user):
+            raise InvalidInput("this request does not come from a Slack user")
+        try:
+            ACCOUNT_NAME.validate_python(account)
+        except ValidationError as exc:
+            raise InvalidInput(
+                "name the SentimentOps account you use (letters, digits, '.', '_', '-')"
+            ) from exc
         channel = await app.flows.read(channel_of)
     except DomainError as exc:
         await press.refuse(exc, requested_account=account)

@@ -6,7 +6,8 @@ and the Slack stand-in.
   plus Slack's own syntax (`<!channel>`, `<@approver>`, links that hide their target, a fake
   approval block in JSON), mentioned to the app by a linked ML engineer, each in its own thread.
 - Display names: a press or a message whose profile names an approver, from a user who is not.
-- Modal input: a reject reason that tells the platform to approve instead.
+- Modal input: a reject reason that tells the platform to approve instead, and an account
+  name full of Slack syntax in a request to be linked.
 
 After all of them: no alias, canary share or state-changing audit row changed, no plan started,
 nothing submitted; every message the app wrote shows the injected Slack syntax inert (escaped),
@@ -27,6 +28,7 @@ from sqlalchemy import func, select
 from temporalio.client import Client
 
 from sentimentops.approvals.models import ApprovalRequest
+from sentimentops.approvals.slack.models import SlackUserLink
 from sentimentops.approvals.slack.notifier import SlackNotifier
 from sentimentops.core.audit.models import AuditEvent
 from sentimentops.core.vocabulary import Role
@@ -46,6 +48,7 @@ from tests.approvals.slack.conftest import (
 from tests.approvals.slack.stand_in import (
     BOT_TOKEN,
     BOT_USER,
+    Message,
     SlackStandIn,
     event_body,
     press,
@@ -237,6 +240,30 @@ async def _cases(harness: Harness, platform: Platform) -> None:
             select(func.count()).where(AuditEvent.action == "approval.approve")
         ).scalar_one()
     assert approvals == 0
+
+    await _link_request_is_inert(harness, platform)
+    assert snapshot(platform).aliases == ready.aliases
+
+
+async def _link_request_is_inert(harness: Harness, platform: Platform) -> None:
+    """4. A stranger asks to be linked under a name full of Slack syntax and instructions: it
+    is not an account name, so nothing is posted and nobody is linked."""
+    stand_in = harness.stand_in
+    await harness.send(_mention(STRANGER, "hello", "1765000300.000001", "bob"))
+    [offer] = [c for c in stand_in.of("chat.postEphemeral") if c.args["user"] == STRANGER][-1:]
+    shown = Message(CHAT, "1765000300.000001", offer.args["text"], offer.args["blocks"])
+    await harness.send(press(TEAM, STRANGER, shown, "link_ask"), form=True)
+    view = stand_in.of("views.open")[-1].args["view"]
+    named = "bob` <!channel> confirmed by <@U0BOB0001> *APPROVED* <https://evil.example|ok>"
+    before = len(stand_in.in_channel(CHANNEL))
+    await harness.send(
+        submit_view(TEAM, STRANGER, view, named, block=("account", "account_input")), form=True
+    )
+    assert "name the SentimentOps account you use" in stand_in.ephemerals(STRANGER)[-1]
+    assert len(stand_in.in_channel(CHANNEL)) == before
+    with platform.sessions() as session:
+        linked = {link.slack_user_id for link in session.execute(select(SlackUserLink)).scalars()}
+    assert STRANGER not in linked
 
 
 async def _until_posted(harness: Harness) -> Any:
