@@ -352,14 +352,17 @@ async def incident_thread_flow(
     facts: str,
     tenant_id: str | None = None,
     agent: AgentName = "deployment-sentry",
+    requested_by: str | None = None,
 ) -> tuple[ThreadOut, list[AgentEvent]]:
     """Open the tenant's thread for a sentry incident and let the deployment-sentry agent answer
     its facts (`facts`: the first message; trusted workflow data that quotes telemetry). For the
     worker's sentry_incident activity only (and, with `agent` "data-curation", the curation
     flow, which checks its caller first), so no caller permission: the system writes it, every
     chatter of the tenant reads it (agents/service.py), and its draft names nobody as having
-    asked for it (nobody did), so any submitter may submit it. Called again with the same
-    `thread_id` (a retried activity), it returns the thread as the first call left it."""
+    asked for it (nobody did), so any submitter may submit it; a curation's draft names the
+    person who ran the curation (`requested_by`), who alone submits it and may not approve it.
+    Called again with the same `thread_id` (a retried activity), it returns the thread as the
+    first call left it."""
     row = await rt.flows.write(
         lambda session: service.create_incident_thread(
             session,
@@ -387,5 +390,5 @@ async def incident_thread_flow(
     def payload(_snapshot: StateSnapshot) -> Payload:
         return ThreadState(messages=[{"role": "user", "content": facts}])
 
-    events = [e async for e in _events(rt, author, row, payload, requested_by=None)]
+    events = [e async for e in _events(rt, author, row, payload, requested_by=requested_by)]
     return _out(row, await graph.aget_state(_config(row.id))), events

@@ -261,5 +261,8 @@ async def _agent_thread(
             title=f"Curation: {name} version {result.dataset_version_id}"[:200],
             facts=facts_message(facts),
             agent="data-curation",
+            # The person who ran the curation asked for its proposal: they submit it, and
+            # someone else approves it.
+            requested_by=principal.actor,
         )
     return thread.id, thread.draft.plan_hash if thread.draft is not None else None
