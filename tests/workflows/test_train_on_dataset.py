@@ -28,9 +28,17 @@ from sentimentops.training import service as training
 from sentimentops.training.datasets import service as datasets
 from sentimentops.training.datasets.models import DatasetVersion
 from sentimentops.training.reference_data import load_task
+from sentimentops.workflows.models import PlanExecution
 from sentimentops.workflows.schemas import Plan, plan_hash
 from sentimentops.workflows.templates import lifecycle_plan
-from tests.workflows.conftest import TENANT, engineer, platform_settings
+from tests.workflows.conftest import (
+    TENANT,
+    cli_env,
+    cli_platform,
+    engineer,
+    platform_settings,
+    run_cli,
+)
 from tests.workflows.test_plans_api import running_api
 
 # plan_hash of the sarcasm/tfidf_lr lifecycle of engineer() in TENANT, computed with the template
@@ -253,3 +261,33 @@ async def test_the_lifecycle_api_names_the_callers_version_and_refuses_anothers(
         assert detail["plan"]["rationale"] == (
             f"model lifecycle: tfidf_lr for sarcasm on dataset version {mine.id}"
         )
+
+
+async def test_lifecycle_start_from_the_cli_with_a_dataset_version(
+    temporal_client: Client, opa_url: str, fresh_db_url: str, tmp_path: Path
+) -> None:
+    async with cli_platform(temporal_client, opa_url, fresh_db_url, tmp_path) as platform:
+        env = cli_env(platform, fresh_db_url)
+        settings, sessions = platform.settings, platform.sessions
+        _root, mine = _export(sessions, settings, TENANT, _headlines({"train": 40}))
+        _root, theirs = _export(sessions, settings, "globex", _headlines({"train": 41}))
+        start = ("lifecycle", "start", "--task", "sarcasm", "--tenant", TENANT)
+
+        refused = await run_cli(env, *start, "--dataset-version", theirs.id)
+        assert refused.exit_code == 1
+        assert "dataset version not found" in refused.output
+        malformed = await run_cli(env, *start, "--dataset-version", "../etc")
+        assert malformed.exit_code == 1
+        assert "invalid lifecycle" in malformed.output
+
+        started = await run_cli(env, *start, "--dataset-version", mine.id[:8])
+        assert started.exit_code == 0, started.output
+        workflow_id = started.output.split()[1]
+        cancelled = await run_cli(
+            env, "workflows", "cancel", workflow_id, "--tenant", TENANT, "--as", "operator"
+        )
+        assert cancelled.exit_code == 0, cancelled.output
+        with sessions() as session:
+            registered = session.get(PlanExecution, workflow_id)
+            assert registered is not None
+            assert registered.rationale.endswith(f"on dataset version {mine.id}")
