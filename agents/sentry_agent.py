@@ -105,7 +105,7 @@ def facts_from_check(
     service_result = (service.result if service is not None else None) or {}
     drift_result = (drift.result if drift is not None else None) or {}
     reasons: list[str] = []
-    for step in (service, drift):
+    for step in (service, drift, main.get("feedback_accuracy")):
         if step is not None and step.status == StepStatus.GATE_FAILED:
             reasons += [_quote(str(r)) for r in (step.result or {}).get("reasons") or []]
     rollback = next((s for s in progress.steps if s.tool == "rollback_model"), None)

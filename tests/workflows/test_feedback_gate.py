@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from sentimentops.agents.sentry_agent import facts_from_check
 from sentimentops.core.db import transaction
 from sentimentops.core.model_registry import MlflowRegistry
 from sentimentops.core.policy import OpaPolicyEngine
@@ -292,6 +293,18 @@ async def test_the_sentry_rolls_production_back_when_feedback_says_it_is_wrong(
         assert (status.rollbacks, status.last_status) == (1, "gate_failed")
         assert "accuracy on 40 labelled answers is 0.5 (< 0.6)" in status.last_message
         assert platform.alias("production") == first
+        # The incident the Deployment Sentry agent writes names the failed gate's reason.
+        assert status.last_check is not None
+        facts = facts_from_check(
+            tenant=TENANT,
+            task="sarcasm",  # TASK, as the Task literal
+            check_id=status.last_check,
+            checked_at=datetime.now(UTC),
+            window_seconds=600,
+            progress=await platform.progress(status.last_check),
+        )
+        assert facts.reasons == ["accuracy on 40 labelled answers is 0.5 (< 0.6)"]
+        assert facts.rolled_back
     else:  # 90 % right
         assert (status.rollbacks, status.last_status) == (0, "completed")
         assert platform.alias("production") == second
