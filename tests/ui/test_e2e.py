@@ -156,6 +156,7 @@ def test_sign_in_score_and_review_in_chromium(api: tuple[str, str, str], tmp_pat
     measured = json.loads(run.stdout.strip().splitlines()[-1])
     assert measured["sentiment_label"].startswith("positive")
     assert " (production" in measured["sentiment_model"]
-    for view in ("login", "playground", "approvals", "approval-dialog", "plans"):
+    views = ("login", "playground", "approvals", "approval-dialog", "approvals-dark", "plans")
+    for view in views:
         assert measured[f"axe_{view}"]["serious"] == 0
         assert (shots / f"{view}.png").stat().st_size > 0

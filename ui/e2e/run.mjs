@@ -60,6 +60,8 @@ try {
 
   /** axe-core in the page; serious and critical violations are failures. @param {string} view */
   async function audit(view) {
+    // MUI animates colours and fades (up to ~300 ms): mid-way, contrast is of two states.
+    await page.waitForTimeout(600);
     // Injected through the DevTools protocol, which the page's CSP does not govern.
     await page.evaluate(axeSource);
     /** @type {{id: string, impact: string | null, help: string, nodes: {target: unknown}[]}[]} */
@@ -140,6 +142,11 @@ try {
   await audit("approval-dialog");
   await dialog.getByRole("button", { name: "Cancel" }).click();
   await dialog.waitFor({ state: "hidden" });
+  // The dark theme too (its own palette, its own contrast).
+  await page.getByRole("button", { name: "Switch to dark mode" }).click();
+  await page.getByRole("button", { name: "Switch to light mode" }).waitFor();
+  await audit("approvals-dark");
+  await page.getByRole("button", { name: "Switch to light mode" }).click();
   await nav.getByRole("link", { name: "Plans" }).click();
   await page.getByRole("heading", { name: "Plans" }).waitFor();
   await page.getByText("No plans yet.").waitFor();
