@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from sentimentops.core.errors import InvalidInput
 from sentimentops.core.flows import FlowContext
+from sentimentops.core.logging import get_logger
 from sentimentops.curation import permissions
 from sentimentops.curation.schemas import CurationReport, DataIssueOut, Drift, Suspect
 from sentimentops.identity.keys import utcnow
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
     from sentimentops.core.model_registry import ModelRegistry
     from sentimentops.core.policy import PolicyEngine
     from sentimentops.training.datasets.schemas import ValidationReport
+
+log = get_logger(__name__)
 
 
 async def list_issues_flow(
@@ -142,22 +145,22 @@ async def curate_dataset_flow(
     )
     now = utcnow()
 
-    def write(session: Session) -> tuple[DataIssueOut | None, int]:
+    def write(session: Session) -> tuple[DataIssueOut | None, bool, int]:
         version = datasets.get_version(
             session, tenant_id=principal.tenant_id, ref=loaded.version_id
         )
-        issue = None
+        issue, opened = None, False
         if loaded.drift is not None and loaded.drift.kinds:
-            row = service.open_issue(
+            row, opened = service.open_issue(
                 session, principal=principal, version=version, drift=loaded.drift, now=now
             )
             issue = DataIssueOut.model_validate(row)
         prioritised = service.prioritise(
             session, principal=principal, version=version, suspects=suspects
         )
-        return issue, prioritised
+        return issue, opened, prioritised
 
-    issue, prioritised = await ctx.write(write)
+    issue, opened, prioritised = await ctx.write(write)
     result = CurationReport(
         dataset_version_id=loaded.version_id,
         task=loaded.task,
@@ -181,20 +184,23 @@ async def curate_dataset_flow(
             registry=registry,
         )
         result.thread_id, result.draft_plan_hash = thread_id, draft_hash
-    if issue is not None and notifier is not None:
+    if issue is not None and opened and notifier is not None:
         from sentimentops.approvals.notifier import DataIssueNotice
 
-        await notifier.notify(
-            DataIssueNotice(
-                tenant=principal.tenant,
-                issue_id=issue.id,
-                dataset_version_id=issue.dataset_version_id,
-                task=issue.task,
-                kinds=issue.kinds,
-                summary=issue.summary[:4000],
-                thread_id=result.thread_id,
-            )
+        notice = DataIssueNotice(
+            tenant=principal.tenant,
+            issue_id=issue.id,
+            dataset_version_id=issue.dataset_version_id,
+            task=issue.task,
+            kinds=issue.kinds,
+            summary=issue.summary[:4000],
+            thread_id=result.thread_id,
         )
+        try:
+            await notifier.notify(notice)
+        except Exception as exc:  # noqa: BLE001 - the issue is stored and listed either way
+            result.notice_error = str(exc)[:500]
+            log.warning("data_issue.notify_failed", issue_id=issue.id, error=result.notice_error)
     return result
 
 

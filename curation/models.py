@@ -19,7 +19,7 @@ class DataIssue(TenantOwned, Base):
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     # No foreign keys to dataset_versions: an issue outlives a version deleted later (its
-    # evidence keeps the hashes and numbers).
+    # evidence keeps the columns and label shares it found).
     dataset_version_id: Mapped[str] = mapped_column(String(32), index=True)
     previous_version_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     task: Mapped[str] = mapped_column(String(32))

@@ -57,10 +57,12 @@ class CurationReport(BaseModel):
     # Great Expectations' failures, one plain sentence each.
     validation_failures: list[str] = Field(default_factory=list)
     drift: Drift | None = None  # None: no earlier version of this dataset to compare with
-    issue: DataIssueOut | None = None  # the data issue opened for the drift
+    # The open data issue about the drift (opened by this run, or by an earlier one).
+    issue: DataIssueOut | None = None
     suspects: list[Suspect] = Field(default_factory=list)  # most suspect first
     suspects_note: str | None = None  # why no suspects were looked for, when they were not
     # Labeling items (of projects over this version) whose suspected-error score was filled.
     prioritised_items: int = 0
     thread_id: str | None = None  # the agent's thread with its proposal
     draft_plan_hash: str | None = None  # the relabeling proposal waiting for a person
+    notice_error: str | None = None  # why the data issue's notice could not be sent

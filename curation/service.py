@@ -126,9 +126,20 @@ def open_issue(
     version: DatasetVersion,
     drift: Drift,
     now: datetime,
-) -> DataIssue:
+) -> tuple[DataIssue, bool]:
     """A data issue for a version that drifted (drift.kinds non-empty), with the drift as
-    evidence; audited."""
+    evidence; audited. Returns (issue, created): curating the version again finds the open
+    issue about the same drift instead of opening a second one."""
+    existing = session.execute(
+        owned(DataIssue, principal).where(
+            DataIssue.dataset_version_id == version.id,
+            DataIssue.previous_version_id == drift.previous_version_id,
+            DataIssue.status == OPEN,
+        )
+    ).scalars()
+    for found in existing:
+        if found.kinds == drift.kinds:
+            return found, False
     summary = (
         f"Dataset {version.name} ({version.task}) version {version.id} drifted from version "
         f"{drift.previous_version_id}: " + " ".join(drift_sentences(drift))
@@ -157,7 +168,7 @@ def open_issue(
         outcome=AuditOutcome.SUCCEEDED,
         details={"dataset_version": version.id, "kinds": issue.kinds},
     )
-    return issue
+    return issue, True
 
 
 def list_issues(

@@ -340,6 +340,8 @@ def curate(
         console.print(f"drift from {report.drift.previous_version_id}: {kinds}")
     if report.issue is not None:
         console.print(f"data issue opened: [bold]{report.issue.id}[/] {report.issue.summary}")
+    if report.notice_error:
+        err_console.print(f"the data issue's notice could not be sent: {report.notice_error}")
     console.print(f"suspected label errors: {len(report.suspects)}")
     for suspect in report.suspects[:10]:
         console.print(

@@ -13,11 +13,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from sentimentops.approvals.notifier import WebhookNotifier
-from sentimentops.core import db
 from sentimentops.core.errors import Forbidden
 from sentimentops.core.settings import Settings
 from sentimentops.core.vocabulary import PrincipalKind, Role
-from sentimentops.curation import service
 from sentimentops.curation.flows import curate_dataset_flow
 from sentimentops.identity.models import Tenant
 from sentimentops.identity.principal import AuthMethod, Principal
@@ -171,7 +169,10 @@ async def test_drift_opens_an_issue_with_evidence_and_suspects_fill_the_queue(
 
 
 async def test_data_issues_api_is_for_curators_of_the_tenant(
-    client: TestClient, factory: Factory, curation_settings: Settings
+    client: TestClient,
+    factory: Factory,
+    curation_settings: Settings,
+    receiver: tuple[str, list[dict[str, Any]]],
 ) -> None:
     analyst = factory.account("acme", "ana", {Role.ANALYST})
     tenant = analyst.tenant
@@ -183,19 +184,30 @@ async def test_data_issues_api_is_for_curators_of_the_tenant(
         tenant,
         labelled(60, flips=0, seed=2, sarcastic_share=0.2)[0],
     )
-    with db.transaction(sessions) as session:
-        older, newer = session.get(DatasetVersion, v1.id), session.get(DatasetVersion, v2.id)
-        assert older is not None
-        assert newer is not None
-        drift = service.compare(older, newer, threshold_points=10.0)
-        assert drift.kinds == ["label_balance"]
-        issue_id = service.open_issue(
-            session,
-            principal=_person(tenant, "ana", Role.ANALYST),
-            version=newer,
-            drift=drift,
-            now=newer.created_at,
-        ).id
+    # A webhook on a loopback address that is not allow-listed refuses to send: the issue is
+    # stored and listed all the same, and the report says why nobody was told.
+    refused = WebhookNotifier(receiver[0])
+    ana = _person(tenant, analyst.client_id, Role.ANALYST)
+    ctx = flow_context(client)
+    report = await curate_dataset_flow(ctx, ana, v2.id, notifier=refused, propose=False)
+    assert report.issue is not None
+    assert report.issue.kinds == ["label_balance"]
+    assert report.issue.previous_version_id == v1.id
+    assert report.notice_error is not None
+    assert "internal address 127.0.0.1" in report.notice_error
+    assert receiver[1] == []
+    issue_id = report.issue.id
+    # Curating again finds the same open issue; nobody is told twice.
+    again = await curate_dataset_flow(
+        ctx,
+        ana,
+        v2.id,
+        notifier=WebhookNotifier(receiver[0], allowed_hosts=["127.0.0.1"]),
+        propose=False,
+    )
+    assert again.issue is not None
+    assert again.issue.id == issue_id
+    assert receiver[1] == []
 
     for role in (Role.ANALYST, Role.ML_ENGINEER, Role.TENANT_ADMIN):
         headers = factory.headers(factory.account("acme", f"curator-{role.value}", {role}))
