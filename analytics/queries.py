@@ -125,8 +125,8 @@ def labelled_predictions(
     version: str | None = None,
     aliases: tuple[str, ...] | None = None,
 ) -> Subquery:
-    """Labelled predictions in scope: model_version, model_alias, created_at, predicted, truth,
-    source ("labeling" | "feedback")."""
+    """Labelled predictions in scope: model_version, model_alias, created_at, text_sha256,
+    predicted, truth, source ("labeling" | "feedback")."""
     conditions = _in_scope(scope)
     if version is not None:
         conditions.append(PredictionRecord.model_version == version)
@@ -138,6 +138,7 @@ def labelled_predictions(
         PredictionRecord.model_version,
         PredictionRecord.model_alias,
         PredictionRecord.created_at,
+        PredictionRecord.text_sha256,
         PredictionRecord.label.label("predicted"),
     )
     by_project = (
@@ -224,10 +225,24 @@ def served_counts(scope: Scope, aliases: tuple[str, ...]) -> Select[str, str, in
 
 
 def labelled_by_alias(scope: Scope, aliases: tuple[str, ...]) -> Select[str, int, int]:
-    """(model_alias, labelled, correct)."""
+    """(model_alias, labelled, correct), counting each version's answer on a text once: a model
+    answers a text the same way every time, so a popular text scored a thousand times is one
+    piece of evidence, not a thousand (counting repeats would make a significance test see
+    differences that are not there)."""
     labelled = labelled_predictions(scope, aliases=aliases)
-    return select(labelled.c.model_alias, func.count(), _correct(labelled)).group_by(
-        labelled.c.model_alias
+    answers = (
+        select(
+            labelled.c.model_alias,
+            labelled.c.model_version,
+            labelled.c.text_sha256,
+            labelled.c.predicted,
+            labelled.c.truth,
+        )
+        .distinct()
+        .subquery("answers")
+    )
+    return select(answers.c.model_alias, func.count(), _correct(answers)).group_by(
+        answers.c.model_alias
     )
 
 

@@ -124,6 +124,7 @@ class Arm(BaseModel):
     alias: str
     versions: list[str]
     predictions: int
+    # Distinct (version, text) answers whose right label is known: repeats of a text are one.
     labelled: int
     correct: int
     accuracy: float | None

@@ -396,6 +396,37 @@ def test_ab_with_few_labels_uses_fisher_or_says_not_enough(
     assert _get(client, flipped, "ab", task="sentiment", min_labelled=5)["verdict"] == "better"
 
 
+def test_ab_counts_a_text_answered_many_times_once(client: TestClient, factory: Factory) -> None:
+    engineer = member(factory, "acme", "eng", Role.ML_ENGINEER)
+    _ab_traffic(client, factory, engineer, {"production": [True] * 5, "staging": [True] * 5}, 9)
+    # A popular text the canary answers wrongly 50 times, labelled once by a project.
+    popular = "a text everyone sends"
+    at = datetime.now(UTC) - timedelta(hours=1)
+    log(factory, engineer.account.tenant, [Served(popular, "v-staging", NEG, at, "staging")] * 50)
+    dataset = ingest(client, engineer, [("filler text", 1)])
+    created = client.post(
+        "/api/v1/labeling/projects",
+        json=project_body(
+            {"kind": "dataset", "dataset_id": dataset},
+            ["someone"],
+            gold=[{"text": popular, "label": POS}],
+        ),
+        headers=engineer.headers,
+    )
+    assert created.status_code == 201, created.text
+
+    body = _get(client, engineer, "ab", task="sentiment", min_labelled=5)
+    canary = body["canary"]
+    assert (canary["predictions"], canary["labelled"], canary["correct"]) == (55, 6, 5)
+    # 5/5 against 5/6 is no evidence of anything (Fisher: p = 1); 5/5 against 5/55 would be.
+    assert body["verdict"] == "no_significant_difference"
+    assert body["test"]["p_value"] == pytest.approx(1.0)
+    # The confusion matrix counts traffic: all 50 wrong answers.
+    [_, staging] = _get(client, engineer, "confusion", task="sentiment")["versions"]
+    assert staging["model_version"] == "v-staging"
+    assert staging["labelled"] == 55
+
+
 def _psi(expected: list[float], actual: list[float]) -> float:
     """PSI by its definition, with the tool's 1e-4 floor on empty bins."""
     return sum(
