@@ -490,28 +490,10 @@ def postgres(url: str | None) -> Iterator[str]:
         stop()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--runs", type=int, default=7)
-    parser.add_argument("--seed", type=int, default=17)
-    parser.add_argument("--no-postgres", action="store_true")
-    parser.add_argument("--postgres-url", help="a server to make the database in")
-    parser.add_argument("--chdb-path", type=Path, help="a folder where chdb is installed")
-    parser.add_argument("--workdir", type=Path, help="keep the SQLite file and Parquet here")
-    parser.add_argument("--results", type=Path, default=RESULTS)
-    parser.add_argument("--note", default="")
-    args = parser.parse_args()
-    console = Console(width=140)  # the table fits when piped, too
-    if args.chdb_path:
-        sys.path.insert(0, str(args.chdb_path))
-    try:
-        chdb: Any = importlib.import_module("chdb")
-        chdb_note = f"chdb {chdb.__version__}"
-    except ImportError as exc:
-        chdb, chdb_note = None, f"chdb not importable: {exc}"
-    work = args.workdir or Path(tempfile.mkdtemp(prefix="sentimentops-analytics-"))
-    work.mkdir(parents=True, exist_ok=True)
+def run_engines(
+    args: argparse.Namespace, console: Console, chdb: Any, work: Path
+) -> tuple[list[str], dict[str, dict[str, dict[str, float]]], dict[str, float], dict[str, Any]]:
+    """Load, export and time every engine: (engine names, figures, load seconds, export)."""
     sqlite_path = work / "analytics.db"
     sqlite_path.unlink(missing_ok=True)
     now = datetime.now(UTC)
@@ -548,15 +530,42 @@ def main() -> None:
             engines["PostgreSQL"] = (sql_runner(pg_engine), questions(data, "postgresql", ranks))
         figures = measure(engines, args.runs, console)
     sqlite_engine.dispose()
+    return list(engines), figures, load_seconds, export
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--seed", type=int, default=17)
+    parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--postgres-url", help="a server to make the database in")
+    parser.add_argument("--chdb-path", type=Path, help="a folder where chdb is installed")
+    parser.add_argument("--workdir", type=Path, help="keep the SQLite file and Parquet here")
+    parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument("--note", default="")
+    args = parser.parse_args()
+    console = Console(width=140)  # the table fits when piped, too
+    if args.chdb_path:
+        sys.path.insert(0, str(args.chdb_path))
+    try:
+        chdb: Any = importlib.import_module("chdb")
+        chdb_note = f"chdb {chdb.__version__}"
+    except ImportError as exc:
+        chdb, chdb_note = None, f"chdb not importable: {exc}"
+    with tempfile.TemporaryDirectory(prefix="sentimentops-analytics-") as scratch:
+        work = args.workdir or Path(scratch)
+        work.mkdir(parents=True, exist_ok=True)
+        names, figures, load_seconds, export = run_engines(args, console, chdb, work)
 
     table = Table(title=f"analytics queries over {args.rows:,} predictions (ms, {args.runs} runs)")
     table.add_column("question")
-    for name in engines:
+    for name in names:
         table.add_column(f"{name} P50", justify="right")
         table.add_column(f"{name} P95", justify="right")
     for question in figures:
         cells = []
-        for name in engines:
+        for name in names:
             p50, p95 = figures[question][name]["p50_ms"], figures[question][name]["p95_ms"]
             cells += [f"{p50:.1f}", f"{p95:.1f}"]
         table.add_row(question, *cells)
