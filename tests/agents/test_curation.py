@@ -26,11 +26,13 @@ from sentimentops.agents.service import CURATION_AUTHOR
 from sentimentops.agents.wiring import AgentRuntime, open_agent_runtime
 from sentimentops.approvals.flows import decide_approval_flow
 from sentimentops.core.db import transaction
-from sentimentops.core.errors import Forbidden
+from sentimentops.core.errors import Forbidden, InvalidInput
 from sentimentops.core.policy import OpaPolicyEngine
 from sentimentops.core.vocabulary import Role
 from sentimentops.curation.flows import curate_dataset_flow
 from sentimentops.labeling.models import LabelingItem, LabelingProject
+from sentimentops.tools.base import ToolContext
+from sentimentops.tools.catalogue import TOOLS
 from sentimentops.training.datasets import service as datasets
 from sentimentops.training.datasets.models import DatasetVersion
 from sentimentops.workflows.models import PlanExecution
@@ -174,6 +176,22 @@ async def test_the_relabeling_proposal_waits_for_a_human_then_makes_the_project(
             ).all()
         )
     assert items == {s.row_id: s.score for s in report.suspects}
+
+    # The step again (a retried activity) returns the project it made; rows the version does
+    # not hold are refused.
+    tool = TOOLS["create_relabel_project"]
+    context = ToolContext(
+        settings=platform.settings,
+        sessions=platform.sessions,
+        policy=policy,
+        registry=lambda: platform.registry,
+        tenant=platform.tenant.slug,
+        actor="human:erin",
+    )
+    repeated = await tool.call(context, step.params)
+    assert (repeated.project_id, repeated.created) == (project.id, False)
+    with pytest.raises(InvalidInput, match="none of the row ids"):
+        await tool.call(context, {**step.params, "row_ids": ["nope"], "scores": [0.5]})
 
 
 def _facts(**changes: Any) -> CurationFacts:
