@@ -1,4 +1,4 @@
-import { act, screen, within } from "@testing-library/react";
+import { act, screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { describe, expect, it } from "vitest";
 import type { Schemas } from "../../api/client";
@@ -152,6 +152,20 @@ describe("Plans", () => {
     expect(rows[2]).toHaveTextContent("needs approver");
     expect(rows[2]).toHaveTextContent("awaiting a decision");
     expect(rows[2]).toHaveAttribute("aria-current", "step");
+  });
+
+  it("filters plans by status", async () => {
+    const api = fakeApi({ "GET /api/v1/plans": () => json(200, []) });
+    const view = renderApp(api, "/plans");
+    await act(() => signInAs(view.services, api, ["viewer"]));
+    await screen.findByText("No plans yet.");
+    await userEvent.click(screen.getByLabelText("Status"));
+    await userEvent.click(screen.getByRole("option", { name: "gate failed" }));
+    await waitFor(() => {
+      const last = new URL(api.requests.at(-1)!.url);
+      expect(last.pathname).toBe("/api/v1/plans");
+      expect(last.searchParams.get("status")).toBe("gate_failed");
+    });
   });
 
   it("says when there are no plans", async () => {
