@@ -14,6 +14,7 @@ import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from sentimentops.approvals.errors import ApprovalClosed, ApprovalRefused
@@ -196,10 +197,23 @@ def decide(
     rolls back and records the refusal with record_refusal)."""
     request = get_owned(session, ApprovalRequest, approval_id, principal)
     check_decision(request, principal=principal, plan_hash=plan_hash)
-    request.status = ApprovalStatus.APPROVED if approve else ApprovalStatus.REJECTED
-    request.decided_by = principal.actor
-    request.decided_at = _now()
-    request.comment = comment
+    # Claimed with a conditional UPDATE, not by assigning the row read above: two decisions
+    # racing (a double click, two API replicas) both read "pending", and only the one whose
+    # UPDATE still finds it pending wins; the other is told the request was decided.
+    claimed = session.execute(
+        update(ApprovalRequest)
+        .where(ApprovalRequest.id == request.id, ApprovalRequest.status == PENDING)
+        .values(
+            status=ApprovalStatus.APPROVED if approve else ApprovalStatus.REJECTED,
+            decided_by=principal.actor,
+            decided_at=_now(),
+            comment=comment,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(claimed, "rowcount", 0) != 1:
+        raise ApprovalClosed("request was decided meanwhile")
+    session.refresh(request)
     audit.record(
         session,
         actor=principal.actor,

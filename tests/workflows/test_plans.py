@@ -387,3 +387,51 @@ async def test_the_tenant_id_is_carried_inward_and_never_looked_up(
     assert registry_row is not None
     assert registry_row.tenant_id == platform.tenant.id
     await cancel_workflow(platform.client, workflow_id)
+
+
+async def test_two_racing_decisions_decide_once(
+    platform: Platform, app_sessions: sessionmaker[Session]
+) -> None:
+    """Both deciders read the request while it is pending (a double click, two API replicas);
+    only the first UPDATE that still finds it pending wins, the other is told it was decided."""
+    with app_sessions.begin() as session:
+        request = approvals.create_request(
+            session,
+            tenant=TENANT,
+            workflow_id="race",
+            plan_hash="h" * 64,
+            step_index=0,
+            tool="promote_model",
+            params={},
+            requester="alice",
+            requester_kind="human",
+            rationale="race",
+            reasons=["promotion to production needs a human approval"],
+            ttl_seconds=600,
+        )
+        approval_id = request.id
+    with app_sessions() as first, app_sessions() as second:
+        if first.get_bind().dialect.name == "sqlite":
+            pytest.skip("SQLite serialises writers at BEGIN IMMEDIATE: the race cannot happen")
+        stale = first.get(ApprovalRequest, approval_id)  # read while pending, kept
+        assert stale is not None
+        assert stale.status == "pending"
+        approvals.decide(
+            second,
+            principal=approver(platform.tenant, "bob"),
+            approval_id=approval_id,
+            approve=True,
+        )
+        second.commit()
+        with pytest.raises(ApprovalClosed, match="decided meanwhile"):
+            approvals.decide(
+                first,
+                principal=approver(platform.tenant, "carol"),
+                approval_id=approval_id,
+                approve=False,
+            )
+        first.rollback()
+    with app_sessions() as check:
+        row = check.get(ApprovalRequest, approval_id)
+        assert row is not None
+        assert (row.status, row.decided_by) == ("approved", approver(platform.tenant, "bob").actor)
