@@ -58,8 +58,11 @@ def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def api(tmp_path_factory: pytest.TempPathFactory, dist: Path) -> Iterator[tuple[str, str, str]]:
-    """A real API process serving `dist`: (base URL, client id, client secret); the tenant has one
+def api(
+    tmp_path_factory: pytest.TempPathFactory, dist: Path
+) -> Iterator[tuple[str, str, str, str]]:
+    """A real API process serving `dist`: (base URL, client id, client secret, an API key of
+    the same account); the tenant has one
     pending approval request (ui/e2e/run.mjs expects it)."""
     data = tmp_path_factory.mktemp("ui-e2e")
     (data / "mlflow").mkdir()
@@ -78,6 +81,9 @@ def api(tmp_path_factory: pytest.TempPathFactory, dist: Path) -> Iterator[tuple[
             name="reviewer",
             kind=PrincipalKind.SERVICE,
             roles=frozenset({Role.VIEWER, Role.APPROVER}),
+        )
+        key = service.create_api_key(
+            session, actor="test", tenant=tenant, account=account.account, name="ui-e2e"
         )
         # A step waiting for a human, as the plan workflow leaves one (proposed by someone else:
         # the approver is never the proposer), so the inbox shows a real request.
@@ -113,7 +119,7 @@ def api(tmp_path_factory: pytest.TempPathFactory, dist: Path) -> Iterator[tuple[
     base = f"http://127.0.0.1:{port}"
     try:
         assert wait_until(http_ok(f"{base}/readyz"), timeout=90), (data / "api.log").read_text()
-        yield base, account.account.id, account.client_secret
+        yield base, account.account.id, account.client_secret, key.secret
     finally:
         process.terminate()
         process.wait(timeout=20)
@@ -132,8 +138,10 @@ def test_budgets_of_the_build(dist: Path) -> None:
     assert 0 < sizes["initial_js_gzip_bytes"] <= sizes["budget_bytes"]
 
 
-def test_sign_in_score_and_review_in_chromium(api: tuple[str, str, str], tmp_path: Path) -> None:
-    base, client_id, client_secret = api
+def test_sign_in_score_and_review_in_chromium(
+    api: tuple[str, str, str, str], tmp_path: Path
+) -> None:
+    base, client_id, client_secret, api_key = api
     # UI_SCREENSHOTS_DIR keeps the screenshots (docs/ui.md's come from such a run).
     shots = Path(os.environ.get("UI_SCREENSHOTS_DIR", tmp_path))
     shots.mkdir(parents=True, exist_ok=True)
@@ -145,6 +153,7 @@ def test_sign_in_score_and_review_in_chromium(api: tuple[str, str, str], tmp_pat
             "UI_BASE_URL": base,
             "E2E_CLIENT_ID": client_id,
             "E2E_CLIENT_SECRET": client_secret,
+            "E2E_API_KEY": api_key,
             "E2E_SCREENSHOTS": str(shots),
         },
         capture_output=True,

@@ -6,7 +6,9 @@
  * fixture's pending request, its approver buttons and the decision dialog) and the plans list; axe-core on each view (no serious or critical violations); the page's CSP
  * (no inline script, no violation reported); first contentful paint within the budget.
  *
- * Environment: UI_BASE_URL, E2E_CLIENT_ID, E2E_CLIENT_SECRET; E2E_SCREENSHOTS (a folder) to
+ * Then, after a reload has ended the session, sign in with an API key.
+ *
+ * Environment: UI_BASE_URL, E2E_CLIENT_ID, E2E_CLIENT_SECRET, E2E_API_KEY; E2E_SCREENSHOTS (a folder) to
  * keep a screenshot of each view. Prints one JSON line of measurements; exits 1 on a failure.
  */
 import { readFileSync } from "node:fs";
@@ -155,6 +157,12 @@ try {
   // 5. Reload: the session was in memory only, so the login page again.
   await page.reload();
   await page.getByRole("heading", { name: "Sign in to SentimentOps" }).waitFor();
+
+  // 6. Sign in again with the pasted API key, straight back to the plans page.
+  await page.getByRole("tab", { name: "API key" }).click();
+  await page.getByLabel("API key").fill(env("E2E_API_KEY"));
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("heading", { name: "Plans" }).waitFor();
 
   const cspViolations = consoleErrors.filter((text) => /Content Security Policy|Refused to/.test(text));
   for (const text of cspViolations) problems.push(`CSP violation: ${text}`);
