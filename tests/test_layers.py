@@ -27,7 +27,9 @@ LAYERS: dict[str, int] = {
     "workflows": 6,
     "knowledge_base": 7,
     "agents": 8,
-    "app": 9,
+    # Data issues and the curation flow: it runs the Data Curation agent and notifies.
+    "curation": 9,
+    "app": 10,
 }
 
 
