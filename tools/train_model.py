@@ -108,7 +108,8 @@ def _key_hash(tenant: str, params: TrainModelInput, dataset_version: str | None 
 
 def _lineage(node: LineageNode) -> str:
     """The version and its ancestors, nearest first, as compact JSON (id, name, transform,
-    parents' ids): what the run's tag records; the full tree is in the dataset API."""
+    source, e.g. the labelling project an export came from, parents' ids): what the run's tag
+    records; the full tree is in the dataset API."""
     chain: list[dict[str, object]] = []
     queue = [node]
     seen: set[str] = set()
@@ -122,6 +123,7 @@ def _lineage(node: LineageNode) -> str:
                 "id": current.id,
                 "name": current.name,
                 "transform": current.transform,
+                "source": current.source_name,
                 "parents": [p.id for p in current.parents],
             }
         )

@@ -82,4 +82,4 @@ async def test_a_labelled_export_trains_a_candidate_that_names_it(
     assert tags["sentimentops.test_data"] == expected
     [node] = json.loads(tags["sentimentops.dataset_lineage"])
     assert (node["id"], node["transform"]) == (version["id"], "labeling_export")
-    assert version["transform_params"]["project_id"] == project["id"]
+    assert node["source"] == f"labeling_project:{project['id']}"
