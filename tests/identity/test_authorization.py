@@ -21,6 +21,8 @@ from tests.test_api import api_routes
 # Adding a public route is a security decision: it must be added here, on purpose.
 EXPECTED_PUBLIC = {
     ("GET", "/"),
+    # The web UI's files and client-side routes (app/ui.py): no tenant data; never /api/….
+    ("GET", "/{path:ui_path}"),
     ("GET", "/healthz"),
     ("GET", "/readyz"),
     ("GET", "/api/v1/version"),
