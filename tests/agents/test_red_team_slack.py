@@ -23,30 +23,25 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 import pytest
-from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import func, select
 from temporalio.client import Client
 
 from sentimentops.approvals.models import ApprovalRequest
 from sentimentops.approvals.slack.models import SlackUserLink
-from sentimentops.approvals.slack.notifier import SlackNotifier
 from sentimentops.core.audit.models import AuditEvent
 from sentimentops.core.vocabulary import Role
 from sentimentops.knowledge_base.service import KnowledgeService
 from sentimentops.workflows.models import PlanExecution
 from sentimentops.workflows.schemas import PlanStep
-from tests.agents.test_agents_api import app_knowledge
 from tests.agents.test_red_team import INSTRUCTIONS, OBFUSCATIONS, promote_history, snapshot
 from tests.approvals.slack.conftest import (
     CHANNEL,
     TEAM,
     Harness,
-    running_harness,
-    slack_settings,
+    running_slack_platform,
     stand_in,
 )
 from tests.approvals.slack.stand_in import (
-    BOT_TOKEN,
     BOT_USER,
     Message,
     SlackStandIn,
@@ -54,7 +49,7 @@ from tests.approvals.slack.stand_in import (
     press,
     submit_view,
 )
-from tests.workflows.conftest import TENANT, Platform, make_plan, running_platform
+from tests.workflows.conftest import TENANT, Platform, make_plan
 
 __all__ = ["stand_in"]
 
@@ -119,30 +114,10 @@ async def test_slack_borne_injections_change_nothing(
     stand_in: SlackStandIn,
     docs_knowledge: KnowledgeService,
 ) -> None:
-    settings = slack_settings(
-        tmp_path,
-        fresh_db_url,
-        stand_in,
-        opa_url=opa_url,
-        temporal_address=temporal_client.service_client.config.target_host,
-    )
-    async with running_harness(
-        settings, stand_in, app_knowledge(settings, docs_knowledge)
-    ) as harness:
-        notifier = SlackNotifier(
-            settings,
-            sessions=harness.sessions,
-            client=AsyncWebClient(token=BOT_TOKEN, base_url=stand_in.url),
-        )
-        async with running_platform(
-            temporal_client,
-            opa_url,
-            harness.sessions,
-            tmp_path,
-            notifier=notifier,
-            settings=settings,
-        ) as platform:
-            await _cases(harness, platform)
+    async with running_slack_platform(
+        temporal_client, opa_url, fresh_db_url, tmp_path, stand_in, docs_knowledge
+    ) as (harness, platform):
+        await _cases(harness, platform)
 
 
 async def _cases(harness: Harness, platform: Platform) -> None:

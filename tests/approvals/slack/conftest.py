@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 import pytest
 from fastapi.testclient import TestClient
+from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
@@ -21,14 +22,17 @@ from temporalio.client import Client
 from sentimentops.app.api import create_app
 from sentimentops.approvals.slack import links
 from sentimentops.approvals.slack.app import SlackApp
+from sentimentops.approvals.slack.notifier import SlackNotifier
 from sentimentops.core.audit.models import AuditEvent
 from sentimentops.core.db import transaction
 from sentimentops.core.settings import Settings
 from sentimentops.core.vocabulary import PrincipalKind, Role
 from sentimentops.identity.models import Tenant
 from sentimentops.identity.principal import AuthMethod, Principal
+from sentimentops.knowledge_base.service import KnowledgeService
 from sentimentops.knowledge_base.wiring import KnowledgeRuntime
 from tests.agents.conftest import docs_knowledge
+from tests.agents.test_agents_api import app_knowledge
 from tests.approvals.slack.stand_in import (
     BOT_TOKEN,
     SIGNING_SECRET,
@@ -39,7 +43,13 @@ from tests.approvals.slack.stand_in import (
 from tests.apps import fastapi_app
 from tests.identity.conftest import Account, Factory
 from tests.knowledge_base.conftest import encoder, encoder_file
-from tests.workflows.conftest import app_sessions, platform, platform_settings
+from tests.workflows.conftest import (
+    Platform,
+    app_sessions,
+    platform,
+    platform_settings,
+    running_platform,
+)
 
 __all__ = ["app_sessions", "docs_knowledge", "encoder", "encoder_file", "platform"]
 
@@ -157,6 +167,47 @@ async def running_harness(
     app = create_app(settings, knowledge=knowledge)
     with TestClient(app) as http:
         yield Harness(http, stand_in, Factory(fastapi_app(http).state.sessions, http))
+
+
+def slack_notifier(harness: Harness, settings: Settings | None = None) -> SlackNotifier:
+    """The Slack notifier the worker would have, talking to the stand-in."""
+    return SlackNotifier(
+        settings or fastapi_app(harness.http).state.settings,
+        sessions=harness.sessions,
+        client=AsyncWebClient(token=BOT_TOKEN, base_url=harness.stand_in.url),
+    )
+
+
+@asynccontextmanager
+async def running_slack_platform(
+    temporal_client: Client,
+    opa_url: str,
+    fresh_db_url: str,
+    tmp_path: Path,
+    stand_in: SlackStandIn,
+    docs_knowledge: KnowledgeService,
+) -> AsyncIterator[tuple[Harness, Platform]]:
+    """The API with the Slack app and a platform (worker, OPA, Temporal) whose notifier posts
+    to the stand-in, on one database: a whole Slack conversation end to end."""
+    settings = slack_settings(
+        tmp_path,
+        fresh_db_url,
+        stand_in,
+        opa_url=opa_url,
+        temporal_address=temporal_client.service_client.config.target_host,
+    )
+    async with (
+        running_harness(settings, stand_in, app_knowledge(settings, docs_knowledge)) as harness,
+        running_platform(
+            temporal_client,
+            opa_url,
+            harness.sessions,
+            tmp_path,
+            notifier=slack_notifier(harness, settings),
+            settings=settings,
+        ) as platform,
+    ):
+        yield harness, platform
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import select
 
 from sentimentops.approvals.notifier import ApprovalNotice, IncidentNotice, build_notifier
@@ -17,8 +16,8 @@ from sentimentops.approvals.slack.notifier import SlackNotifier
 from sentimentops.core.db import transaction
 from sentimentops.core.settings import Settings
 from sentimentops.core.vocabulary import Role
-from tests.approvals.slack.conftest import CHANNEL, TEAM, Harness
-from tests.approvals.slack.stand_in import BOT_TOKEN, mention
+from tests.approvals.slack.conftest import CHANNEL, TEAM, Harness, slack_notifier
+from tests.approvals.slack.stand_in import mention
 from tests.apps import fastapi_app
 from tests.workflows.conftest import receiver
 
@@ -30,14 +29,6 @@ ALICE, STRANGER = "U0ALICE01", "U0STRANGE"
 def _settings(harness: Harness) -> Settings:
     settings: Settings = fastapi_app(harness.http).state.settings
     return settings
-
-
-def _notifier(harness: Harness, settings: Settings | None = None) -> SlackNotifier:
-    return SlackNotifier(
-        settings or _settings(harness),
-        sessions=harness.sessions,
-        client=AsyncWebClient(token=BOT_TOKEN, base_url=harness.stand_in.url),
-    )
 
 
 async def test_chat_refusals_run_no_agent(harness: Harness) -> None:
@@ -66,7 +57,7 @@ async def test_incidents_go_to_the_tenants_channel_and_nowhere_without_one(
 ) -> None:
     harness.factory.tenant("globex")  # no workspace: told nothing in Slack
     harness.link("acme", TEAM, CHANNEL)
-    notifier = _notifier(harness)
+    notifier = slack_notifier(harness)
     incident = IncidentNotice(
         tenant="acme",
         task="sarcasm",

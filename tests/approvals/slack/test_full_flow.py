@@ -14,28 +14,24 @@ import json
 from pathlib import Path
 
 import pytest
-from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import select
 from temporalio.client import Client
 
 from sentimentops.approvals.models import ApprovalRequest
 from sentimentops.approvals.slack.models import SlackThread
-from sentimentops.approvals.slack.notifier import SlackNotifier
 from sentimentops.core.db import transaction
 from sentimentops.core.vocabulary import Role
 from sentimentops.knowledge_base.service import KnowledgeService
 from sentimentops.tools import promotions
-from tests.agents.test_agents_api import app_knowledge
-from tests.approvals.slack.conftest import CHANNEL, TEAM, Harness, running_harness, slack_settings
+from tests.approvals.slack.conftest import CHANNEL, TEAM, Harness, running_slack_platform
 from tests.approvals.slack.stand_in import (
-    BOT_TOKEN,
     Message,
     SlackStandIn,
     event_body,
     mention,
     press,
 )
-from tests.workflows.conftest import TENANT, Platform, running_platform
+from tests.workflows.conftest import TENANT, Platform
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -81,30 +77,10 @@ async def test_mention_draft_submit_approve_by_button_completed(
     stand_in: SlackStandIn,
     docs_knowledge: KnowledgeService,
 ) -> None:
-    settings = slack_settings(
-        tmp_path,
-        fresh_db_url,
-        stand_in,
-        opa_url=opa_url,
-        temporal_address=temporal_client.service_client.config.target_host,
-    )
-    async with running_harness(
-        settings, stand_in, app_knowledge(settings, docs_knowledge)
-    ) as harness:
-        notifier = SlackNotifier(
-            settings,
-            sessions=harness.sessions,
-            client=AsyncWebClient(token=BOT_TOKEN, base_url=stand_in.url),
-        )
-        async with running_platform(
-            temporal_client,
-            opa_url,
-            harness.sessions,
-            tmp_path,
-            notifier=notifier,
-            settings=settings,
-        ) as platform:
-            await _flow(harness, platform)
+    async with running_slack_platform(
+        temporal_client, opa_url, fresh_db_url, tmp_path, stand_in, docs_knowledge
+    ) as (harness, platform):
+        await _flow(harness, platform)
 
 
 async def _flow(harness: Harness, platform: Platform) -> None:

@@ -9,19 +9,22 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.orm import Session
 
 from sentimentops.approvals import service as approvals
 from sentimentops.approvals.models import ApprovalRequest
 from sentimentops.approvals.notifier import ApprovalNotice
-from sentimentops.approvals.slack.notifier import SlackNotifier
 from sentimentops.core.db import transaction
-from sentimentops.core.settings import Settings
 from sentimentops.core.vocabulary import Role
-from tests.approvals.slack.conftest import CHANNEL, OTHER_CHANNEL, OTHER_TEAM, TEAM, Harness
-from tests.approvals.slack.stand_in import BOT_TOKEN, Message, press, signed, submit_view
-from tests.apps import fastapi_app
+from tests.approvals.slack.conftest import (
+    CHANNEL,
+    OTHER_CHANNEL,
+    OTHER_TEAM,
+    TEAM,
+    Harness,
+    slack_notifier,
+)
+from tests.approvals.slack.stand_in import Message, press, signed, submit_view
 from tests.identity.conftest import Account
 
 PLAN_HASH = "a" * 64
@@ -54,13 +57,7 @@ def _request(harness: Harness, proposer: Account, *, ttl: float = 3600) -> Appro
 
 async def _post(harness: Harness, row: ApprovalRequest) -> Message:
     """The approval message as the worker's Slack notifier posts it."""
-    settings: Settings = fastapi_app(harness.http).state.settings
-    notifier = SlackNotifier(
-        settings,
-        sessions=harness.sessions,
-        client=AsyncWebClient(token=BOT_TOKEN, base_url=harness.stand_in.url),
-    )
-    await notifier.notify(
+    await slack_notifier(harness).notify(
         ApprovalNotice(
             approval_id=row.id,
             tenant="acme",
